@@ -1,0 +1,76 @@
+// The shape of the rule files once loaded and checked (see runtime/rules/load.ts).
+// Everything here is frozen after loading: a running gateway never edits its rules,
+// it reloads them whole or not at all.
+
+export type Role = 'kiosk' | 'registration_desk' | 'billing_desk' | 'receiver' | 'workstation';
+export const ROLES: readonly Role[] = ['kiosk', 'registration_desk', 'billing_desk', 'receiver', 'workstation'];
+
+export interface TlsListen {
+  port: number;
+  cert: string; // PEM file paths, relative to the rules directory
+  key: string;
+  ca?: string;
+  requireClientCert: boolean;
+}
+
+export interface GatewayConfig {
+  mqtt: { host: string; port: number; tls?: TlsListen };
+  channel: { socket: string }; // relative paths are taken from the data directory
+  payment: {
+    url: string | null; // null: `ferry start` runs the embedded payment-server simulator
+    secret: string; // HMAC key shared with the payment server (from secret or secretFile)
+    timeoutMs: number;
+    simulatorHost: string;
+    simulatorPort: number;
+  };
+  notify: { host: string; port: number; toleranceSec: number };
+  limits: { maxPayloadBytes: number; replyWaitMs: number };
+  log: { level: string };
+}
+
+export interface DeviceRule {
+  id: string;
+  role: Role;
+  dept?: string;
+  password?: string; // scrypt$N$r$p$salt$hash (runtime/rules/password.ts)
+  certFingerprint?: string; // sha256 of the DER client certificate, hex with colons
+  disabled: boolean;
+}
+
+export interface RoleRule {
+  name: Role;
+  // Topic filters the role may subscribe to besides its own dev/{id}/down;
+  // `{id}` and `{dept}` are replaced by the device's own values.
+  subscribe: string[];
+}
+
+export interface MessageRule {
+  type: string;
+  roles: Role[];
+  maxBytes: number;
+  rate: { perMinute: number; burst: number };
+  schema: object; // JSON Schema of the envelope's body
+}
+
+export interface Rules {
+  dir: string;
+  gateway: GatewayConfig;
+  devices: ReadonlyMap<string, DeviceRule>;
+  roles: ReadonlyMap<Role, RoleRule>;
+  messages: ReadonlyMap<string, MessageRule>;
+}
+
+export interface RuleProblem {
+  file: string; // path relative to the rules directory
+  line: number; // 1-based; 0 when the problem is the file as a whole
+  column: number;
+  message: string;
+}
+
+export class RulesError extends Error {
+  readonly problems: RuleProblem[];
+  constructor(problems: RuleProblem[]) {
+    super(problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`).join('\n'));
+    this.problems = problems;
+  }
+}
