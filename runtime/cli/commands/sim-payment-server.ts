@@ -1,0 +1,79 @@
+// `ferry sim payment-server`: the payment-server simulator on its own, for demos and for
+// pointing a gateway at while its faults are changed through the control API.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { PaymentServerSim } from '../../../sim/payment-server/server.js';
+
+const HELP = `Usage: ferry sim payment-server [options]
+
+Runs the payment-server simulator until interrupted.
+
+Options:
+  --host H            address to listen on (default 127.0.0.1)
+  --port N            port (default 8443; 0 picks a free one)
+  --secret S          HMAC secret shared with the gateway
+  --secret-file F     read the secret from a file instead (trailing newline ignored)
+  --notify-url URL    where to POST signed notifications (the gateway's notify endpoint)
+  --qr-delay-ms N     how long a scan-to-pay takes to complete (default 2000)
+
+Control API (unsigned, loopback only):
+  GET  /_sim/state    payments, refunds, charges per order, deliveries, faults
+  POST /_sim/faults   e.g. {"errorRate":0.2}, {"timeoutAfterCharge":1,"holdMs":5000},
+                      {"down":true,"downForMs":10000}, {"duplicateNotifications":true}
+`;
+
+export const command: Command = {
+  name: 'sim payment-server',
+  summary: 'run the payment-server simulator',
+  help: HELP,
+  async run(args: string[]): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        strict: true,
+        options: {
+          host: { type: 'string', default: '127.0.0.1' },
+          port: { type: 'string', default: '8443' },
+          secret: { type: 'string' },
+          'secret-file': { type: 'string' },
+          'notify-url': { type: 'string' },
+          'qr-delay-ms': { type: 'string', default: '2000' },
+          help: { type: 'boolean', default: false },
+        },
+      }));
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+      return EXIT_USAGE;
+    }
+    if (values.help) {
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    }
+    const port = Number(values.port);
+    const qrDelayMs = Number(values['qr-delay-ms']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return usage('--port must be 0..65535');
+    if (!Number.isInteger(qrDelayMs) || qrDelayMs < 0) return usage('--qr-delay-ms must be a non-negative integer');
+    if ((values.secret === undefined) === (values['secret-file'] === undefined)) return usage('give exactly one of --secret and --secret-file');
+    const secret = values.secret ?? fs.readFileSync(values['secret-file']!, 'utf8').replace(/\r?\n$/, '');
+    if (secret.length === 0) return usage('the secret is empty');
+    if (values['notify-url'] !== undefined && !URL.canParse(values['notify-url'])) return usage('--notify-url is not a URL');
+
+    const sim = new PaymentServerSim();
+    const opts = { host: values.host!, port, secret, qrDelayMs, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}) };
+    const { url } = await sim.start(opts);
+    process.stdout.write(`payment-server simulator listening on ${url}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await sim.stop();
+    return EXIT_OK;
+  },
+};
+
+function usage(message: string): number {
+  process.stderr.write(`${message}\n\n${HELP}`);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,171 @@
+// The medical side's MQTT broker: Aedes on plain TCP (and TLS when configured), with
+// Ferry's own hooks. Every hook denies by default; aedes's own defaults let everyone in.
+import net from 'node:net';
+import tls from 'node:tls';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { DeviceRule, Role, RoleRule, TlsListen } from '../../rules/types.js';
+import type { Logger } from '../../common/logger.js';
+import { CredentialChecker } from './credentials.js';
+import { allowedFilters, mayPublish, maySubscribe } from './acl.js';
+import { parseUpTopic } from '../../../devices/protocol.js';
+
+// dev/{id}/up/{type} is the deepest topic a device uses; slots/{dept}/{date} the widest
+// shared one. Nothing legitimate needs more levels.
+const TOPIC_LEVELS_MAX = 8;
+// A client that does not read its socket for this long is cut off, so that one frozen
+// kiosk cannot hold broker memory (aedes drainTimeout).
+const DRAIN_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+const CLIENT_ID_LENGTH_MAX = 64;
+
+export interface BrokerOptions {
+  host: string;
+  port: number;
+  tls?: TlsListen;
+  rulesDir: string;
+  devices: ReadonlyMap<string, DeviceRule>;
+  roles: ReadonlyMap<Role, RoleRule>;
+  log: Logger;
+  // The gap: called for every publish a device is allowed to make on its up topic.
+  // Resolves when the message has been refused or durably accepted; PUBACK follows.
+  onUp(device: DeviceRule, type: string, payload: Buffer): Promise<void>;
+  onDenied(event: { device: string; action: 'connect' | 'publish' | 'subscribe'; reason: string; topic?: string }): void;
+  onConnect?(device: DeviceRule): void;
+}
+
+export interface RunningBroker {
+  aedes: Aedes;
+  port: number;
+  tlsPort: number | undefined;
+  publish(topic: string, payload: string | Buffer, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  connectedDevices(): number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
+  const credentials = new CredentialChecker(opts.devices);
+  const deviceOf = new WeakMap<Client, DeviceRule>();
+  const emptyIds = new WeakSet<Client>();
+
+  const aedes = await Aedes.createBroker({
+    drainTimeout: DRAIN_TIMEOUT_MS,
+    maxTopicLevels: TOPIC_LEVELS_MAX,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxClientsIdLength: CLIENT_ID_LENGTH_MAX,
+
+    preConnect(client, packet, done) {
+      // [MQTT-3.1.3-6] lets a server assign an id; Ferry never does: the id is the device.
+      if (!packet.clientId) emptyIds.add(client);
+      done(null, true);
+    },
+
+    authenticate(client, username, password, done) {
+      const refuse = (code: 2 | 4 | 5, reason: string) => {
+        opts.onDenied({ device: username ?? '', action: 'connect', reason });
+        const err = new Error(reason) as AuthenticateError;
+        err.returnCode = code as AuthenticateError['returnCode'];
+        done(err, false);
+      };
+      if (emptyIds.has(client)) return refuse(2, 'empty client id');
+      if (!username) return refuse(4, 'no username');
+      if (client.id !== username) return refuse(2, 'client id differs from username');
+      credentials.check(username, password).then((outcome) => {
+        if (!outcome.ok) return refuse(outcome.reason === 'bad_password' || outcome.reason === 'no_password' ? 4 : 5, outcome.reason);
+        deviceOf.set(client, outcome.device);
+        opts.onConnect?.(outcome.device);
+        done(null, true);
+      }, (err: Error) => {
+        opts.log.error({ err: err.message }, 'authentication failed internally');
+        refuse(5, 'internal error');
+      });
+    },
+
+    authorizePublish(client, packet, done) {
+      if (!client) return done(null); // the broker's own publishes
+      const device = deviceOf.get(client);
+      if (!device || !mayPublish(device, packet.topic) || packet.retain || packet.qos === 2) {
+        opts.onDenied({ device: client.id, action: 'publish', reason: packet.retain ? 'retain not allowed' : 'topic not allowed', topic: packet.topic });
+        return done(new Error('publish not allowed'));
+      }
+      const { type } = parseUpTopic(packet.topic)!;
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      // The gap's verdict is durable before the PUBACK that this callback releases.
+      opts.onUp(device, type, payload).then(() => done(null), (err: Error) => {
+        opts.log.error({ err: err.message, device: device.id }, 'gap failed');
+        done(err);
+      });
+    },
+
+    authorizeSubscribe(client, subscription, done) {
+      const device = deviceOf.get(client);
+      const allowed = device ? allowedFilters(device, opts.roles.get(device.role)) : [];
+      if (!device || !maySubscribe(subscription.topic, allowed)) {
+        opts.onDenied({ device: client.id, action: 'subscribe', reason: 'filter not allowed', topic: subscription.topic });
+        return done(new Error('subscription not allowed'));
+      }
+      done(null, subscription);
+    },
+
+    // Nothing a device publishes is forwarded to other devices: up topics end at the gap.
+    authorizeForward(client, packet) {
+      if (packet.topic.startsWith('dev/') && packet.topic.includes('/up/')) return null;
+      return packet;
+    },
+  });
+
+  const servers: net.Server[] = [];
+  const plain = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  const port = await listen(plain, opts.host, opts.port);
+  servers.push(plain);
+
+  let tlsPort: number | undefined;
+  if (opts.tls) {
+    const t = opts.tls;
+    const read = (file: string) => fs.readFileSync(path.resolve(opts.rulesDir, file));
+    const secure = tls.createServer({
+      cert: read(t.cert), key: read(t.key), ...(t.ca ? { ca: read(t.ca) } : {}),
+      requestCert: t.requireClientCert || Boolean(t.ca), rejectUnauthorized: t.requireClientCert,
+      minVersion: 'TLSv1.2',
+    }, (socket) => {
+      socket.setNoDelay(true);
+      aedes.handle(socket);
+    });
+    tlsPort = await listen(secure, opts.host, t.port);
+    servers.push(secure);
+  }
+
+  opts.log.info({ host: opts.host, port, tlsPort }, 'broker listening');
+
+  return {
+    aedes,
+    port,
+    tlsPort,
+    publish(topic, payload, o = {}) {
+      return new Promise((resolve, reject) => {
+        aedes.publish({
+          cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos: o.qos ?? 1, retain: o.retain ?? false, dup: false,
+        }, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    connectedDevices: () => aedes.connectedClients,
+    async close() {
+      // Stop accepting first, then drop the clients: a server's close waits for them.
+      const stopped = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await stopped;
+    },
+  };
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}

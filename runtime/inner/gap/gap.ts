@@ -1,0 +1,132 @@
+// The gap: every message a device publishes passes these steps, in this order, before
+// anything else in the gateway sees it (DESIGN.md "Medical side"). Each refusal is
+// answered on the device's down topic with a code, a message and a JSON path, and
+// audited; each acceptance is audited in the same transaction as what it changes.
+import { createHash, randomUUID } from 'node:crypto';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Request } from '../../../devices/protocol.js';
+import type { DeviceRule, MessageRule } from '../../rules/types.js';
+import { canonicalJson } from '../../common/canonical-json.js';
+import { FerryError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { Store } from '../store/store.js';
+import { findCardNumber } from './card-guard.js';
+import { checkEnvelope, parsePayload, requestIdOf } from './envelope.js';
+import { RateLimiter } from './rate-limit.js';
+import { schemaError } from './schema-errors.js';
+import type { Answer, Handler, IdempotencyRecord } from './handler.js';
+
+export interface GapOptions {
+  messages: ReadonlyMap<string, MessageRule>;
+  handlers: readonly Handler[];
+  store: Store;
+  log: Logger;
+  // Sends a message to a device's down topic.
+  send(deviceId: string, message: object): Promise<void>;
+  now?: () => number;
+}
+
+interface CheckedMessage {
+  request: Request;
+  rule: MessageRule;
+  handler: Handler;
+}
+
+export class Gap {
+  private readonly opts: GapOptions;
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly handlers = new Map<string, Handler>();
+  private readonly rates: RateLimiter;
+
+  constructor(opts: GapOptions) {
+    this.opts = opts;
+    this.rates = new RateLimiter(opts.now);
+    const ajv = new Ajv({ strict: true, allErrors: false });
+    for (const rule of opts.messages.values()) this.validators.set(rule.type, ajv.compile(rule.schema));
+    for (const handler of opts.handlers) this.handlers.set(handler.type, handler);
+  }
+
+  // Resolves once the message is refused or durably accepted (the broker then PUBACKs).
+  async receive(device: DeviceRule, topicType: string, payload: Buffer): Promise<void> {
+    let parsed: unknown;
+    let checked: CheckedMessage;
+    try {
+      checked = this.check(device, topicType, payload, (value) => (parsed = value));
+    } catch (err) {
+      return this.refuse(device, topicType, requestIdOf(parsed), err);
+    }
+    try {
+      await this.accept(device, checked);
+    } catch (err) {
+      return this.refuse(device, topicType, checked.request.id, err);
+    }
+  }
+
+  // The checks that need nothing but the rules, cheapest first.
+  private check(device: DeviceRule, topicType: string, payload: Buffer, seen: (v: unknown) => void): CheckedMessage {
+    const rule = this.opts.messages.get(topicType);
+    const handler = this.handlers.get(topicType);
+    if (!rule || !handler) throw new FerryError('UNKNOWN_TYPE', `Message type ${topicType} is not declared in the rules.`);
+    if (payload.length > rule.maxBytes) throw new FerryError('TOO_LARGE', `The payload is ${payload.length} bytes; ${topicType} allows ${rule.maxBytes}.`);
+    const value = parsePayload(payload);
+    seen(value);
+    const request = checkEnvelope(value);
+    if (request.type !== topicType) throw new FerryError('TOPIC_MISMATCH', `The envelope says ${request.type} but the topic says ${topicType}.`, '/type');
+    if (!rule.roles.includes(device.role)) throw new FerryError('FORBIDDEN_TYPE', `A ${device.role} may not send ${topicType}.`, '/type');
+    if (!this.rates.take(`${device.id}\u0000${topicType}`, rule.rate)) {
+      throw new FerryError('RATE_LIMIT', `More than ${rule.rate.perMinute} ${topicType} messages a minute (burst ${rule.rate.burst}); slow down.`);
+    }
+    const cardAt = findCardNumber(value);
+    if (cardAt) throw new FerryError('CARD_DATA', 'Card numbers must never be sent to the gateway.', cardAt);
+    const validate = this.validators.get(topicType)!;
+    if (!validate(request.body)) throw schemaError('SCHEMA', validate.errors, '/body');
+    return { request, rule, handler };
+  }
+
+  private async accept(device: DeviceRule, { request, handler }: CheckedMessage): Promise<void> {
+    const key = `idem!${device.id}!${request.id}`;
+    const hash = createHash('sha256').update(canonicalJson({ type: request.type, body: request.body })).digest('hex');
+    const outcome = await this.opts.store.transact(async (tx) => {
+      const earlier = await tx.get<IdempotencyRecord>(key);
+      if (earlier) {
+        if (earlier.hash !== hash) throw new FerryError('CONFLICT', `Request id ${request.id} was used before with a different body.`, '/id');
+        return { earlier };
+      }
+      const accepted = await handler.accept(tx, request, device);
+      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}) } satisfies IdempotencyRecord);
+      tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...(accepted.ref ? { ref: accepted.ref } : {}) });
+      return { accepted };
+    });
+    if ('earlier' in outcome) {
+      const answer = handler.replay ? await handler.replay(outcome.earlier, device) : outcome.earlier.answer;
+      if (answer) await this.answer(device.id, request.id, answer);
+      return;
+    }
+    const { answer, afterCommit } = outcome.accepted;
+    if (answer) await this.answer(device.id, request.id, answer);
+    if (afterCommit) {
+      // Not awaited: the PUBACK must not wait for the payment server.
+      afterCommit().then((later) => this.answer(device.id, request.id, later)).catch((err: Error) => {
+        this.opts.log.error({ err: err.message, device: device.id, id: request.id }, 'answer after commit failed');
+      });
+    }
+  }
+
+  private async refuse(device: DeviceRule, type: string, requestId: string | undefined, err: unknown): Promise<void> {
+    const e = err instanceof FerryError ? err : internal(err, this.opts.log);
+    await this.opts.store.audit({
+      kind: 'gap.refused', device: device.id, type, code: e.code,
+      ...(requestId ? { id: requestId } : {}), ...(e.path ? { path: e.path } : {}),
+    });
+    await this.answer(device.id, requestId, { type: 'error', body: { code: e.code, message: e.message, ...(e.path ? { path: e.path } : {}) } });
+  }
+
+  answer(deviceId: string, re: string | undefined, answer: Answer): Promise<void> {
+    return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: new Date().toISOString(), body: answer.body });
+  }
+}
+
+function internal(err: unknown, log: Logger): FerryError {
+  log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unexpected error in the gap');
+  return new FerryError('INTERNAL');
+}

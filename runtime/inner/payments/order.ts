@@ -1,0 +1,58 @@
+// A payment order and the guarded state machine it moves through. The inner side's
+// journal holds every order that is not final; it is the source of truth that the
+// outer side is resent after any restart (DESIGN.md "Two processes").
+//
+//   accepted ─► sent ─► pending ─► succeeded
+//       │         │        │    └► failed
+//       └─────────┴────────┴─► unknown ─► (sent | pending | succeeded | failed)
+//
+// A timeout makes an order `unknown`, never `failed`: the charge may have happened.
+import { assert } from '../../common/errors.js';
+
+export type OrderStatus = 'accepted' | 'sent' | 'pending' | 'unknown' | 'succeeded' | 'failed';
+export const FINAL: ReadonlySet<OrderStatus> = new Set(['succeeded', 'failed']);
+
+const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
+  accepted: ['sent', 'pending', 'unknown', 'succeeded', 'failed'],
+  sent: ['pending', 'unknown', 'succeeded', 'failed'],
+  pending: ['unknown', 'succeeded', 'failed'],
+  unknown: ['sent', 'pending', 'succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+};
+
+export function canMove(from: OrderStatus, to: OrderStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+export interface Order {
+  orderId: string;
+  device: string;
+  requestId: string;
+  billId: string;
+  amount: number;
+  currency: 'CNY';
+  method: 'code' | 'qr';
+  authCode?: string; // the wallet's one-time code, kept only until the order is final
+  description: string;
+  status: OrderStatus;
+  qrCode?: string;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const orderKey = (orderId: string) => `order!${orderId}`;
+export const journalKey = (orderId: string) => `journal!${orderId}`;
+
+export function moved(order: Order, to: OrderStatus, change: Partial<Pick<Order, 'qrCode' | 'reason'>>, now: Date): Order {
+  assert(canMove(order.status, to), `order ${order.orderId} may move from ${order.status} to ${to}`);
+  const next: Order = { ...order, ...change, status: to, updatedAt: now.toISOString() };
+  if (FINAL.has(to)) delete next.authCode;
+  return next;
+}
+
+// What the kiosk is told: anything not final is `pending` to a patient.
+export function kioskStatus(status: OrderStatus): 'pending' | 'succeeded' | 'failed' {
+  return status === 'succeeded' || status === 'failed' ? status : 'pending';
+}

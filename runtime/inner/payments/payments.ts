@@ -1,0 +1,258 @@
+// Orders across the gap: opened by payment.request, sent to the outer side over the
+// ferry channel, moved by the outcomes and notifications that come back, and resent
+// until final. Every change is a store transaction; devices are told only after it is
+// durable.
+import type { ChannelConnection } from '../../channel/connection.js';
+import type { ChannelRecord, NotificationRecord, OutcomeRecord } from '../../channel/records.js';
+import type { Logger } from '../../common/logger.js';
+import type { PaymentResultBody, BillPaidBody } from '../../../devices/protocol.js';
+import type { Store, Tx } from '../store/store.js';
+import type { Answer } from '../gap/handler.js';
+import { billKey, setBillStatus, type Bill } from '../billing/bills.js';
+import { nextId } from '../ids.js';
+import { FINAL, canMove, journalKey, kioskStatus, moved, orderKey, type Order, type OrderStatus } from './order.js';
+
+// Orders still open this long after their last change are resent to the outer side,
+// which then asks the payment server for their state: covers a lost notification.
+const RESYNC_AFTER_MS = 30_000;
+const RESYNC_EVERY_MS = 10_000;
+
+export interface PaymentsOptions {
+  store: Store;
+  log: Logger;
+  replyWaitMs: number;
+  // Sends an unsolicited message to a device's down topic.
+  send(deviceId: string, re: string | undefined, answer: Answer): Promise<void>;
+  now?: () => Date;
+}
+
+export interface NewOrder {
+  device: string;
+  requestId: string;
+  billId: string;
+  amount: number;
+  method: 'code' | 'qr';
+  authCode?: string;
+  description: string;
+}
+
+export class Payments {
+  private readonly opts: PaymentsOptions;
+  private readonly now: () => Date;
+  private channel: ChannelConnection | null = null;
+  // Orders whose first answer is still being waited for, with the wake-up of each waiter.
+  private readonly waiters = new Map<string, () => void>();
+  private readonly resync: NodeJS.Timeout;
+
+  constructor(opts: PaymentsOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? (() => new Date());
+    this.resync = setInterval(() => void this.resendOpen(RESYNC_AFTER_MS), RESYNC_EVERY_MS);
+    this.resync.unref();
+  }
+
+  close(): void {
+    clearInterval(this.resync);
+    for (const wake of this.waiters.values()) wake();
+  }
+
+  // The outer side connected (again): everything open is resent; the idempotency key
+  // at the payment server makes that safe.
+  attach(connection: ChannelConnection): void {
+    this.channel?.close();
+    this.channel = connection;
+    connection.on('record', (record) => void this.onRecord(connection, record));
+    connection.on('close', () => {
+      if (this.channel === connection) this.channel = null;
+    });
+    this.opts.log.info('outer side connected; resending open orders');
+    void this.resendOpen(0);
+  }
+
+  get outerConnected(): boolean {
+    return this.channel?.isReady ?? false;
+  }
+
+  async open(tx: Tx, o: NewOrder): Promise<Order> {
+    const now = this.now();
+    const order: Order = {
+      orderId: await nextId(tx, 'P', now),
+      device: o.device,
+      requestId: o.requestId,
+      billId: o.billId,
+      amount: o.amount,
+      currency: 'CNY',
+      method: o.method,
+      ...(o.authCode ? { authCode: o.authCode } : {}),
+      description: o.description,
+      status: 'accepted',
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    tx.put(orderKey(order.orderId), order);
+    tx.put(journalKey(order.orderId), order.createdAt);
+    tx.audit({ kind: 'payment.accepted', orderId: order.orderId, billId: order.billId, amount: order.amount, method: order.method, device: order.device });
+    return order;
+  }
+
+  // After the order is durable: send it across, and answer with its state once it is
+  // final, once a QR code is there to show, or when the wait is over (then `pending`,
+  // and the final result follows on the down topic when it comes).
+  async firstAnswer(orderId: string): Promise<Answer> {
+    const done = new Promise<void>((resolve) => this.waiters.set(orderId, resolve));
+    const timer = setTimeout(() => this.waiters.get(orderId)?.(), this.opts.replyWaitMs);
+    try {
+      const order = await this.order(orderId);
+      this.sendOrder(order);
+      if (!this.answerable(order)) await done;
+    } finally {
+      clearTimeout(timer);
+      this.waiters.delete(orderId);
+    }
+    return this.answerFor(await this.order(orderId));
+  }
+
+  async answerFor(order: Order): Promise<Answer> {
+    const body: PaymentResultBody = {
+      orderId: order.orderId, billId: order.billId, amount: order.amount, currency: order.currency,
+      status: kioskStatus(order.status),
+      ...(order.qrCode && !FINAL.has(order.status) ? { qrCode: order.qrCode } : {}),
+      ...(order.reason ? { reason: order.reason } : {}),
+    };
+    return { type: 'payment.result', body };
+  }
+
+  async order(orderId: string): Promise<Order> {
+    const order = await this.opts.store.get<Order>(orderKey(orderId));
+    if (!order) throw new Error(`order ${orderId} not found`);
+    return order;
+  }
+
+  private answerable(order: Order): boolean {
+    return FINAL.has(order.status) || (order.method === 'qr' && order.qrCode !== undefined);
+  }
+
+  private sendOrder(order: Order): void {
+    if (FINAL.has(order.status) || !this.channel?.isReady) return;
+    this.channel.send({
+      k: 'order', orderId: order.orderId, amount: order.amount, currency: order.currency,
+      method: order.method, description: order.description, ...(order.authCode ? { authCode: order.authCode } : {}),
+    });
+  }
+
+  private async resendOpen(olderThanMs: number): Promise<void> {
+    if (!this.channel?.isReady) return;
+    const cutoff = this.now().getTime() - olderThanMs;
+    try {
+      for (const [key] of await this.opts.store.list(`journal!`)) {
+        const order = await this.opts.store.get<Order>(orderKey(key.slice('journal!'.length)));
+        if (order && Date.parse(order.updatedAt) <= cutoff) this.sendOrder(order);
+      }
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'resending open orders failed');
+    }
+  }
+
+  private async onRecord(connection: ChannelConnection, record: ChannelRecord): Promise<void> {
+    try {
+      if (record.k === 'order.ack') await this.apply(record.orderId, 'sent', {}, 'outer');
+      else if (record.k === 'outcome') await this.onOutcome(record);
+      else if (record.k === 'notification') await this.onNotification(connection, record);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
+    }
+  }
+
+  private async onOutcome(record: OutcomeRecord): Promise<void> {
+    await this.apply(record.orderId, record.status, {
+      ...(record.qrCode ? { qrCode: record.qrCode } : {}),
+      ...(record.reason ? { reason: record.reason } : {}),
+    }, 'relay', record.amount);
+  }
+
+  private async onNotification(connection: ChannelConnection, record: NotificationRecord): Promise<void> {
+    const verdict = await this.opts.store.transact(async (tx) => {
+      const seenKey = `notify!${record.notifyId}`;
+      if (await tx.get(seenKey)) return { accepted: true };
+      const order = await tx.get<Order>(orderKey(record.orderId));
+      let refusal: string | undefined;
+      if (!order) refusal = 'unknown order';
+      else if (record.amount !== order.amount) refusal = `amount ${record.amount} differs from the order's ${order.amount}`;
+      else if (FINAL.has(order.status) && order.status !== record.status) refusal = `order is already ${order.status}`;
+      if (refusal) {
+        tx.audit({ kind: 'payment.notification.refused', notifyId: record.notifyId, orderId: record.orderId, reason: refusal });
+        return { accepted: false, reason: refusal };
+      }
+      tx.put(seenKey, { orderId: record.orderId, status: record.status });
+      const changed = FINAL.has(order!.status) ? null : await this.move(tx, order!, record.status, {}, 'notification');
+      return { accepted: true, changed };
+    });
+    connection.send({ k: 'notification.ack', notifyId: record.notifyId, accepted: verdict.accepted, ...(verdict.reason ? { reason: verdict.reason } : {}) });
+    if (verdict.changed) await this.announce(verdict.changed);
+  }
+
+  private async apply(orderId: string, to: OrderStatus, change: Partial<Order>, source: string, amount?: number): Promise<void> {
+    const changed = await this.opts.store.transact(async (tx) => {
+      const order = await tx.get<Order>(orderKey(orderId));
+      if (!order) {
+        tx.audit({ kind: 'payment.outcome.unknown_order', orderId, status: to, source });
+        return null;
+      }
+      if (amount !== undefined && amount !== order.amount) {
+        tx.audit({ kind: 'payment.outcome.amount_mismatch', orderId, status: to, amount, expected: order.amount, source });
+        return null;
+      }
+      if (order.status === to && !change.qrCode) return null;
+      if (!canMove(order.status, to)) {
+        if (FINAL.has(order.status) && FINAL.has(to)) {
+          tx.audit({ kind: 'payment.outcome.contradiction', orderId, status: order.status, claimed: to, source });
+        }
+        return null;
+      }
+      return this.move(tx, order, to, change, source);
+    });
+    if (changed) await this.announce(changed);
+  }
+
+  private async move(tx: Tx, order: Order, to: OrderStatus, change: Partial<Order>, source: string): Promise<Order> {
+    const now = this.now();
+    const next = moved(order, to, { ...(change.qrCode ? { qrCode: change.qrCode } : {}), ...(change.reason ? { reason: change.reason } : {}) }, now);
+    tx.put(orderKey(order.orderId), next);
+    if (FINAL.has(to)) {
+      tx.del(journalKey(order.orderId));
+      const bill = await tx.get<Bill>(billKey(order.billId));
+      if (bill && bill.orderId === order.orderId && bill.status === 'paying') {
+        setBillStatus(tx, bill, to === 'succeeded' ? 'paid' : 'open', to === 'succeeded' ? { paidAt: now.toISOString() } : {});
+      } else {
+        tx.audit({ kind: 'payment.bill_state_unexpected', orderId: order.orderId, billId: order.billId, billStatus: bill?.status ?? 'missing' });
+      }
+    }
+    tx.audit({ kind: 'payment.state', orderId: order.orderId, from: order.status, to, source });
+    return next;
+  }
+
+  // Tells whoever waits: the kiosk's pending request, or the kiosk and the billing desk
+  // by unsolicited messages once the order is final.
+  private async announce(order: Order): Promise<void> {
+    const waiter = this.waiters.get(order.orderId);
+    if (waiter) {
+      if (this.answerable(order)) waiter();
+      if (FINAL.has(order.status)) return this.tellBillingDesk(order);
+      return;
+    }
+    if (!FINAL.has(order.status)) return;
+    await this.opts.send(order.device, order.requestId, await this.answerFor(order));
+    await this.tellBillingDesk(order);
+  }
+
+  private async tellBillingDesk(order: Order): Promise<void> {
+    if (order.status !== 'succeeded') return;
+    const bill = await this.opts.store.get<Bill>(billKey(order.billId));
+    if (!bill || bill.status !== 'paid') return;
+    const body: BillPaidBody = {
+      billId: bill.billId, reference: bill.reference, orderId: order.orderId,
+      amount: order.amount, currency: order.currency, paidAt: bill.paidAt ?? order.updatedAt,
+    };
+    await this.opts.send(bill.createdBy, undefined, { type: 'bill.paid', body });
+  }
+}

@@ -1,0 +1,159 @@
+import type { Level } from 'level';
+import type { Logger } from '../../common/logger.js';
+import { assert } from '../../common/errors.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES } from './limits.js';
+import { StoreError } from './errors.js';
+
+// A committed write as the store keeps it until synced: the value's JSON text, or
+// undefined for a delete. Values travel as JSON text so that what a reader gets from the
+// overlay is byte for byte what it would get from disk, and no caller can change a
+// pending value by mutating an object it still holds.
+export type WriteSet = Map<string, string | undefined>;
+
+interface Batch {
+  readonly id: number;
+  readonly ops: Array<{ type: 'put'; key: string; value: string; valueEncoding: 'utf8' } | { type: 'del'; key: string }>;
+  bytes: number;
+  sealed: boolean; // being written: no more ops may join
+  readonly done: Promise<void>;
+  readonly settle: { resolve: () => void; reject: (err: Error) => void };
+}
+
+interface OverlayEntry {
+  json: string | undefined;
+  batch: number;
+}
+
+// Group commit. Committed transactions land in the overlay (readable at once) and in the
+// newest open batch; one writer loop syncs batches in order, one fsync per batch. A failed
+// write fails every transaction not yet synced and closes the queue for good (fail closed):
+// the process must restart and recover from what is on disk.
+export class CommitQueue {
+  readonly stats = { batches: 0, writes: 0, transactions: 0 };
+  private readonly overlay = new Map<string, OverlayEntry>();
+  private readonly batches: Batch[] = [];
+  private nextBatchId = 1;
+  private writing = false;
+  private failure: StoreError | undefined;
+
+  constructor(private readonly db: Level<string, unknown>, private readonly log: Logger) {}
+
+  get failed(): StoreError | undefined {
+    return this.failure;
+  }
+
+  // The overlay's view of a key: a JSON text, null for a pending delete, undefined if the
+  // overlay knows nothing (read the disk).
+  peek(key: string): string | null | undefined {
+    const entry = this.overlay.get(key);
+    if (!entry) return undefined;
+    return entry.json ?? null;
+  }
+
+  // Pending writes under a prefix, unsorted.
+  pendingUnder(prefix: string): Array<[string, string | undefined]> {
+    const out: Array<[string, string | undefined]> = [];
+    for (const [key, entry] of this.overlay) if (key.startsWith(prefix)) out.push([key, entry.json]);
+    return out;
+  }
+
+  // Checks that a write set can be committed, waiting for room if the queue is full.
+  // Called with the transaction mutex held, so nothing else commits meanwhile.
+  async reserve(writes: WriteSet): Promise<number> {
+    const bytes = sizeOf(writes);
+    if (writes.size > MAX_BATCH_OPS) throw new StoreError('TX_TOO_LARGE', `a transaction writes ${writes.size} keys; at most ${MAX_BATCH_OPS}`);
+    if (bytes > MAX_BATCH_BYTES) throw new StoreError('TX_TOO_LARGE', `a transaction writes ${bytes} bytes; at most ${MAX_BATCH_BYTES}`);
+    while (!this.failure && writes.size > 0 && !this.openBatchFits(writes.size, bytes) && this.batches.length >= MAX_QUEUED_BATCHES) {
+      await this.batches[0]!.done.catch(() => undefined);
+    }
+    if (this.failure) throw this.failure;
+    return bytes;
+  }
+
+  // Adds a reserved write set to the overlay and a batch. Synchronous, so that it happens
+  // in the same turn as the reservation's last check. Returns the batch's durability.
+  commit(writes: WriteSet, bytes: number): Promise<void> {
+    assert(this.failure === undefined, 'commit follows a successful reserve');
+    this.stats.transactions += 1;
+    if (writes.size === 0) return this.durable();
+    const batch = this.openBatch(writes.size, bytes);
+    for (const [key, json] of writes) {
+      batch.ops.push(json === undefined ? { type: 'del', key } : { type: 'put', key, value: json, valueEncoding: 'utf8' });
+      this.overlay.set(key, { json, batch: batch.id });
+    }
+    batch.bytes += bytes;
+    assert(batch.ops.length <= MAX_BATCH_OPS, 'a batch holds at most MAX_BATCH_OPS');
+    void this.drain();
+    return batch.done;
+  }
+
+  // Resolves when everything committed so far is on disk; rejects if it never will be.
+  durable(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const last = this.batches[this.batches.length - 1];
+    return last ? last.done : Promise.resolve();
+  }
+
+  private openBatchFits(ops: number, bytes: number): boolean {
+    const last = this.batches[this.batches.length - 1];
+    if (!last || last.sealed) return false;
+    return last.ops.length + ops <= MAX_BATCH_OPS && last.bytes + bytes <= MAX_BATCH_BYTES;
+  }
+
+  private openBatch(ops: number, bytes: number): Batch {
+    if (this.openBatchFits(ops, bytes)) return this.batches[this.batches.length - 1]!;
+    const batch = newBatch(this.nextBatchId++);
+    this.batches.push(batch);
+    return batch;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    while (this.batches.length > 0 && !this.failure) {
+      const batch = this.batches[0]!;
+      batch.sealed = true;
+      try {
+        await this.db.batch(batch.ops, { sync: true });
+      } catch (err) {
+        this.fail(err);
+        break;
+      }
+      this.synced(batch);
+    }
+    this.writing = false;
+  }
+
+  private synced(batch: Batch): void {
+    assert(this.batches[0] === batch, 'batches sync in order');
+    this.batches.shift();
+    this.stats.batches += 1;
+    this.stats.writes += batch.ops.length;
+    // A key rewritten by a later batch keeps its newer overlay entry.
+    for (const op of batch.ops) if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
+    batch.settle.resolve();
+  }
+
+  private fail(cause: unknown): void {
+    const lost = this.batches.length;
+    this.failure = new StoreError('STORE_FAILED', undefined, { cause });
+    this.log.fatal({ err: cause, batchesLost: lost }, 'store batch write failed; refusing further writes');
+    // Nothing unsynced is acknowledged, so readers must not see it either.
+    this.overlay.clear();
+    for (const batch of this.batches.splice(0)) batch.settle.reject(this.failure);
+  }
+}
+
+function newBatch(id: number): Batch {
+  let settle!: Batch['settle'];
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // Every waiter gets the rejection; this only keeps an unobserved one from crashing node.
+  done.catch(() => undefined);
+  return { id, ops: [], bytes: 0, sealed: false, done, settle };
+}
+
+function sizeOf(writes: WriteSet): number {
+  let bytes = 0;
+  for (const [key, json] of writes) bytes += Buffer.byteLength(key) + (json === undefined ? 0 : Buffer.byteLength(json));
+  return bytes;
+}

@@ -1,0 +1,22 @@
+// Named maxima of the store. Each bounds memory or latency; none is a tuning knob that
+// changes behaviour beyond that.
+
+// One LevelDB batch (one fsync) carries at most this many operations or bytes. Group commit
+// amortises the fsync over many transactions; the cap keeps a single write (and the
+// memory held for it) bounded. A single transaction larger than either is refused: a
+// transaction is never split across batches, or it would not be atomic.
+export const MAX_BATCH_OPS = 1_000;
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+// Batches waiting behind the one being written. When full, the next commit waits for the
+// disk while holding the transaction mutex, which pushes back on every writer instead of
+// growing the unsynced overlay without bound (at most this many times MAX_BATCH_BYTES).
+export const MAX_QUEUED_BATCHES = 8;
+
+// Transactions waiting for the mutex. Above this the caller is told the store is busy: a
+// device burst must not turn into unbounded memory on the inner side.
+export const MAX_WAITING_TRANSACTIONS = 65_536;
+
+// A list() without a limit returns at most this many entries, and refuses rather than
+// truncating silently when there are more.
+export const MAX_LIST_ENTRIES = 100_000;

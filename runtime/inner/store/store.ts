@@ -1,0 +1,162 @@
+import { mkdir } from 'node:fs/promises';
+import type { Level } from 'level';
+import type { Logger } from '../../common/logger.js';
+import { assert } from '../../common/errors.js';
+import { EMPTY_HEAD, parseOrUndefined, selfProblem, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
+import { CommitQueue } from './commit-queue.js';
+import { StoreError } from './errors.js';
+import { AUDIT_PREFIX, prefixUpperBound } from './keys.js';
+import { MAX_LIST_ENTRIES } from './limits.js';
+import { mergeList, type ListOptions } from './merge.js';
+import { FifoMutex } from './mutex.js';
+import { openLevel } from './open-level.js';
+import { StoreTx, type CommittedView, type Tx } from './tx.js';
+
+export type { Tx } from './tx.js';
+export type { AuditEvent, AuditEntry } from './audit.js';
+export type { ListOptions } from './merge.js';
+export { verifyAudit, type AuditVerdict } from './verify.js';
+
+export interface StoreOptions {
+  now?: () => Date; // the clock stamped on audit entries; simulators inject their own
+}
+
+// The inner side's one LevelDB (`<dataDir>/store`). Transactions run one at a time; a
+// transaction's writes are visible to everyone as soon as its fn returns and are
+// acknowledged (transact resolves) only once synced to disk, many transactions sharing
+// one fsync (see CommitQueue). Nothing here is reachable from the outer side.
+export class Store implements CommittedView {
+  private readonly mutex = new FifoMutex();
+  private readonly queue: CommitQueue;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly db: Level<string, unknown>,
+    private readonly log: Logger,
+    private head: AuditHead,
+    private readonly now: () => Date,
+  ) {
+    this.queue = new CommitQueue(db, log);
+  }
+
+  static async open(dataDir: string, log: Logger, options: StoreOptions = {}): Promise<Store> {
+    assert(typeof dataDir === 'string', 'dataDir is a string');
+    assert(dataDir.length > 0, 'dataDir is not empty');
+    await mkdir(dataDir, { recursive: true });
+    const db = await openLevel(dataDir, true);
+    try {
+      const head = await loadAuditHead(db);
+      log.info({ dataDir, auditSeq: head.seq }, 'store open');
+      return new Store(db, log, head, options.now ?? (() => new Date()));
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  // batches and writes count what reached the disk; transactions counts commits.
+  get stats(): { batches: number; writes: number; transactions: number } {
+    return { ...this.queue.stats };
+  }
+
+  // The last audit entry committed (not necessarily synced yet).
+  get auditHead(): AuditHead {
+    return { ...this.head };
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    assert(typeof key === 'string', 'a key is a string');
+    const pending = this.queue.peek(key);
+    if (pending === null) return undefined;
+    if (pending !== undefined) return JSON.parse(pending) as T;
+    return (await this.db.get(key)) as T | undefined;
+  }
+
+  async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
+    const rows = await this.listRaw(prefix, [], opts);
+    return rows.map(([key, json]) => [key, JSON.parse(json) as T]);
+  }
+
+  // `own` (a transaction's writes under prefix) is laid over the overlay, which is laid
+  // over the disk. Everything before mergeList's first await runs in one turn, so the
+  // overlay copy and the disk snapshot agree.
+  async listRaw(prefix: string, own: Array<[string, string | undefined]>, opts: ListOptions = {}): Promise<Array<[string, string]>> {
+    assert(typeof prefix === 'string', 'a prefix is a string');
+    const limit = opts.limit ?? MAX_LIST_ENTRIES + 1;
+    assert(Number.isSafeInteger(limit), 'a list limit is an integer');
+    assert(limit >= 0, 'a list limit is not negative');
+    assert(limit <= MAX_LIST_ENTRIES + 1, 'a list limit is at most MAX_LIST_ENTRIES');
+    const upper = new Map(this.queue.pendingUnder(prefix));
+    for (const [key, json] of own) upper.set(key, json);
+    const rows = await mergeList(this.db, prefix, [...upper], limit, opts.reverse === true);
+    if (rows.length > MAX_LIST_ENTRIES) throw new StoreError('LIST_TOO_LARGE', `more than ${MAX_LIST_ENTRIES} keys under ${prefix}`);
+    return rows;
+  }
+
+  async transact<R>(fn: (tx: Tx) => Promise<R> | R): Promise<R> {
+    if (this.closing) throw new StoreError('STORE_CLOSED');
+    if (this.queue.failed) throw this.queue.failed;
+    await this.mutex.acquire();
+    let synced: Promise<void>;
+    let result: R;
+    try {
+      const tx = new StoreTx(this, this.head, this.now);
+      try {
+        result = await fn(tx);
+      } finally {
+        tx.end();
+      }
+      ({ synced } = await this.commit(tx));
+    } finally {
+      this.mutex.release();
+    }
+    await synced;
+    return result;
+  }
+
+  // Runs with the mutex held: from here to the end, nothing else commits.
+  // Returns the durability promise wrapped, so that awaiting the commit does not also
+  // await the sync.
+  private async commit(tx: StoreTx): Promise<{ synced: Promise<void> }> {
+    const bytes = await this.queue.reserve(tx.writes);
+    const synced = this.queue.commit(tx.writes, bytes);
+    this.head = tx.head;
+    return { synced };
+  }
+
+  durable(): Promise<void> {
+    return this.queue.durable();
+  }
+
+  audit(event: AuditEvent): Promise<AuditEntry> {
+    return this.transact((tx) => tx.audit(event));
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    // Every transaction queued before close runs; new ones are refused above.
+    await this.mutex.acquire(true);
+    // A failed write was already reported to its transactions and logged.
+    await this.queue.durable().catch(() => undefined);
+    await this.db.close();
+    this.log.info('store closed');
+  }
+}
+
+// Continues the chain from the last entry on disk, after checking that entry on its own.
+async function loadAuditHead(db: Level<string, unknown>): Promise<AuditHead> {
+  const lt = prefixUpperBound(AUDIT_PREFIX)!;
+  const rows = await db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, reverse: true, limit: 1, keyEncoding: 'utf8', valueEncoding: 'utf8' }).all();
+  const last = rows[0];
+  if (!last) return EMPTY_HEAD;
+  const [key, json] = last;
+  const entry = parseOrUndefined(json);
+  const problem = selfProblem(key, entry);
+  if (problem !== undefined) throw new StoreError('AUDIT_CORRUPT', `last audit entry ${key}: ${problem}; run \`ferry audit verify\``);
+  const checked = entry as AuditEntry;
+  return { seq: checked.seq, hash: checked.hash };
+}

@@ -1,0 +1,80 @@
+import { assert } from '../../common/errors.js';
+import { nextEntry, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
+import type { WriteSet } from './commit-queue.js';
+import { auditKey, assertUserKey, compareKeys } from './keys.js';
+import type { ListOptions } from './merge.js';
+
+export interface Tx {
+  get<T>(key: string): Promise<T | undefined>; // this tx's own writes, then the overlay, then disk
+  put(key: string, value: unknown): void;
+  del(key: string): void;
+  audit(event: AuditEvent): AuditEntry; // appends a chained entry in this tx
+  list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>>; // as Store.list, with this tx's writes laid over
+}
+
+// What a transaction reads through: the store's committed view (overlay over disk).
+export interface CommittedView {
+  get<T>(key: string): Promise<T | undefined>;
+  listRaw(prefix: string, own: Array<[string, string | undefined]>, opts?: ListOptions): Promise<Array<[string, string]>>;
+}
+
+// One transaction's private write set. Nothing here touches the store until the store
+// commits `writes` after fn returns; an exception simply drops the object.
+export class StoreTx implements Tx {
+  readonly writes: WriteSet = new Map();
+  private live = true;
+
+  constructor(
+    private readonly view: CommittedView,
+    public head: AuditHead,
+    private readonly now: () => Date,
+  ) {}
+
+  end(): void {
+    this.live = false;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    this.assertLive();
+    if (!this.writes.has(key)) return this.view.get<T>(key);
+    const json = this.writes.get(key);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
+  }
+
+  put(key: string, value: unknown): void {
+    this.assertLive();
+    assertUserKey(key);
+    assert(value !== undefined, 'a stored value is not undefined (use del)');
+    const json = JSON.stringify(value);
+    assert(typeof json === 'string', 'a stored value is JSON-serialisable');
+    this.writes.set(key, json);
+  }
+
+  del(key: string): void {
+    this.assertLive();
+    assertUserKey(key);
+    this.writes.set(key, undefined);
+  }
+
+  audit(event: AuditEvent): AuditEntry {
+    this.assertLive();
+    const entry = nextEntry(this.head, event, this.now());
+    this.writes.set(auditKey(entry.seq), JSON.stringify(entry));
+    this.head = { seq: entry.seq, hash: entry.hash };
+    return entry;
+  }
+
+  async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
+    this.assertLive();
+    const own: Array<[string, string | undefined]> = [];
+    for (const [key, json] of this.writes) if (key.startsWith(prefix)) own.push([key, json]);
+    own.sort((a, b) => compareKeys(a[0], b[0]));
+    const rows = await this.view.listRaw(prefix, own, opts);
+    return rows.map(([key, json]) => [key, JSON.parse(json) as T]);
+  }
+
+  private assertLive(): void {
+    // A tx used after its fn returned would write outside any transaction.
+    assert(this.live, 'a Tx is used only inside its transaction');
+  }
+}

@@ -1,0 +1,281 @@
+// A faithful simulator of the payment server of DESIGN.md "Payment side": signed
+// requests, idempotency by order id, scan-to-pay with signed notifications, refunds,
+// daily statements, and fault knobs (latency, errors, a charge whose answer never comes
+// in time, an outage, duplicate notifications) for the tests of invariants 1 and 2.
+//
+// Control API for standalone use (unsigned, loopback only): GET /_sim/state and
+// POST /_sim/faults. While `down` the listener is closed, so the control API is gone
+// too: bring it down with `downForMs` from outside, or call setFaults from code.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { sleep } from '../../runtime/common/backoff.js';
+import { assert } from '../../runtime/common/errors.js';
+import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, singleHeader, verifySignature } from '../../runtime/common/signature.js';
+import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
+import { answerOf, Ledger, refundAnswerOf, type Payment, type Refund } from './ledger.js';
+import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
+import { checkPaymentRequest, checkRefundRequest } from './validate.js';
+import { DEFAULT_FAULTS, type Faults } from './types.js';
+
+// The largest real request is a few hundred bytes.
+const REQUEST_BYTES_MAX = 16 * 1024;
+// How long a completed scan-to-pay takes by default (a person scanning with a phone).
+const QR_DELAY_MS_DEFAULT = 2_000;
+const STATEMENT_PATH = /^\/v1\/statements\/(\d{4}-\d{2}-\d{2})$/;
+const PAYMENT_PATH = /^\/v1\/payments\/([A-Za-z0-9][A-Za-z0-9._:-]{0,63})$/;
+
+export interface PaymentServerSimOptions {
+  host: string;
+  port: number; // 0: any free port
+  secret: string;
+  notifyUrl?: string;
+  qrDelayMs?: number;
+  faults?: Partial<Faults>;
+  toleranceSec?: number;
+  notifyRetry?: Partial<NotifyRetry>;
+}
+
+export class PaymentServerSim {
+  private readonly ledger = new Ledger();
+  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private opts: PaymentServerSimOptions | undefined;
+  private notifier: Notifier | undefined;
+  private notifyUrl: string | undefined;
+  private faults: Faults = { ...DEFAULT_FAULTS };
+  private boundPort = 0;
+  private listening = false;
+  private stopped = false;
+
+  async start(opts: PaymentServerSimOptions): Promise<{ url: string }> {
+    assert(this.opts === undefined, 'a simulator starts once');
+    assert(opts.secret.length > 0, 'secret is not empty');
+    this.opts = opts;
+    this.notifyUrl = opts.notifyUrl;
+    this.notifier = new Notifier(opts.secret, () => this.notifyUrl, { ...NOTIFY_RETRY_DEFAULT, ...opts.notifyRetry });
+    this.boundPort = opts.port;
+    await this.listen();
+    this.boundPort = (this.server.address() as AddressInfo).port;
+    await this.setFaults(opts.faults ?? {});
+    return { url: this.url() };
+  }
+
+  url(): string {
+    assert(this.opts !== undefined, 'started');
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `http://${host}:${this.boundPort}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.notifier?.stop();
+    await this.unlisten();
+  }
+
+  // Resolves once an outage has taken effect (listener closed or reopened).
+  async setFaults(partial: Partial<Faults>): Promise<void> {
+    const next = { ...this.faults, ...partial };
+    assert(next.errorRate >= 0 && next.errorRate <= 1, 'errorRate is within 0..1');
+    assert(next.latencyMs >= 0 && next.holdMs >= 0 && next.downForMs >= 0, 'durations are not negative');
+    assert(Number.isInteger(next.timeoutAfterCharge) && next.timeoutAfterCharge >= 0, 'timeoutAfterCharge is a count');
+    this.faults = next;
+    if (this.stopped) return;
+    if (next.down && this.listening) {
+      await this.unlisten();
+      if (next.downForMs > 0) this.later(next.downForMs, () => void this.setFaults({ down: false, downForMs: 0 }));
+    } else if (!next.down && !this.listening) {
+      await this.listen();
+    }
+  }
+
+  setNotifyUrl(url: string | undefined): void {
+    this.notifyUrl = url;
+  }
+
+  chargesFor(orderId: string): number {
+    return this.ledger.chargesFor(orderId);
+  }
+
+  totalCharges(): number {
+    return this.ledger.totalCharges();
+  }
+
+  payments(): Payment[] {
+    return this.ledger.payments();
+  }
+
+  refunds(): Refund[] {
+    return this.ledger.refunds();
+  }
+
+  notifications(): Delivery[] {
+    return this.notifier?.deliveries() ?? [];
+  }
+
+  private listen(): Promise<void> {
+    assert(this.opts !== undefined, 'started');
+    const host = this.opts.host;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.boundPort, host, () => {
+        this.server.off('error', reject);
+        this.listening = true;
+        resolve();
+      });
+    });
+  }
+
+  // Closes the listener and every open connection (keep-alive ones and held answers
+  // included), so that clients see resets and refused connects as in a real outage.
+  private unlisten(): Promise<void> {
+    if (!this.listening) return Promise.resolve();
+    this.listening = false;
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let body: string;
+    try {
+      body = await readBody(req, REQUEST_BYTES_MAX);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) sendJson(res, 413, { error: 'TOO_LARGE' });
+      return;
+    }
+    const path = req.url ?? '/';
+    if (path.startsWith('/_sim/')) return this.control(req, res, path, body);
+    if (!this.signed(req, path, body)) return sendJson(res, 401, { error: 'SIGNATURE' });
+    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
+    if (this.faults.errorRate > 0 && Math.random() < this.faults.errorRate) return sendJson(res, 500, { error: 'INTERNAL' });
+    this.route(req, res, path, body);
+  }
+
+  private signed(req: http.IncomingMessage, path: string, body: string): boolean {
+    assert(this.opts !== undefined, 'started');
+    const verdict = verifySignature(this.opts.secret, {
+      timestamp: singleHeader(req.headers[TIMESTAMP_HEADER]),
+      signature: singleHeader(req.headers[SIGNATURE_HEADER]),
+      method: req.method ?? '',
+      path,
+      body,
+    }, this.opts.toleranceSec ?? SIGNATURE_TOLERANCE_SEC_DEFAULT);
+    return verdict.ok;
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse, path: string, body: string): void {
+    const method = req.method;
+    if (method === 'POST' && path === '/v1/payments') return this.pay(req, res, body);
+    if (method === 'POST' && path === '/v1/refunds') return this.refund(req, res, body);
+    const payment = PAYMENT_PATH.exec(path);
+    if (method === 'GET' && payment) return this.status(res, payment[1]!);
+    const statement = STATEMENT_PATH.exec(path);
+    if (method === 'GET' && statement) return sendJson(res, 200, this.ledger.statement(statement[1]!));
+    sendJson(res, 404, { error: 'NOT_FOUND' });
+  }
+
+  private pay(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+    const checked = checkPaymentRequest(parseJson(body));
+    if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
+    const request = checked.value;
+    if (singleHeader(req.headers['idempotency-key']) !== request.orderId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
+    const recorded = this.ledger.pay(request, Date.now());
+    if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
+    if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
+    const payment = recorded.value;
+    if (recorded.kind === 'created' && payment.status === 'pending') this.scheduleQr(payment.orderId);
+    if (recorded.kind === 'created' && this.faults.timeoutAfterCharge > 0) {
+      this.faults.timeoutAfterCharge -= 1;
+      this.later(this.faults.holdMs, () => sendJson(res, 200, answerOf(payment)));
+      return;
+    }
+    sendJson(res, 200, answerOf(payment));
+  }
+
+  private status(res: http.ServerResponse, orderId: string): void {
+    const payment = this.ledger.payment(orderId);
+    if (!payment) return sendJson(res, 404, { error: 'NOT_FOUND' });
+    sendJson(res, 200, answerOf(payment));
+  }
+
+  private refund(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+    const checked = checkRefundRequest(parseJson(body));
+    if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
+    if (singleHeader(req.headers['idempotency-key']) !== checked.value.refundId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
+    const recorded = this.ledger.refund(checked.value, Date.now());
+    if (recorded.kind === 'not_found') return sendJson(res, 404, { error: 'NOT_FOUND' });
+    if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
+    if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
+    sendJson(res, 200, refundAnswerOf(recorded.value));
+  }
+
+  private scheduleQr(orderId: string): void {
+    this.later(this.opts?.qrDelayMs ?? QR_DELAY_MS_DEFAULT, () => {
+      const payment = this.ledger.completeQr(orderId, Date.now());
+      if (!payment || payment.status === 'pending') return;
+      const notification = {
+        notifyId: `ntf-${randomBytes(8).toString('hex')}`,
+        orderId, status: payment.status, amount: payment.amount, currency: payment.currency,
+      };
+      this.notifier!.send(notification);
+      if (this.faults.duplicateNotifications) this.notifier!.send(notification);
+    });
+  }
+
+  private control(req: http.IncomingMessage, res: http.ServerResponse, path: string, body: string): void {
+    if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'FORBIDDEN' });
+    if (req.method === 'GET' && path === '/_sim/state') return sendJson(res, 200, this.state());
+    if (req.method === 'POST' && path === '/_sim/faults') return this.controlFaults(res, body);
+    sendJson(res, 404, { error: 'NOT_FOUND' });
+  }
+
+  private controlFaults(res: http.ServerResponse, body: string): void {
+    const partial = checkFaults(parseJson(body));
+    if (partial === undefined) return sendJson(res, 400, { error: 'INVALID' });
+    // Answer first: an outage closes this very connection.
+    sendJson(res, 200, { faults: { ...this.faults, ...partial } });
+    res.once('finish', () => void this.setFaults(partial));
+  }
+
+  private state(): object {
+    const strip = ({ requestJson: _r, authCode: _a, ...rest }: Payment) => rest;
+    return {
+      url: this.url(),
+      notifyUrl: this.notifyUrl ?? null,
+      faults: this.faults,
+      totalCharges: this.ledger.totalCharges(),
+      charges: this.ledger.chargeCounts(),
+      payments: this.ledger.payments().map(strip),
+      refunds: this.ledger.refunds().map(({ requestJson: _r, ...rest }) => rest),
+      notifications: this.notifications(),
+    };
+  }
+}
+
+function checkFaults(value: unknown): Partial<Faults> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const out: Partial<Faults> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!(key in DEFAULT_FAULTS)) return undefined;
+    const expected = typeof DEFAULT_FAULTS[key as keyof Faults];
+    if (typeof v !== expected) return undefined;
+    if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) return undefined;
+    (out as Record<string, unknown>)[key] = v;
+  }
+  if (out.errorRate !== undefined && out.errorRate > 1) return undefined;
+  if (out.timeoutAfterCharge !== undefined && !Number.isInteger(out.timeoutAfterCharge)) return undefined;
+  return out;
+}

@@ -1,0 +1,186 @@
+// The device client against a real Aedes broker on a real socket, with a responder
+// that drops the first copy of every request: what a lossy link does to a kiosk.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { DeviceClient, DeviceClientError } from '../devices/client.js';
+import { parseUpTopic, topics, type Reply } from '../devices/protocol.js';
+
+const CREDENTIALS: Record<string, string> = {
+  'dev-a': 'secret-a',
+  'dev-b': 'secret-b',
+  responder: 'secret-responder',
+};
+
+// Request types the responder never answers.
+const SILENT_TYPE = 'silent.request';
+
+interface Ctx {
+  broker: Aedes;
+  server: net.Server;
+  url: string;
+  responder: MqttClient;
+  copies: Map<string, number>; // request id -> copies seen
+  clients: DeviceClient[];
+}
+const ctx = {} as Ctx;
+
+async function connectDevice(id = 'dev-a', password = CREDENTIALS[id]): Promise<DeviceClient> {
+  const client = await DeviceClient.connect({ url: ctx.url, id, password, connectTimeoutMs: 5_000 });
+  ctx.clients.push(client);
+  return client;
+}
+
+function respond(topic: string, payload: Buffer): void {
+  const up = parseUpTopic(topic);
+  if (!up || up.type === SILENT_TYPE) return;
+  const request = JSON.parse(payload.toString('utf8')) as { id: string; type: string; body: unknown };
+  const seen = (ctx.copies.get(request.id) ?? 0) + 1;
+  ctx.copies.set(request.id, seen);
+  if (seen < 2) return; // the first copy is "lost"
+  const reply = { v: 1, id: `r-${request.id}-${seen}`, re: request.id, type: `${up.type}.ok`, body: { echo: request.body, copy: seen } };
+  ctx.responder.publish(topics.down(up.deviceId), JSON.stringify(reply), { qos: 1 });
+}
+
+test.before(async () => {
+  ctx.broker = await Aedes.createBroker({
+    authenticate: (_client, username, password, done) => {
+      const expected = username === undefined ? undefined : CREDENTIALS[username];
+      if (expected !== undefined && password?.toString('utf8') === expected) return done(null, true);
+      const err = Object.assign(new Error('bad credentials'), { returnCode: 4 as const });
+      done(err, false);
+    },
+  });
+  ctx.server = net.createServer(ctx.broker.handle);
+  ctx.server.listen(0, '127.0.0.1');
+  await once(ctx.server, 'listening');
+  ctx.url = `mqtt://127.0.0.1:${(ctx.server.address() as AddressInfo).port}`;
+  ctx.copies = new Map();
+  ctx.clients = [];
+  ctx.responder = await mqtt.connectAsync(ctx.url, {
+    clientId: 'responder', username: 'responder', password: CREDENTIALS.responder, protocolVersion: 4, reconnectPeriod: 0,
+  });
+  ctx.responder.on('message', respond);
+  await ctx.responder.subscribeAsync('dev/+/up/+', { qos: 1 });
+});
+
+test.after.each(async () => {
+  await Promise.all(ctx.clients.map((c) => c.close()));
+  ctx.clients = [];
+});
+
+test.after(async () => {
+  await ctx.responder.endAsync(true);
+  await new Promise<void>((resolve) => ctx.broker.close(() => resolve()));
+  await new Promise<void>((resolve) => ctx.server.close(() => resolve()));
+});
+
+test('a request is resent with the same id until it is answered', async () => {
+  const client = await connectDevice();
+  const reply = await client.request('bill.query', { patientId: 'P1' }, { resendMs: 100, timeoutMs: 5_000 });
+  assert.is(reply.type, 'bill.query.ok');
+  assert.ok(reply.re);
+  assert.is(ctx.copies.get(reply.re), 2);
+  assert.equal(reply.body, { echo: { patientId: 'P1' }, copy: 2 });
+});
+
+test('a request with a given id is sent under that id', async () => {
+  const client = await connectDevice();
+  const reply = await client.request('bill.query', { patientId: 'P2' }, { id: 'fixed-id-1', resendMs: 100, timeoutMs: 5_000 });
+  assert.is(reply.re, 'fixed-id-1');
+});
+
+test('a request with no answer rejects after its timeout and leaves no open handle', async () => {
+  const before = resourceCounts();
+  const client = await connectDevice('dev-b');
+  const disconnected = once(ctx.broker, 'clientDisconnect');
+  let error: unknown;
+  try {
+    await client.request(SILENT_TYPE, {}, { resendMs: 100, timeoutMs: 400 });
+  } catch (err) {
+    error = err;
+  }
+  assert.instance(error, DeviceClientError);
+  assert.is((error as DeviceClientError).code, 'DEVICE_TIMEOUT');
+  await client.close();
+  await disconnected;
+  await new Promise((resolve) => setImmediate(resolve));
+  const after = resourceCounts();
+  assert.ok(after.sockets <= before.sockets, `sockets before ${before.sockets}, after ${after.sockets}`);
+  assert.ok(after.timers <= before.timers, `timers before ${before.timers}, after ${after.timers}`);
+});
+
+test('wrong credentials reject connect with a refusal, not a retry until timeout', async () => {
+  let error: unknown;
+  try {
+    await connectDevice('dev-a', 'wrong-password');
+  } catch (err) {
+    error = err;
+  }
+  assert.instance(error, DeviceClientError);
+  assert.is((error as DeviceClientError).code, 'DEVICE_CONNECT_REFUSED');
+  assert.match((error as Error).message, /bad username or password/);
+});
+
+test('an unreachable broker rejects connect once the connect timeout passes', async () => {
+  const closed = net.createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  let error: unknown;
+  try {
+    await DeviceClient.connect({ url: `mqtt://127.0.0.1:${port}`, id: 'dev-a', password: 'secret-a', connectTimeoutMs: 300 });
+  } catch (err) {
+    error = err;
+  }
+  assert.instance(error, DeviceClientError);
+  assert.is((error as DeviceClientError).code, 'DEVICE_CONNECT_TIMEOUT');
+});
+
+test('unsolicited down messages reach the message listeners and waitFor', async () => {
+  const client = await connectDevice();
+  const received: Reply[] = [];
+  client.on('message', (r) => received.push(r));
+  const paid = client.waitFor((r) => r.type === 'bill.paid', 5_000);
+  const message = { v: 1, id: 'push-1', type: 'bill.paid', body: { billId: 'B1' } };
+  await ctx.responder.publishAsync(topics.down('dev-a'), 'not json', { qos: 1 });
+  await ctx.responder.publishAsync(topics.down('dev-a'), JSON.stringify(message), { qos: 1 });
+  const reply = await paid;
+  assert.equal(reply.body, { billId: 'B1' });
+  assert.equal(received.map((r) => r.id), ['push-1']);
+  assert.is(client.invalidMessages, 1);
+});
+
+test('a message for another device does not reach this one', async () => {
+  const a = await connectDevice('dev-a');
+  const b = await connectDevice('dev-b');
+  const toB = b.waitFor((r) => r.id === 'push-b', 5_000);
+  const atA: Reply[] = [];
+  a.on('message', (r) => atA.push(r));
+  await ctx.responder.publishAsync(topics.down('dev-b'), JSON.stringify({ v: 1, id: 'push-b', type: 'bill.paid', body: {} }), { qos: 1 });
+  await toB;
+  assert.equal(atA, []);
+});
+
+test('closing the client fails what still waits for a reply', async () => {
+  const client = await connectDevice();
+  const pending = client.request(SILENT_TYPE, {}, { resendMs: 100, timeoutMs: 10_000 });
+  const settled = pending.then(() => 'resolved', (err: DeviceClientError) => err.code);
+  await client.close();
+  assert.is(await settled, 'DEVICE_CLOSED');
+});
+
+function resourceCounts(): { sockets: number; timers: number } {
+  const info = process.getActiveResourcesInfo();
+  return {
+    sockets: info.filter((r) => r === 'TCPSocketWrap').length,
+    timers: info.filter((r) => r === 'Timeout').length,
+  };
+}
+
+test.run();
