@@ -95,9 +95,9 @@ test('a request with a given id is sent under that id', async () => {
 });
 
 test('a request with no answer rejects after its timeout and leaves no open handle', async () => {
-  const before = resourceCounts();
+  const beforeConnect = resourceCounts();
   const client = await connectDevice('dev-b');
-  const disconnected = once(ctx.broker, 'clientDisconnect');
+  const connectedOnly = resourceCounts();
   let error: unknown;
   try {
     await client.request(SILENT_TYPE, {}, { resendMs: 100, timeoutMs: 400 });
@@ -106,12 +106,15 @@ test('a request with no answer rejects after its timeout and leaves no open hand
   }
   assert.instance(error, DeviceClientError);
   assert.is((error as DeviceClientError).code, 'DEVICE_TIMEOUT');
+  await settle();
+  assert.is(resourceCounts().timers, connectedOnly.timers, 'the request left a timer behind');
+  const disconnected = once(ctx.broker, 'clientDisconnect');
   await client.close();
   await disconnected;
-  await new Promise((resolve) => setImmediate(resolve));
-  const after = resourceCounts();
-  assert.ok(after.sockets <= before.sockets, `sockets before ${before.sockets}, after ${after.sockets}`);
-  assert.ok(after.timers <= before.timers, `timers before ${before.timers}, after ${after.timers}`);
+  await settle();
+  const afterClose = resourceCounts();
+  assert.ok(afterClose.sockets <= beforeConnect.sockets, `sockets before ${beforeConnect.sockets}, after ${afterClose.sockets}`);
+  assert.ok(afterClose.timers <= beforeConnect.timers, `timers before ${beforeConnect.timers}, after ${afterClose.timers}`);
 });
 
 test('wrong credentials reject connect with a refusal, not a retry until timeout', async () => {
@@ -174,6 +177,10 @@ test('closing the client fails what still waits for a reply', async () => {
   await client.close();
   assert.is(await settled, 'DEVICE_CLOSED');
 });
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function resourceCounts(): { sockets: number; timers: number } {
   const info = process.getActiveResourcesInfo();

@@ -7,11 +7,11 @@ import addFormats from 'ajv-formats';
 import { RULE_BOUNDS } from './defaults.js';
 import { pointerSegments, type Segment } from './yaml-source.js';
 
-// strictRequired is off because `then: {required: [...]}` (a field required only in
-// some cases) names properties that its parent declares; all other strict checks hold.
+// Fully strict (unknown keywords, types, tuples, required): a field required only in
+// some cases is written `then: {properties: {f: {$ref: '#/properties/f'}}, required: [f]}`.
 // allErrors is off: the gap validates untrusted input and stops at the first error.
 export function createBodyAjv(): Ajv {
-  const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: false, allowUnionTypes: true });
+  const ajv = new Ajv({ strict: true, allErrors: false });
   addFormats.default(ajv);
   return ajv;
 }

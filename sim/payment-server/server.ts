@@ -13,7 +13,7 @@ import { sleep } from '../../runtime/common/backoff.js';
 import { assert } from '../../runtime/common/errors.js';
 import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, singleHeader, verifySignature } from '../../runtime/common/signature.js';
 import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
-import { answerOf, Ledger, refundAnswerOf, type Payment, type Refund } from './ledger.js';
+import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, type Refund } from './ledger.js';
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
 import { checkPaymentRequest, checkRefundRequest } from './validate.js';
 import { DEFAULT_FAULTS, type Faults } from './types.js';
@@ -40,6 +40,7 @@ export class PaymentServerSim {
   private readonly ledger = new Ledger();
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly paymentRequests = new Map<string, number>();
   private opts: PaymentServerSimOptions | undefined;
   private notifier: Notifier | undefined;
   private notifyUrl: string | undefined;
@@ -98,6 +99,11 @@ export class PaymentServerSim {
 
   chargesFor(orderId: string): number {
     return this.ledger.chargesFor(orderId);
+  }
+
+  // POST /v1/payments requests that passed the signature check, per order id.
+  requestsFor(orderId: string): number {
+    return this.paymentRequests.get(orderId) ?? 0;
   }
 
   totalCharges(): number {
@@ -191,6 +197,9 @@ export class PaymentServerSim {
     const checked = checkPaymentRequest(parseJson(body));
     if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
     const request = checked.value;
+    if (this.paymentRequests.size < LEDGER_PAYMENTS_MAX || this.paymentRequests.has(request.orderId)) {
+      this.paymentRequests.set(request.orderId, this.requestsFor(request.orderId) + 1);
+    }
     if (singleHeader(req.headers['idempotency-key']) !== request.orderId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
     const recorded = this.ledger.pay(request, Date.now());
     if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });

@@ -14,7 +14,7 @@ import { findCardNumber } from './card-guard.js';
 import { checkEnvelope, parsePayload, requestIdOf } from './envelope.js';
 import { RateLimiter } from './rate-limit.js';
 import { schemaError } from './schema-errors.js';
-import type { Answer, Handler, IdempotencyRecord } from './handler.js';
+import type { Accepted, Answer, Handler, IdempotencyRecord } from './handler.js';
 
 export interface GapOptions {
   messages: ReadonlyMap<string, MessageRule>;
@@ -86,7 +86,7 @@ export class Gap {
   private async accept(device: DeviceRule, { request, handler }: CheckedMessage): Promise<void> {
     const key = `idem!${device.id}!${request.id}`;
     const hash = createHash('sha256').update(canonicalJson({ type: request.type, body: request.body })).digest('hex');
-    const outcome = await this.opts.store.transact(async (tx) => {
+    const outcome = await this.opts.store.transact(async (tx): Promise<{ earlier: IdempotencyRecord } | { accepted: Accepted }> => {
       const earlier = await tx.get<IdempotencyRecord>(key);
       if (earlier) {
         if (earlier.hash !== hash) throw new FerryError('CONFLICT', `Request id ${request.id} was used before with a different body.`, '/id');

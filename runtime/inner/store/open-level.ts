@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { StoreError } from './errors.js';
@@ -10,6 +11,9 @@ export function storePath(dataDir: string): string {
 // errors that say what to do.
 export async function openLevel(dataDir: string, createIfMissing: boolean): Promise<Level<string, unknown>> {
   const path = storePath(dataDir);
+  if (!createIfMissing && !(await exists(join(path, 'CURRENT')))) {
+    throw new StoreError('STORE_MISSING', `there is no store at ${path}`);
+  }
   const db = new Level<string, unknown>(path, { valueEncoding: 'json', createIfMissing });
   try {
     await db.open();
@@ -20,12 +24,13 @@ export async function openLevel(dataDir: string, createIfMissing: boolean): Prom
 }
 
 function openError(path: string, err: unknown): Error {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
   if (cause?.code === 'LEVEL_LOCKED') {
     return new StoreError('STORE_LOCKED', `the store at ${path} is locked by another process: stop the gateway (ferry) first`, { cause: err });
   }
-  if (typeof cause?.message === 'string' && cause.message.includes('does not exist')) {
-    return new StoreError('STORE_MISSING', `there is no store at ${path}`, { cause: err });
-  }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
 }

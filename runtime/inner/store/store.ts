@@ -100,6 +100,8 @@ export class Store implements CommittedView {
     let synced: Promise<void>;
     let result: R;
     try {
+      // The store may have failed while this transaction waited: don't run fn for nothing.
+      if (this.queue.failed) throw this.queue.failed;
       const tx = new StoreTx(this, this.head, this.now);
       try {
         result = await fn(tx);

@@ -1,0 +1,84 @@
+// ferry start: checks the rules (fail closed), then supervises the inner and the outer
+// process, plus the embedded payment-server simulator when no payment server is set.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../command.js';
+import { createLogger } from '../../common/logger.js';
+import { loadRules } from '../../rules/load.js';
+import { RulesError } from '../../rules/types.js';
+import { applyOverrides, OVERRIDE_HELP, parseOverrides, type Overrides, toArgs } from '../../rules/overrides.js';
+import { Supervisor, type ChildSpec } from '../../supervisor/supervisor.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const INNER_MAIN = path.resolve(here, '../../inner/main.js');
+const OUTER_MAIN = path.resolve(here, '../../outer/main.js');
+const FERRY_BIN = path.resolve(here, '../../../../bin/ferry.js');
+
+export const command: Command = {
+  name: 'start',
+  summary: 'run the gateway: inner and outer processes under a supervisor',
+  help: `Usage: ferry start [options]
+
+Runs the gateway on the rule files: the inner (medical side) process with the MQTT
+broker, the gap and the store, and the outer (payment side) process with the relay.
+Both are restarted if they crash. When gateway.yaml names no payment server
+(payment.url: null) and --payment-url is not given, the embedded payment-server
+simulator is started too, and the log says so. Refuses to start on bad rule files.
+
+Options:
+${OVERRIDE_HELP}
+  -h, --help           this text`,
+
+  async run(args) {
+    let overrides: Overrides;
+    try {
+      overrides = parseOverrides(args);
+    } catch (err) {
+      process.stderr.write(`ferry start: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    let gateway;
+    try {
+      gateway = applyOverrides(loadRules(path.resolve(overrides.rulesDir)).gateway, overrides);
+    } catch (err) {
+      if (err instanceof RulesError) {
+        process.stderr.write(`ferry start: refusing to start on bad rule files in ${overrides.rulesDir}:\n${err.message}\n`);
+        return EXIT_FAILURE;
+      }
+      process.stderr.write(`ferry start: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    const log = createLogger('ferry', gateway.log.level);
+    fs.mkdirSync(path.resolve(overrides.dataDir), { recursive: true, mode: 0o750 });
+
+    const children: ChildSpec[] = [];
+    let childOverrides = overrides;
+    if (!gateway.payment.url) {
+      const simUrl = `http://${gateway.payment.simulatorHost}:${gateway.payment.simulatorPort}`;
+      const notifyUrl = `http://${gateway.notify.host === '0.0.0.0' ? '127.0.0.1' : gateway.notify.host}:${gateway.notify.port}/v1/notifications`;
+      log.warn({ simUrl }, 'no payment server configured: starting the embedded payment-server simulator (demo and test use only)');
+      children.push({
+        name: 'payment-sim', script: FERRY_BIN,
+        args: ['sim', 'payment-server', '--host', gateway.payment.simulatorHost, '--port', String(gateway.payment.simulatorPort), '--notify-url', notifyUrl],
+        env: { FERRY_SIM_SECRET: gateway.payment.secret, FERRY_LOG_LEVEL: gateway.log.level },
+      });
+      childOverrides = { ...overrides, values: { ...overrides.values, 'payment-url': simUrl } };
+    }
+    children.push({ name: 'inner', script: INNER_MAIN, args: toArgs(overrides) });
+    children.push({ name: 'outer', script: OUTER_MAIN, args: toArgs(childOverrides) });
+
+    const supervisor = new Supervisor(children, log);
+    supervisor.start();
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log.info({ signal }, 'stopping the gateway');
+        supervisor.stop().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,33 @@
+// The inner (medical side) process.
+//
+// SECURITY. Trusts: the rule files, its own store. Does not trust: anything a device
+// sends (every byte passes the gap), anything the outer side sends (every record is
+// re-validated in runtime/channel/records.ts). Touches: the medical NIC (MQTT), the
+// store under --data, the channel socket. Never opens a connection toward the payment
+// network: on gateway hardware it runs in the medical network namespace, which has no
+// route there. Exposure: every kiosk and desk on the medical network.
+import path from 'node:path';
+import { createLogger } from '../common/logger.js';
+import { loadRules } from '../rules/load.js';
+import { applyOverrides, parseOverrides } from '../rules/overrides.js';
+import { startInner } from './inner.js';
+
+const overrides = parseOverrides(process.argv.slice(2));
+const loaded = loadRules(path.resolve(overrides.rulesDir));
+const rules = { ...loaded, gateway: applyOverrides(loaded.gateway, overrides) };
+const log = createLogger('inner', rules.gateway.log.level);
+
+const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'inner side stopping');
+  await inner.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+// The supervisor is gone: do not linger as an orphan holding the store's lock.
+process.on('disconnect', () => void stop('disconnect'));

@@ -1,0 +1,41 @@
+// The outer (payment side) process.
+//
+// SECURITY. Trusts: gateway.yaml (the payment server's address and the signing key).
+// Does not trust: the payment server's answers and notifications (signatures checked,
+// bodies validated) nor the inner side's records (re-validated). Touches: the payment
+// NIC, the notification endpoint, the channel socket. Holds no store and no medical-side
+// socket: it is stateless and may be restarted at any time; the inner side's journal
+// resends whatever is open. It never reads devices.yaml or any patient data.
+import path from 'node:path';
+import { createLogger } from '../common/logger.js';
+import { loadGatewayConfig } from '../rules/load.js';
+import { applyOverrides, parseOverrides } from '../rules/overrides.js';
+import { startOuter } from './outer.js';
+
+const overrides = parseOverrides(process.argv.slice(2));
+const gateway = applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides);
+const log = createLogger('outer', gateway.log.level);
+if (!gateway.payment.url) {
+  log.fatal('no payment server configured (payment.url or --payment-url)');
+  process.exit(2);
+}
+
+const outer = await startOuter({
+  socketPath: path.resolve(overrides.dataDir, gateway.channel.socket),
+  payment: { url: gateway.payment.url, secret: gateway.payment.secret, timeoutMs: gateway.payment.timeoutMs },
+  notify: gateway.notify,
+  log,
+});
+log.info({ paymentUrl: gateway.payment.url, notifyUrl: outer.notifyUrl }, 'outer side ready');
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'outer side stopping');
+  await outer.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('disconnect', () => void stop('disconnect'));

@@ -1,0 +1,76 @@
+// Assembles the outer side: channel client, relay (payment client + breaker) and the
+// notification endpoint. Holds no state that must survive a restart.
+import { assert } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { ChannelRecord } from '../channel/records.js';
+import { ChannelClient } from './channel-client.js';
+import { NotificationForwarder, NOTIFY_ACK_WAIT_MS } from './notify/forwarder.js';
+import { startNotifyServer } from './notify/server.js';
+import { BREAKER_COOL_DOWN_MS, BREAKER_FAILURE_THRESHOLD, CircuitBreaker, type BreakerState } from './relay/breaker.js';
+import { PaymentClient } from './relay/payment-client.js';
+import { Relay, type RelayTuning } from './relay/relay.js';
+
+export interface OuterTuning extends RelayTuning {
+  breakerFailureThreshold: number;
+  breakerCoolDownMs: number;
+  notifyAckWaitMs: number;
+}
+
+export interface OuterOptions {
+  socketPath: string;
+  payment: { url: string; secret: string; timeoutMs: number };
+  notify: { host: string; port: number; toleranceSec: number };
+  log: Logger;
+  tuning?: Partial<OuterTuning>; // tests and benchmarks shorten the waits
+}
+
+export interface Outer {
+  notifyUrl: string;
+  close(): Promise<void>;
+  status(): { connected: boolean; breaker: BreakerState; inFlight: number };
+}
+
+export async function startOuter(opts: OuterOptions): Promise<Outer> {
+  assert(opts.payment.secret.length > 0, 'payment secret is not empty');
+  const { log, tuning = {} } = opts;
+  const channel = new ChannelClient(opts.socketPath, log.child({ part: 'channel' }));
+  const send = (record: ChannelRecord) => channel.send(record);
+  const breaker = new CircuitBreaker({
+    failureThreshold: tuning.breakerFailureThreshold ?? BREAKER_FAILURE_THRESHOLD,
+    coolDownMs: tuning.breakerCoolDownMs ?? BREAKER_COOL_DOWN_MS,
+  });
+  breaker.on('state', (state) => log.warn({ state }, 'payment server circuit breaker'));
+  const client = new PaymentClient(opts.payment);
+  const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning });
+  const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS);
+
+  channel.on('record', (record) => {
+    if (record.k === 'order') relay.onOrder(record);
+    else if (record.k === 'notification.ack') forwarder.onAck(record);
+  });
+  channel.on('disconnected', () => forwarder.dropAll());
+
+  const notify = await startNotifyServer({
+    ...opts.notify,
+    secret: opts.payment.secret,
+    log: log.child({ part: 'notify' }),
+    forwarder,
+    amountOf: (orderId) => relay.amountOf(orderId),
+    onAccepted: (n) => relay.settled(n.orderId),
+  });
+  channel.start();
+
+  return {
+    notifyUrl: notify.url,
+    status: () => ({ connected: channel.connected, breaker: breaker.state, inFlight: relay.inFlightCount() }),
+    async close() {
+      await notify.close();
+      const relayClosed = relay.close();
+      breaker.close();
+      client.close(); // aborts calls in flight, so that the relay's loops end now
+      await relayClosed;
+      forwarder.dropAll();
+      await channel.close();
+    },
+  };
+}

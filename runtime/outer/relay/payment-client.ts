@@ -1,0 +1,160 @@
+// Signed HTTP(S) calls to the payment server. The client sorts every call into what
+// the relay needs to decide on: an answer it can trust, a status query that found
+// nothing, an outcome it cannot know (timeout, broken connection), a server error worth
+// retrying, or a refusal. An answer about another order or another amount is not an
+// outcome: it is reported as `invalid` and never crosses to the inner side.
+import http from 'node:http';
+import https from 'node:https';
+import { assert } from '../../common/errors.js';
+import { signRequest } from '../../common/signature.js';
+import type { OrderRecord } from '../../channel/records.js';
+
+// Sockets kept open to the payment server: enough for a busy hospital's parallel
+// payments, few enough that an outage does not pile up connections.
+export const PAYMENT_SOCKETS_MAX = 32;
+// A payment answer is a few hundred bytes; anything far larger is not one.
+export const PAYMENT_ANSWER_BYTES_MAX = 64 * 1024;
+const QR_CODE_CHARS_MAX = 256;
+const REASON_CHARS_MAX = 256;
+
+export interface PaymentClientOptions {
+  url: string; // base URL of the payment server, e.g. https://pay.example:8443
+  secret: string;
+  timeoutMs: number; // per request
+  tls?: https.AgentOptions; // ca, cert, key for mutual TLS toward a real server
+}
+
+export interface PaymentAnswer {
+  orderId: string;
+  status: 'succeeded' | 'failed' | 'pending';
+  amount: number;
+  qrCode?: string;
+  reason?: string;
+}
+
+export type CallResult =
+  | { kind: 'answer'; answer: PaymentAnswer }
+  | { kind: 'not_found' } // status query: the server never saw the order
+  | { kind: 'unknown'; reason: 'timeout' | 'network' } // the request may or may not have been processed
+  | { kind: 'server_error'; status: number }
+  | { kind: 'refused'; status: number; error: string } // a 4xx: the server did not process it
+  | { kind: 'invalid'; reason: string }; // an answer that does not describe this order
+
+// Only these fields cross to the payment server (DESIGN.md "Payment side").
+export function paymentBody(order: OrderRecord): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    orderId: order.orderId, amount: order.amount, currency: order.currency,
+    method: order.method, description: order.description,
+  };
+  if (order.authCode !== undefined) body.authCode = order.authCode;
+  return body;
+}
+
+export class PaymentClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly lib: typeof http | typeof https;
+  private readonly closing = new AbortController();
+
+  constructor(private readonly opts: PaymentClientOptions) {
+    assert(opts.timeoutMs > 0, 'timeoutMs is positive');
+    assert(opts.secret.length > 0, 'secret is not empty');
+    this.base = new URL(opts.url);
+    assert(this.base.protocol === 'http:' || this.base.protocol === 'https:', 'payment url is http(s)');
+    const https_ = this.base.protocol === 'https:';
+    this.lib = https_ ? https : http;
+    const agentOpts = { keepAlive: true, maxSockets: PAYMENT_SOCKETS_MAX };
+    this.agent = https_ ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
+  }
+
+  async createPayment(order: OrderRecord): Promise<CallResult> {
+    const result = await this.call('POST', '/v1/payments', JSON.stringify(paymentBody(order)), order.orderId);
+    return this.checked(result, order);
+  }
+
+  async queryPayment(order: OrderRecord): Promise<CallResult> {
+    const result = await this.call('GET', `/v1/payments/${encodeURIComponent(order.orderId)}`, '');
+    if (result.kind === 'http' && result.status === 404) return { kind: 'not_found' };
+    return this.checked(result, order);
+  }
+
+  close(): void {
+    this.closing.abort();
+    this.agent.destroy();
+  }
+
+  private checked(result: RawResult, order: OrderRecord): CallResult {
+    if (result.kind !== 'http') return result;
+    const { status, json } = result;
+    if (status >= 500) return { kind: 'server_error', status };
+    if (status !== 200) return { kind: 'refused', status, error: errorOf(json) };
+    return checkAnswer(json, order);
+  }
+
+  private call(method: 'GET' | 'POST', route: string, body: string, idempotencyKey?: string): Promise<RawResult> {
+    const path = this.base.pathname.replace(/\/$/, '') + route;
+    const headers: Record<string, string> = { ...signRequest(this.opts.secret, method, path, body), accept: 'application/json' };
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const signal = AbortSignal.any([timeout, this.closing.signal]);
+    return new Promise((resolve) => {
+      const req = this.lib.request({
+        protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port,
+        method, path, headers, agent: this.agent, signal,
+      }, (res) => readAnswer(res).then(
+        (json) => resolve({ kind: 'http', status: res.statusCode ?? 0, json }),
+        () => resolve({ kind: 'unknown', reason: timeout.aborted ? 'timeout' : 'network' }),
+      ));
+      req.on('error', () => resolve({ kind: 'unknown', reason: timeout.aborted ? 'timeout' : 'network' }));
+      req.end(body);
+    });
+  }
+}
+
+type RawResult = { kind: 'http'; status: number; json: unknown } | { kind: 'unknown'; reason: 'timeout' | 'network' };
+
+function readAnswer(res: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > PAYMENT_ANSWER_BYTES_MAX) res.destroy(new Error('answer too large'));
+      else chunks.push(chunk);
+    });
+    res.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        resolve(undefined);
+      }
+    });
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('aborted')));
+  });
+}
+
+function errorOf(json: unknown): string {
+  const error = (json as { error?: unknown } | undefined)?.error;
+  return typeof error === 'string' ? error.slice(0, REASON_CHARS_MAX) : 'unknown';
+}
+
+// The answer must be about this order and this amount; anything else is a server bug
+// or a tampered answer, and an outcome built from it could mark the wrong order paid.
+export function checkAnswer(json: unknown, order: OrderRecord): CallResult {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { kind: 'invalid', reason: 'answer is not an object' };
+  const a = json as Record<string, unknown>;
+  if (a.orderId !== order.orderId) return { kind: 'invalid', reason: 'answer is for another order' };
+  if (a.amount !== order.amount) return { kind: 'invalid', reason: 'answer has another amount' };
+  if (a.status !== 'succeeded' && a.status !== 'failed' && a.status !== 'pending') return { kind: 'invalid', reason: 'answer has no known status' };
+  if (a.qrCode !== undefined && (typeof a.qrCode !== 'string' || a.qrCode.length > QR_CODE_CHARS_MAX)) return { kind: 'invalid', reason: 'bad qrCode' };
+  if (a.reason !== undefined && typeof a.reason !== 'string') return { kind: 'invalid', reason: 'bad reason' };
+  const answer: PaymentAnswer = { orderId: order.orderId, status: a.status, amount: order.amount };
+  if (typeof a.qrCode === 'string') answer.qrCode = a.qrCode;
+  if (typeof a.reason === 'string') answer.reason = a.reason.slice(0, REASON_CHARS_MAX);
+  return { kind: 'answer', answer };
+}

@@ -1,0 +1,153 @@
+// gateway.yaml: listeners, the payment server, limits and logging. This is the only
+// rule file the outer (payment-side) process reads: it never sees device credentials.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { fileValidators } from './file-schemas.js';
+import { RULE_BOUNDS, RULE_DEFAULTS as D, deepFreeze } from './defaults.js';
+import { problemAt, schemaProblem, type YamlSource } from './yaml-source.js';
+import type { GatewayConfig, RuleProblem, TlsListen } from './types.js';
+
+interface RawGateway {
+  mqtt?: { host?: string; port?: number; tls?: { port: number; cert: string; key: string; ca?: string; requireClientCert?: boolean } };
+  channel?: { socket?: string };
+  payment: { url: string | null; secret?: string; secretFile?: string; timeoutMs?: number; simulatorHost?: string; simulatorPort?: number };
+  notify?: { host?: string; port?: number; toleranceSec?: number };
+  limits?: { maxPayloadBytes?: number; replyWaitMs?: number };
+  log?: { level?: string };
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem[]): GatewayConfig | null {
+  const validate = fileValidators().gateway;
+  if (!validate(src.data)) {
+    for (const err of validate.errors ?? []) problems.push(schemaProblem(src, err));
+    return null;
+  }
+  const raw = src.data as RawGateway;
+  const before = problems.length;
+  checkHosts(src, raw, problems);
+  checkUrl(src, raw.payment.url, problems);
+  const secret = readSecret(src, dir, raw.payment, problems);
+  const tls = raw.mqtt?.tls ? buildTls(src, dir, raw.mqtt.tls, problems) : undefined;
+  const config: GatewayConfig = {
+    mqtt: { host: raw.mqtt?.host ?? D.mqtt.host, port: raw.mqtt?.port ?? D.mqtt.port, ...(tls ? { tls } : {}) },
+    channel: { socket: raw.channel?.socket ?? D.channel.socket },
+    payment: {
+      url: raw.payment.url,
+      secret: secret ?? '',
+      timeoutMs: raw.payment.timeoutMs ?? D.payment.timeoutMs,
+      simulatorHost: raw.payment.simulatorHost ?? D.payment.simulatorHost,
+      simulatorPort: raw.payment.simulatorPort ?? D.payment.simulatorPort,
+    },
+    notify: {
+      host: raw.notify?.host ?? D.notify.host,
+      port: raw.notify?.port ?? D.notify.port,
+      toleranceSec: raw.notify?.toleranceSec ?? D.notify.toleranceSec,
+    },
+    limits: {
+      maxPayloadBytes: raw.limits?.maxPayloadBytes ?? D.limits.maxPayloadBytes,
+      replyWaitMs: raw.limits?.replyWaitMs ?? D.limits.replyWaitMs,
+    },
+    log: { level: raw.log?.level ?? D.log.level },
+  };
+  checkPortClash(src, config, problems);
+  return problems.length === before ? deepFreeze(config) : null;
+}
+
+function checkHosts(src: YamlSource, raw: RawGateway, problems: RuleProblem[]): void {
+  const hosts: [string[], string | undefined][] = [
+    [['mqtt', 'host'], raw.mqtt?.host],
+    [['notify', 'host'], raw.notify?.host],
+    [['payment', 'simulatorHost'], raw.payment.simulatorHost],
+  ];
+  for (const [path, host] of hosts) {
+    if (host !== undefined && isIP(host) === 0 && !HOSTNAME.test(host)) {
+      problems.push(problemAt(src, path, 'must be an IP address or a host name'));
+    }
+  }
+}
+
+function checkUrl(src: YamlSource, url: string | null, problems: RuleProblem[]): void {
+  if (url === null) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    problems.push(problemAt(src, ['payment', 'url'], 'must be null (embedded simulator) or an http(s) URL'));
+    return;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    problems.push(problemAt(src, ['payment', 'url'], `must be an http(s) URL, not ${parsed.protocol}`));
+  } else if (parsed.username || parsed.password) {
+    problems.push(problemAt(src, ['payment', 'url'], 'must not carry credentials; the gateway signs requests with payment.secret'));
+  } else if (parsed.search || parsed.hash) {
+    problems.push(problemAt(src, ['payment', 'url'], 'must be a base URL, without query or fragment'));
+  }
+}
+
+function readSecret(src: YamlSource, dir: string, payment: RawGateway['payment'], problems: RuleProblem[]): string | null {
+  const hasSecret = payment.secret !== undefined;
+  const hasFile = payment.secretFile !== undefined;
+  if (hasSecret === hasFile) {
+    const message = hasSecret ? 'give either secret or secretFile, not both' : 'missing required key "secret" (or "secretFile")';
+    problems.push(problemAt(src, hasSecret ? ['payment', 'secretFile'] : ['payment'], message, hasSecret));
+    return null;
+  }
+  const path = hasSecret ? ['payment', 'secret'] : ['payment', 'secretFile'];
+  let secret = payment.secret;
+  if (payment.secretFile !== undefined) {
+    const file = resolve(dir, payment.secretFile);
+    try {
+      if (statSync(file).size > RULE_BOUNDS.secretFileBytesMax) throw new Error(`larger than ${RULE_BOUNDS.secretFileBytesMax} bytes`);
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(problemAt(src, path, `cannot read ${file}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}`));
+      return null;
+    }
+  }
+  if (secret === undefined || secret.length < RULE_BOUNDS.secretCharsMin) {
+    problems.push(problemAt(src, path, `the secret must be at least ${RULE_BOUNDS.secretCharsMin} characters (it has ${secret?.length ?? 0})`));
+    return null;
+  }
+  return secret;
+}
+
+function buildTls(src: YamlSource, dir: string, raw: NonNullable<NonNullable<RawGateway['mqtt']>['tls']>, problems: RuleProblem[]): TlsListen {
+  for (const key of ['cert', 'key', 'ca'] as const) {
+    const p = raw[key];
+    if (p !== undefined && !existsSync(resolve(dir, p))) {
+      problems.push(problemAt(src, ['mqtt', 'tls', key], `file not found: ${resolve(dir, p)}`));
+    }
+  }
+  if (raw.requireClientCert === true && raw.ca === undefined) {
+    problems.push(problemAt(src, ['mqtt', 'tls', 'requireClientCert'], 'client certificates need `ca` to check them against'));
+  }
+  return {
+    port: raw.port,
+    cert: raw.cert,
+    key: raw.key,
+    ...(raw.ca !== undefined ? { ca: raw.ca } : {}),
+    requireClientCert: raw.requireClientCert ?? D.tls.requireClientCert,
+  };
+}
+
+// Two listeners on one port cannot both start; say so now rather than at EADDRINUSE.
+// Port 0 (any free port, used by tests) never clashes.
+function checkPortClash(src: YamlSource, config: GatewayConfig, problems: RuleProblem[]): void {
+  const listeners: [string[], number][] = [
+    [['mqtt', 'port'], config.mqtt.port],
+    [['notify', 'port'], config.notify.port],
+  ];
+  if (config.mqtt.tls) listeners.push([['mqtt', 'tls', 'port'], config.mqtt.tls.port]);
+  if (config.payment.url === null) listeners.push([['payment', 'simulatorPort'], config.payment.simulatorPort]);
+  const seen = new Map<number, string>();
+  for (const [path, port] of listeners) {
+    if (port === 0) continue;
+    const other = seen.get(port);
+    if (other !== undefined) problems.push(problemAt(src, path, `port ${port} is already used by ${other}`));
+    else seen.set(port, path.join('.'));
+  }
+}

@@ -1,0 +1,92 @@
+// Who may connect, publish and subscribe (DESIGN.md "Medical side: MQTT contract").
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
+import { closeRaw, closedWithin, connectRaw, refusalCode } from './helpers/raw-mqtt.js';
+import { demoPassword } from '../sim/demo-devices.js';
+import type { AuditEntry } from '../runtime/inner/store/store.js';
+
+let gw: TestGateway;
+test.before(async () => {
+  gw = await startTestGateway();
+});
+test.after(async () => {
+  await gw.close();
+});
+
+const kioskLogin = { clientId: 'kiosk-01', username: 'kiosk-01', password: demoPassword('kiosk-01')! };
+
+async function auditKinds(): Promise<string[]> {
+  await gw.inner.store.durable();
+  return (await gw.inner.store.list<AuditEntry>('audit!')).map(([, e]) => e.event.kind);
+}
+
+test('an unknown device is refused at CONNECT', async () => {
+  assert.is.not(await refusalCode(gw.mqttUrl, { clientId: 'kiosk-99', username: 'kiosk-99', password: 'whatever' }), 0);
+});
+
+test('a wrong password is refused', async () => {
+  assert.is(await refusalCode(gw.mqttUrl, { ...kioskLogin, password: 'wrong' }), 4);
+});
+
+test('a disabled device is refused', async () => {
+  const disabled = [...gw.rules.devices.values()].find((d) => d.disabled);
+  if (!disabled) return assert.unreachable('the example rules have a disabled device');
+  assert.is.not(await refusalCode(gw.mqttUrl, { clientId: disabled.id, username: disabled.id, password: 'demo' }), 0);
+});
+
+test('an empty client id is refused', async () => {
+  assert.is(await refusalCode(gw.mqttUrl, { ...kioskLogin, clientId: '', clean: true }), 2);
+});
+
+test('a client id different from the username is refused', async () => {
+  assert.is(await refusalCode(gw.mqttUrl, { ...kioskLogin, clientId: 'kiosk-02' }), 2);
+});
+
+test('refused connections are audited', async () => {
+  await refusalCode(gw.mqttUrl, { ...kioskLogin, password: 'wrong-again' });
+  await waitFor(async () => (await auditKinds()).includes('acl.denied.connect'), 3000, 'audit of the refusal');
+});
+
+test('a kiosk cannot publish to another device\'s topic', async () => {
+  const client = await connectRaw(gw.mqttUrl, kioskLogin);
+  client.publish('dev/kiosk-02/up/bill.query', '{}', { qos: 1 });
+  assert.ok(await closedWithin(client, 3000), 'the broker closes the connection');
+  await closeRaw(client);
+  await waitFor(async () => (await auditKinds()).includes('acl.denied.publish'), 3000, 'audit of the denial');
+});
+
+test('a kiosk cannot publish outside its up topics', async () => {
+  for (const topic of ['slots/INT/2026-11-26', 'dev/kiosk-01/down', 'dept/INT/inbox', 'dev/kiosk-01/up']) {
+    const client = await connectRaw(gw.mqttUrl, kioskLogin);
+    client.publish(topic, '{}', { qos: 1 });
+    assert.ok(await closedWithin(client, 3000), `publish to ${topic} closes the connection`);
+    await closeRaw(client);
+  }
+});
+
+for (const filter of ['#', 'dev/kiosk-02/down', 'dev/+/down', 'dev/kiosk-01/up/#', 'dept/INT/inbox', '$SYS/#']) {
+  test(`a kiosk cannot subscribe to ${filter}`, async () => {
+    const client = await connectRaw(gw.mqttUrl, kioskLogin);
+    const granted = await client.subscribeAsync(filter, { qos: 1 }).catch((err: Error) => err);
+    const refused = granted instanceof Error || granted.every((g) => g.qos === 128);
+    assert.ok(refused, `subscription to ${filter} refused`);
+    await closeRaw(client);
+  });
+}
+
+test('a kiosk may subscribe to its own down topic and to slots', async () => {
+  const client = await connectRaw(gw.mqttUrl, kioskLogin);
+  const granted = await client.subscribeAsync(['dev/kiosk-01/down', 'slots/#', 'slots/INT/+'], { qos: 1 });
+  assert.equal(granted.map((g) => g.qos), [1, 1, 1]);
+  await closeRaw(client);
+});
+
+test('a role without payment.request cannot send it', async () => {
+  const receiver = await gw.device('receiver-01');
+  const reply = await receiver.request('payment.request', { billId: 'B1', amount: 100, currency: 'CNY', method: 'qr' });
+  assert.is(reply.type, 'error');
+  assert.ok(['FORBIDDEN_TYPE', 'UNKNOWN_TYPE'].includes((reply.body as { code: string }).code));
+});
+
+test.run();

@@ -1,0 +1,94 @@
+// Invariants 1 and 2 across crashes: kill -9 of either process in the middle of a burst
+// of payments, restart it, and every accepted payment ends final, none charged twice,
+// and the audit chain still verifies.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { PaymentServerSim } from '../sim/payment-server/server.js';
+import { DeviceClient } from '../devices/client.js';
+import { demoPassword } from '../sim/demo-devices.js';
+import { loadGatewayConfig } from '../runtime/rules/load.js';
+import { verifyAudit } from '../runtime/inner/store/store.js';
+import { EXAMPLE_RULES, sampleItems, sampleTotal, tempDir } from './helpers/gateway.js';
+import { ProcessGateway } from './helpers/processes.js';
+
+const BURST = 30;
+
+async function burstWithCrash(victim: 'inner' | 'outer'): Promise<void> {
+  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
+  const sim = new PaymentServerSim();
+  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
+  const dataDir = tempDir(`crash-${victim}`);
+  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url });
+  sim.setNotifyUrl(gw.notifyUrl);
+  const clients: DeviceClient[] = [];
+  try {
+    await gw.startInner();
+    await gw.startOuter();
+    const connect = async (id: string) => {
+      const c = await DeviceClient.connect({ url: gw.mqttUrl, id, password: demoPassword(id)! });
+      clients.push(c);
+      return c;
+    };
+    const desk = await connect('billing-01');
+    const kiosks = [await connect('kiosk-01'), await connect('kiosk-02')];
+    const billIds: string[] = [];
+    for (let i = 0; i < BURST; i++) {
+      const r = await desk.request('bill.create', { patientId: `P-C${i}`, reference: `CR-${victim}-${i}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+      assert.is(r.type, 'bill.created');
+      billIds.push((r.body as { billId: string }).billId);
+    }
+
+    const requests = billIds.map((billId, i) => kiosks[i % 2]!.request('payment.request',
+      { billId, amount: sampleTotal, currency: 'CNY', method: i % 5 === 0 ? 'qr' : 'code', ...(i % 5 === 0 ? {} : { authCode: `5${String(i).padStart(5, '0')}` }) },
+      { id: `burst-${victim}-${i}`, timeoutMs: 60_000, resendMs: 1000 }));
+    await new Promise((r) => setTimeout(r, 40));
+    await gw.kill(victim, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    await (victim === 'inner' ? gw.startInner() : gw.startOuter());
+    const answers = await Promise.all(requests);
+
+    // Each accepted payment ends final: ask again with the same request id until it is.
+    const finals = await Promise.all(answers.map(async (answer, i) => {
+      assert.is(answer.type, 'payment.result', JSON.stringify(answer.body));
+      const deadline = Date.now() + 30_000;
+      let body = answer.body as { status: string; orderId: string };
+      while (body.status === 'pending' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        const again = await kiosks[i % 2]!.request('payment.request',
+          { billId: billIds[i], amount: sampleTotal, currency: 'CNY', method: i % 5 === 0 ? 'qr' : 'code', ...(i % 5 === 0 ? {} : { authCode: `5${String(i).padStart(5, '0')}` }) },
+          { id: `burst-${victim}-${i}`, timeoutMs: 30_000 });
+        body = again.body as { status: string; orderId: string };
+      }
+      return body;
+    }));
+    for (const f of finals) {
+      assert.ok(f.status === 'succeeded' || f.status === 'failed', `order ${f.orderId} ended ${f.status}`);
+      assert.ok(sim.chargesFor(f.orderId) <= 1, `order ${f.orderId} charged at most once`);
+      if (f.status === 'succeeded') assert.is(sim.chargesFor(f.orderId), 1, `order ${f.orderId} charged`);
+    }
+    assert.is(new Set(finals.map((f) => f.orderId)).size, BURST, 'one order per bill');
+    assert.is(sim.totalCharges(), finals.filter((f) => f.status === 'succeeded').length);
+
+    await Promise.all(clients.map((c) => c.close()));
+    clients.length = 0;
+    await gw.stop();
+    const verdict = await verifyAudit(dataDir);
+    assert.ok(verdict.ok, JSON.stringify(verdict));
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw.stop();
+    await sim.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('kill -9 of the inner process during a burst of payments loses none and charges none twice', async () => {
+  await burstWithCrash('inner');
+});
+
+test('kill -9 of the outer process during a burst of payments loses none and charges none twice', async () => {
+  await burstWithCrash('outer');
+});
+
+test.run();

@@ -1,0 +1,107 @@
+// A whole gateway in the test process: the real inner side (broker, gap, LevelDB in a
+// temp dir), the real outer side, and the payment-server simulator over real HTTP, all
+// on ports chosen by the OS. Crash tests use ./processes.ts instead.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadRules } from '../../runtime/rules/load.js';
+import { applyOverrides } from '../../runtime/rules/overrides.js';
+import type { Rules } from '../../runtime/rules/types.js';
+import { startInner, type RunningInner } from '../../runtime/inner/inner.js';
+import { startOuter } from '../../runtime/outer/outer.js';
+import { PaymentServerSim } from '../../sim/payment-server/server.js';
+import { DeviceClient } from '../../devices/client.js';
+import { demoPassword } from '../../sim/demo-devices.js';
+
+export const PROJECT_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+export const EXAMPLE_RULES = path.join(PROJECT_DIR, 'rules');
+
+export const quietLog = pino({ level: process.env.FERRY_TEST_LOG ?? 'silent' });
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${prefix}-`));
+}
+
+export interface TestGateway {
+  rules: Rules;
+  dataDir: string;
+  mqttUrl: string;
+  inner: RunningInner;
+  sim: PaymentServerSim;
+  stopOuter(): Promise<void>;
+  startOuter(): Promise<void>;
+  device(id: string, password?: string): Promise<DeviceClient>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  replyWaitMs?: number;
+  paymentTimeoutMs?: number;
+  qrDelayMs?: number;
+}
+
+export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dataDir = tempDir('data');
+  const loaded = loadRules(EXAMPLE_RULES);
+  const gateway = applyOverrides(loaded.gateway, {
+    rulesDir: EXAMPLE_RULES, dataDir,
+    values: { 'mqtt-host': '127.0.0.1', 'mqtt-port': '0', 'notify-host': '127.0.0.1', 'notify-port': '0', 'reply-wait-ms': String(o.replyWaitMs ?? 3000) },
+  });
+  const rules: Rules = { ...loaded, gateway };
+  const sim = new PaymentServerSim();
+  const { url: paymentUrl } = await sim.start({ host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200 });
+  const inner = await startInner({ rules, dataDir, log: quietLog });
+
+  let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
+  const launchOuter = async () => {
+    outer = await startOuter({
+      socketPath: inner.socketPath,
+      payment: { url: paymentUrl, secret: gateway.payment.secret, timeoutMs: o.paymentTimeoutMs ?? gateway.payment.timeoutMs },
+      notify: gateway.notify, log: quietLog,
+    });
+    sim.setNotifyUrl(outer.notifyUrl);
+  };
+  await launchOuter();
+  await waitFor(() => inner.payments.outerConnected, 5000, 'outer side connected');
+
+  const clients: DeviceClient[] = [];
+  const mqttUrl = `mqtt://127.0.0.1:${inner.broker.port}`;
+  return {
+    rules, dataDir, mqttUrl, inner, sim,
+    async stopOuter() {
+      await outer?.close();
+      outer = null;
+    },
+    async startOuter() {
+      await launchOuter();
+      await waitFor(() => inner.payments.outerConnected, 5000, 'outer side connected');
+    },
+    async device(id, password) {
+      const client = await DeviceClient.connect({ url: mqttUrl, id, password: password ?? demoPassword(id)! });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await outer?.close();
+      await inner.close();
+      await sim.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sampleItems = [
+  { code: 'LAB-001', name: 'Blood test', quantity: 1, unitPrice: 3500 },
+  { code: 'MED-104', name: 'Amoxicillin 0.25g x24', quantity: 2, unitPrice: 1850 },
+];
+export const sampleTotal = 3500 + 2 * 1850;
