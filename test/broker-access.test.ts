@@ -1,17 +1,23 @@
 // Who may connect, publish and subscribe (DESIGN.md "Medical side: MQTT contract").
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
+import fs from 'node:fs';
+import { copyRules, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
+import { disableDevice } from '../runtime/rules/devices-file.js';
 import { closeRaw, closedWithin, connectRaw, refusalCode } from './helpers/raw-mqtt.js';
 import { demoPassword } from '../sim/demo-devices.js';
 import type { AuditEntry } from '../runtime/inner/store/store.js';
 
 let gw: TestGateway;
+let rulesDir: string;
 test.before(async () => {
-  gw = await startTestGateway();
+  rulesDir = copyRules();
+  await disableDevice(rulesDir, 'desk-01');
+  gw = await startTestGateway({ rulesDir });
 });
 test.after(async () => {
   await gw.close();
+  fs.rmSync(rulesDir, { recursive: true, force: true });
 });
 
 const kioskLogin = { clientId: 'kiosk-01', username: 'kiosk-01', password: demoPassword('kiosk-01')! };
@@ -30,9 +36,8 @@ test('a wrong password is refused', async () => {
 });
 
 test('a disabled device is refused', async () => {
-  const disabled = [...gw.rules.devices.values()].find((d) => d.disabled);
-  if (!disabled) return assert.unreachable('the example rules have a disabled device');
-  assert.is.not(await refusalCode(gw.mqttUrl, { clientId: disabled.id, username: disabled.id, password: 'demo' }), 0);
+  assert.ok(gw.rules.devices.get('desk-01')?.disabled);
+  assert.is(await refusalCode(gw.mqttUrl, { clientId: 'desk-01', username: 'desk-01', password: demoPassword('desk-01')! }), 5);
 });
 
 test('an empty client id is refused', async () => {

@@ -9,7 +9,7 @@ import { DeviceClient } from '../devices/client.js';
 import { demoPassword } from '../sim/demo-devices.js';
 import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { verifyAudit } from '../runtime/inner/store/store.js';
-import { EXAMPLE_RULES, sampleItems, sampleTotal, tempDir } from './helpers/gateway.js';
+import { copyRules, EXAMPLE_RULES, LOAD_RATE, sampleItems, sampleTotal, tempDir } from './helpers/gateway.js';
 import { ProcessGateway } from './helpers/processes.js';
 
 const BURST = 30;
@@ -19,7 +19,8 @@ async function burstWithCrash(victim: 'inner' | 'outer'): Promise<void> {
   const sim = new PaymentServerSim();
   const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
   const dataDir = tempDir(`crash-${victim}`);
-  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url });
+  const rulesDir = copyRules({ rate: LOAD_RATE });
+  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
   sim.setNotifyUrl(gw.notifyUrl);
   const clients: DeviceClient[] = [];
   try {
@@ -80,6 +81,7 @@ async function burstWithCrash(victim: 'inner' | 'outer'): Promise<void> {
     await gw.stop();
     await sim.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(rulesDir, { recursive: true, force: true });
   }
 }
 

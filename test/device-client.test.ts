@@ -8,6 +8,8 @@ import { once } from 'node:events';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DeviceClient, DeviceClientError } from '../devices/client.js';
+import { KioskSim } from '../sim/devices/kiosk.js';
+import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { parseUpTopic, topics, type Reply } from '../devices/protocol.js';
 
 const CREDENTIALS: Record<string, string> = {
@@ -38,12 +40,31 @@ async function connectDevice(id = 'dev-a', password = CREDENTIALS[id]): Promise<
 function respond(topic: string, payload: Buffer): void {
   const up = parseUpTopic(topic);
   if (!up || up.type === SILENT_TYPE) return;
-  const request = JSON.parse(payload.toString('utf8')) as { id: string; type: string; body: unknown };
+  const request = JSON.parse(payload.toString('utf8')) as { id: string; type: string; body: Record<string, unknown> };
   const seen = (ctx.copies.get(request.id) ?? 0) + 1;
   ctx.copies.set(request.id, seen);
   if (seen < 2) return; // the first copy is "lost"
-  const reply = { v: 1, id: `r-${request.id}-${seen}`, re: request.id, type: `${up.type}.ok`, body: { echo: request.body, copy: seen } };
-  ctx.responder.publish(topics.down(up.deviceId), JSON.stringify(reply), { qos: 1 });
+  const answer = up.type === 'payment.request'
+    ? paymentAnswer(up.deviceId, request, seen)
+    : { type: `${up.type}.ok`, body: { echo: request.body, copy: seen } };
+  sendDown(up.deviceId, { id: `r-${request.id}-${seen}`, re: request.id, ...answer });
+}
+
+function sendDown(deviceId: string, message: Record<string, unknown>): void {
+  ctx.responder.publish(topics.down(deviceId), JSON.stringify({ v: 1, ...message }), { qos: 1 });
+}
+
+// Like the gateway: a payment is pending at first. Bill B-PUSH is completed by a final
+// message pushed on the down topic; for bill B-LOST that message is lost and only a
+// re-ask (the same request id, from the fourth copy on) learns the outcome.
+function paymentAnswer(deviceId: string, request: { id: string; body: Record<string, unknown> }, copy: number) {
+  const billId = request.body.billId as string;
+  const result = (status: string) => ({ orderId: `O-${billId}`, billId, amount: request.body.amount, currency: 'CNY', status });
+  if (billId === 'B-LOST') return { type: 'payment.result', body: result(copy >= 4 ? 'succeeded' : 'pending') };
+  if (copy === 2) {
+    setTimeout(() => sendDown(deviceId, { id: `final-${request.id}`, re: request.id, type: 'payment.result', body: result('succeeded') }), 50);
+  }
+  return { type: 'payment.result', body: { ...result('pending'), qrCode: 'sim://qr' } };
 }
 
 test.before(async () => {
@@ -170,12 +191,83 @@ test('a message for another device does not reach this one', async () => {
   assert.equal(atA, []);
 });
 
+test('a request sent while the broker drops the connection is answered after the reconnect', async () => {
+  const client = await connectDevice('dev-a');
+  const statuses: string[] = [];
+  client.on('status', (s) => statuses.push(s));
+  const brokerSide = (ctx.broker as unknown as { clients: Record<string, { close(): void }> }).clients['dev-a'];
+  assert.ok(brokerSide, 'the broker knows the client');
+  brokerSide.close();
+  const reply = await client.request('bill.query', { patientId: 'P3' }, { resendMs: 200, timeoutMs: 10_000 });
+  assert.is(reply.type, 'bill.query.ok');
+  assert.ok(statuses.includes('connected'), `statuses: ${statuses.join(', ')}`);
+});
+
 test('closing the client fails what still waits for a reply', async () => {
   const client = await connectDevice();
   const pending = client.request(SILENT_TYPE, {}, { resendMs: 100, timeoutMs: 10_000 });
   const settled = pending.then(() => 'resolved', (err: DeviceClientError) => err.code);
   await client.close();
   assert.is(await settled, 'DEVICE_CLOSED');
+});
+
+test('a kiosk payment that is pending ends with the final result pushed on the down topic', async () => {
+  const kiosk = new KioskSim(await connectDevice('dev-a'));
+  const pending: string[] = [];
+  const outcome = await kiosk.payBill(
+    { billId: 'B-PUSH', amount: 7200, method: 'qr' },
+    { waitFinalMs: 5_000, recheckMs: 2_000, request: { resendMs: 100 }, onPending: (p) => pending.push(p.body.qrCode ?? '') },
+  );
+  assert.equal(pending, ['sim://qr']);
+  assert.is(outcome.reply.type, 'payment.result');
+  assert.is((outcome.reply.body as { status: string }).status, 'succeeded');
+  assert.is(outcome.reply.id, `final-${outcome.requestId}`);
+});
+
+test('a kiosk payment whose final message is lost learns the outcome by re-asking with the same id', async () => {
+  const kiosk = new KioskSim(await connectDevice('dev-a'));
+  const outcome = await kiosk.payBill(
+    { billId: 'B-LOST', amount: 7200, method: 'code', authCode: '123456' },
+    { waitFinalMs: 5_000, recheckMs: 100, request: { resendMs: 100 } },
+  );
+  assert.is((outcome.reply.body as { status: string }).status, 'succeeded');
+  assert.is(outcome.reply.re, outcome.requestId);
+  assert.ok((ctx.copies.get(outcome.requestId) ?? 0) >= 4);
+});
+
+test('a kiosk payment still pending when its wait ends is a timeout', async () => {
+  const kiosk = new KioskSim(await connectDevice('dev-a'));
+  let error: unknown;
+  try {
+    await kiosk.payBill({ billId: 'B-LOST', amount: 1, method: 'qr' }, { waitFinalMs: 150, recheckMs: 1_000, request: { resendMs: 100 } });
+  } catch (err) {
+    error = err;
+  }
+  assert.is((error as DeviceClientError).code, 'DEVICE_TIMEOUT');
+});
+
+test('a billing desk sends the sum of its items as the total', async () => {
+  const desk = new BillingDeskSim(await connectDevice('dev-b'));
+  const items = [
+    { code: 'LAB-1', name: 'Blood test', quantity: 1, unitPrice: 3500 },
+    { code: 'MED-2', name: 'Amoxicillin', quantity: 3, unitPrice: 1250 },
+  ];
+  const reply = await desk.createBill({ patientId: 'P1', reference: 'INV-1', items }, { resendMs: 100 });
+  const sent = (reply.body as unknown as { echo: { total: number; currency: string } }).echo;
+  assert.is(sent.total, 3500 + 3 * 1250);
+  assert.is(sent.currency, 'CNY');
+});
+
+test('a billing desk keeps each paid bill once, however often bill.paid arrives', async () => {
+  const desk = new BillingDeskSim(await connectDevice('dev-b'));
+  const paid = desk.waitForPaid('B-9', 5_000);
+  const message = { v: 1, id: 'paid-9', type: 'bill.paid', body: { billId: 'B-9', reference: 'INV-9', orderId: 'O-9', amount: 100, currency: 'CNY', paidAt: '2026-01-01T00:00:00Z' } };
+  await ctx.responder.publishAsync(topics.down('dev-b'), JSON.stringify(message), { qos: 1 });
+  await ctx.responder.publishAsync(topics.down('dev-b'), JSON.stringify(message), { qos: 1 });
+  assert.is((await paid).orderId, 'O-9');
+  await desk.client.request('bill.query', {}, { resendMs: 100 }); // a round trip: both copies have arrived
+  assert.equal(desk.paidBills().map((b) => b.billId), ['B-9']);
+  assert.is((await desk.waitForPaid('B-9', 100)).orderId, 'O-9');
 });
 
 function settle(): Promise<void> {

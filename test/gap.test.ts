@@ -116,6 +116,12 @@ test('a 16-digit number that fails Luhn is not mistaken for a card', async () =>
   assert.is(reply.type, 'bill.list');
 });
 
+test('every accepted message is audited too', async () => {
+  await servedNormally();
+  const audit = await gw.inner.store.list<AuditEntry>('audit!', { reverse: true, limit: 5 });
+  assert.ok(audit.some(([, e]) => e.event.kind === 'gap.accepted' && e.event.type === 'bill.query'));
+});
+
 test('exceeding the rate limit is refused with RATE_LIMIT, and the device is served again later', async () => {
   const rule = gw.rules.messages.get('bill.query')!;
   let limited: Record<string, any> | undefined;
@@ -128,12 +134,6 @@ test('exceeding the rate limit is refused with RATE_LIMIT, and the device is ser
   const waitMs = Math.ceil(60_000 / rule.rate.perMinute) + 100;
   await new Promise((r) => setTimeout(r, waitMs));
   await servedNormally();
-});
-
-test('every accepted message is audited too', async () => {
-  await servedNormally();
-  const audit = await gw.inner.store.list<AuditEntry>('audit!', { reverse: true, limit: 5 });
-  assert.ok(audit.some(([, e]) => e.event.kind === 'gap.accepted' && e.event.type === 'bill.query'));
 });
 
 test.run();

@@ -2,22 +2,27 @@
 // charge whose answer never came back is resolved by asking, never charged again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestGateway, sampleItems, sampleTotal, waitFor, type TestGateway } from './helpers/gateway.js';
+import fs from 'node:fs';
+import { copyRules, LOAD_RATE, startTestGateway, sampleItems, sampleTotal, waitFor, type TestGateway } from './helpers/gateway.js';
 import type { Reply } from '../devices/protocol.js';
 import type { DeviceClient } from '../devices/client.js';
 
 let gw: TestGateway;
+let rulesDir: string;
 test.before(async () => {
-  gw = await startTestGateway({ replyWaitMs: 500, paymentTimeoutMs: 700 });
+  rulesDir = copyRules({ rate: LOAD_RATE });
+  gw = await startTestGateway({ rulesDir, replyWaitMs: 500, paymentTimeoutMs: 700 });
 });
 test.after(async () => {
   await gw.close();
+  fs.rmSync(rulesDir, { recursive: true, force: true });
 });
 
 async function bills(desk: DeviceClient, prefix: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const r = await desk.request('bill.create', { patientId: `P-${prefix}${i}`, reference: `${prefix}-${i}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    assert.is(r.type, 'bill.created', JSON.stringify(r.body));
     ids.push((r.body as { billId: string }).billId);
   }
   return ids;
@@ -36,7 +41,7 @@ test('with the payment server down, 50 payments are told pending, then all succe
   });
   const answers = await Promise.all(billIds.map((billId) => kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '778899' })));
   const orderIds = answers.map((a) => {
-    assert.is(a.type, 'payment.result');
+    assert.is(a.type, 'payment.result', JSON.stringify(a.body));
     assert.is((a.body as { status: string }).status, 'pending');
     return (a.body as { orderId: string }).orderId;
   });

@@ -39,7 +39,7 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     failureThreshold: tuning.breakerFailureThreshold ?? BREAKER_FAILURE_THRESHOLD,
     coolDownMs: tuning.breakerCoolDownMs ?? BREAKER_COOL_DOWN_MS,
   });
-  breaker.on('state', (state) => log.warn({ state }, 'payment server circuit breaker'));
+  breaker.on('state', (state) => log.warn({ part: 'relay', breaker: state }, 'payment server circuit breaker changed state'));
   const client = new PaymentClient(opts.payment);
   const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning });
   const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS);

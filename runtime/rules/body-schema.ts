@@ -48,11 +48,29 @@ export function checkBodySchema(schema: unknown): SchemaIssue[] {
       createBodyAjv().compile(schema);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const at = /at "#(\/[^"]*)"/.exec(message);
-      issues.push({ path: at ? pointerSegments(at[1]!) : [], message: `schema does not compile: ${message}` });
+      issues.push({ path: compileErrorPath(schema, message), message: `schema does not compile: ${message}` });
     }
   }
   return issues;
+}
+
+// Where ajv's complaint is: it names a place (`at "#/properties/x"`) or an unknown
+// keyword, which is looked for in the schema.
+function compileErrorPath(schema: Obj, message: string): Segment[] {
+  const at = /at "#(\/[^"]*)"/.exec(message);
+  if (at) return pointerSegments(at[1]!);
+  const keyword = /unknown keyword: "([^"]+)"/.exec(message)?.[1];
+  return keyword ? (findKey(schema, keyword, [], 0) ?? []) : [];
+}
+
+function findKey(value: unknown, key: string, path: Segment[], depth: number): Segment[] | null {
+  if (value === null || typeof value !== 'object' || depth > RULE_BOUNDS.schemaDepthMax * 2) return null;
+  if (!Array.isArray(value) && Object.hasOwn(value, key)) return [...path, key];
+  for (const [k, v] of Object.entries(value)) {
+    const hit = findKey(v, key, [...path, Array.isArray(value) ? Number(k) : k], depth + 1);
+    if (hit) return hit;
+  }
+  return null;
 }
 
 function checkValue(schema: unknown, path: Segment[], depth: number, issues: SchemaIssue[]): void {

@@ -120,7 +120,7 @@ function appendItem(seq: YAMLSeq, text: string, lines: LineCounter, entry: Recor
   if (dashColumn < 0) return null;
   const pad = ' '.repeat(dashColumn);
   const body = Object.entries(entry).map(([k, v], i) => `${pad}${i === 0 ? '- ' : '  '}${k}: ${yamlScalar(v)}\n`);
-  return insertAfterLine(text, seq.range?.[1] ?? text.length, body.join(''));
+  return insertAfterLine(text, last.range[1], body.join(''));
 }
 
 function setDisabled(item: YAMLMap, text: string, lines: LineCounter): string | null {
@@ -138,9 +138,10 @@ function setDisabled(item: YAMLMap, text: string, lines: LineCounter): string | 
   return insertAfterLine(text, valueEnd, `${pad}disabled: true\n`);
 }
 
-// `insertion` as whole lines after the line holding `offset`.
+// `insertion` as whole lines after the line holding the character before `offset`
+// (a node's range may end just before or just after its line's newline).
 function insertAfterLine(text: string, offset: number, insertion: string): string {
-  const nl = text.indexOf('\n', offset);
+  const nl = text.indexOf('\n', Math.max(0, offset - 1));
   if (nl < 0) return `${text}\n${insertion}`;
   return text.slice(0, nl + 1) + insertion + text.slice(nl + 1);
 }

@@ -11,8 +11,6 @@ export const KEY_BYTES = 32;
 // A rules file could name any N; cap the memory one CONNECT may cost (128 * N * r bytes).
 export const SCRYPT_MAX_MEM_BYTES = 64 * 1024 * 1024;
 const SCRYPT_P_MAX = 16;
-const KEY_BYTES_MIN = 16;
-const KEY_BYTES_MAX = 64;
 const SECRET_BYTES = 24;
 
 const ENCODED = /^scrypt\$([0-9]{1,8})\$([0-9]{1,3})\$([0-9]{1,3})\$([A-Za-z0-9+/]{16,128}={0,2})\$([A-Za-z0-9+/]{16,128}={0,2})$/;
@@ -30,7 +28,8 @@ export function parseScrypt(encoded: string): ScryptParams | null {
   if (r < 1 || p < 1 || p > SCRYPT_P_MAX) return null;
   if (128 * N * r > SCRYPT_MAX_MEM_BYTES) return null;
   if (salt.length < SALT_BYTES) return null;
-  if (hash.length < KEY_BYTES_MIN || hash.length > KEY_BYTES_MAX) return null;
+  // Exactly KEY_BYTES: scrypt output is prefix-stable, so a truncated hash would still verify.
+  if (hash.length !== KEY_BYTES) return null;
   return { N, r, p, salt, hash };
 }
 

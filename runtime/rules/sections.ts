@@ -1,5 +1,8 @@
 // roles.yaml, devices.yaml and messages.yaml: each checked against its schema, then
-// for meaning (cross-file references included), then turned into frozen maps.
+// for meaning (cross-file references included), then turned into frozen maps. A
+// builder returns null only when the file fails its schema; problems of meaning are
+// appended and the map is still returned so that the other files can be checked
+// against it (the loader throws if any problem was found).
 import { ROLES, type DeviceRule, type MessageRule, type Role, type RoleRule, type RuleProblem } from './types.js';
 import { fileValidators } from './file-schemas.js';
 import { RULE_DEFAULTS as D, deepFreeze } from './defaults.js';
@@ -30,7 +33,6 @@ function schemaOk(src: YamlSource, validate: ValidateFunction, problems: RulePro
 export function buildRoles(src: YamlSource, problems: RuleProblem[]): ReadonlyMap<Role, RoleRule> | null {
   if (!schemaOk(src, fileValidators().roles, problems)) return null;
   const raw = (src.data as { roles: Partial<Record<Role, { subscribe?: string[] } | null>> }).roles;
-  const before = problems.length;
   const roles: [Role, RoleRule][] = [];
   for (const name of ROLES) {
     if (!(name in raw)) continue;
@@ -41,7 +43,7 @@ export function buildRoles(src: YamlSource, problems: RuleProblem[]): ReadonlyMa
     });
     roles.push([name, deepFreeze({ name, subscribe: [...subscribe] })]);
   }
-  return problems.length === before ? frozenMap(roles) : null;
+  return frozenMap(roles);
 }
 
 const PLACEHOLDERS = /\{(id|dept)\}/g;
@@ -76,7 +78,6 @@ interface RawDevice { id: string; role: Role; dept?: string; password?: string; 
 export function buildDevices(src: YamlSource, roles: ReadonlyMap<Role, RoleRule> | null, problems: RuleProblem[]): ReadonlyMap<string, DeviceRule> | null {
   if (!schemaOk(src, fileValidators().devices, problems)) return null;
   const raw = (src.data as { devices: RawDevice[] }).devices;
-  const before = problems.length;
   const devices = new Map<string, DeviceRule>();
   const firstLine = new Map<string, number>();
   raw.forEach((d, i) => {
@@ -106,7 +107,7 @@ export function buildDevices(src: YamlSource, roles: ReadonlyMap<Role, RoleRule>
       disabled: d.disabled ?? D.device.disabled,
     }));
   });
-  return problems.length === before ? frozenMap(devices) : null;
+  return frozenMap(devices);
 }
 
 // ---- messages.yaml
@@ -121,7 +122,6 @@ export function buildMessages(
 ): ReadonlyMap<string, MessageRule> | null {
   if (!schemaOk(src, fileValidators().messages, problems)) return null;
   const raw = (src.data as { messages: Record<string, RawMessage> }).messages;
-  const before = problems.length;
   const typePattern = new RegExp(MESSAGE_TYPE);
   const messages: [string, MessageRule][] = [];
   for (const [type, m] of Object.entries(raw)) {
@@ -144,5 +144,5 @@ export function buildMessages(
       schema: m.schema,
     })]);
   }
-  return problems.length === before ? frozenMap(messages) : null;
+  return frozenMap(messages);
 }

@@ -72,31 +72,38 @@ export function pointerSegments(pointer: string): Segment[] {
 
 // The deepest node on the path that exists; `key` asks for the key of the last map
 // entry instead of its value (to point at an unknown key rather than its content).
+// A map or list that is the value of a key is shown at its key (`payment:`), which is
+// where an operator looks for it, rather than at its first entry.
 export function locate(src: YamlSource, path: readonly Segment[], key = false): { line: number; column: number } {
   let node: unknown = src.doc.contents;
   let found: Node | null = isNode(node) ? node : null;
+  let foundKey: Node | null = null;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
-    const last = i === path.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
       if (!pair) break;
-      if (last && key && isNode(pair.key)) {
-        found = pair.key;
+      const keyNode = isNode(pair.key) ? pair.key : null;
+      if (i === path.length - 1 && key && keyNode) {
+        found = keyNode;
+        foundKey = null;
         break;
       }
       node = pair.value;
-      found = isNode(pair.value) ? pair.value : isNode(pair.key) ? pair.key : found;
+      found = isNode(pair.value) ? pair.value : keyNode ?? found;
+      foundKey = keyNode;
     } else if (isSeq(node)) {
       const item = node.items[Number(seg)];
       if (!isNode(item)) break;
       node = item;
       found = item;
+      foundKey = null;
     } else {
       break;
     }
   }
-  const offset = found?.range?.[0];
+  const shown = foundKey && (isMap(found) || isSeq(found)) && !found.flow ? foundKey : found;
+  const offset = shown?.range?.[0];
   if (offset === undefined) return { line: 1, column: 1 };
   const pos = src.lines.linePos(offset);
   return { line: pos.line, column: pos.col };

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import YAML from 'yaml';
 import { loadRules } from '../../runtime/rules/load.js';
 import { applyOverrides } from '../../runtime/rules/overrides.js';
 import type { Rules } from '../../runtime/rules/types.js';
@@ -23,6 +24,23 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `ferry-${prefix}-`));
 }
 
+// A copy of the example rules that a test may edit; `rate` replaces every message
+// type's rate limit, for load tests that send more than a kiosk ever would.
+export function copyRules(o: { rate?: { perMinute: number; burst: number } } = {}): string {
+  const dir = tempDir('rules');
+  fs.cpSync(EXAMPLE_RULES, dir, { recursive: true });
+  if (o.rate) {
+    const file = path.join(dir, 'messages.yaml');
+    const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+    const types = doc.get('messages') as YAML.YAMLMap<YAML.Scalar<string>, YAML.YAMLMap>;
+    for (const pair of types.items) pair.value!.set('rate', doc.createNode(o.rate));
+    fs.writeFileSync(file, doc.toString());
+  }
+  return dir;
+}
+
+export const LOAD_RATE = { perMinute: 60_000, burst: 5_000 };
+
 export interface TestGateway {
   rules: Rules;
   dataDir: string;
@@ -39,13 +57,15 @@ export interface TestGatewayOptions {
   replyWaitMs?: number;
   paymentTimeoutMs?: number;
   qrDelayMs?: number;
+  rulesDir?: string;
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   const dataDir = tempDir('data');
-  const loaded = loadRules(EXAMPLE_RULES);
+  const rulesDir = o.rulesDir ?? EXAMPLE_RULES;
+  const loaded = loadRules(rulesDir);
   const gateway = applyOverrides(loaded.gateway, {
-    rulesDir: EXAMPLE_RULES, dataDir,
+    rulesDir, dataDir,
     values: { 'mqtt-host': '127.0.0.1', 'mqtt-port': '0', 'notify-host': '127.0.0.1', 'notify-port': '0', 'reply-wait-ms': String(o.replyWaitMs ?? 3000) },
   });
   const rules: Rules = { ...loaded, gateway };

@@ -26,7 +26,6 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
   private openedAtMs = 0;
   private probing = false;
   private waiters: Array<() => void> = [];
-  private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: BreakerOptions = { failureThreshold: BREAKER_FAILURE_THRESHOLD, coolDownMs: BREAKER_COOL_DOWN_MS }) {
@@ -46,13 +45,17 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
   async admit(signal?: AbortSignal): Promise<boolean> {
     for (;;) {
       if (signal?.aborted) return false;
-      if (this.current === 'open' && this.now() - this.openedAtMs >= this.opts.coolDownMs) this.transition('half-open');
+      const remainingMs = this.openedAtMs + this.opts.coolDownMs - this.now();
+      if (this.current === 'open' && remainingMs <= 0) this.transition('half-open');
       if (this.current === 'closed') return true;
       if (this.current === 'half-open' && !this.probing) {
         this.probing = true;
         return true;
       }
-      await this.changed(signal);
+      // While open, each waiter also wakes by itself when the cool-down ends: a single
+      // shared timer can fire a millisecond before the clock agrees, and then nobody
+      // would look again.
+      await this.changed(signal, this.current === 'open' ? remainingMs : undefined);
     }
   }
 
@@ -71,16 +74,12 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
 
   // Releases every waiter (they see the breaker as it is and wait again if need be).
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
     this.wake();
   }
 
   private open(): void {
     this.openedAtMs = this.now();
     this.transition('open');
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), this.opts.coolDownMs);
-    this.timer.unref();
   }
 
   private transition(next: BreakerState): void {
@@ -95,12 +94,14 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
     for (const w of waiters) w();
   }
 
-  private changed(signal?: AbortSignal): Promise<void> {
+  private changed(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, Math.max(1, timeoutMs + 1));
+      function done(): void {
+        if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         resolve();
-      };
+      }
       this.waiters.push(done);
       signal?.addEventListener('abort', done, { once: true });
     });

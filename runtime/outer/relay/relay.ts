@@ -127,7 +127,7 @@ export class Relay {
     while (!signal.aborted) {
       if (!(await this.deps.breaker.admit(signal))) return;
       const result = mode === 'post' ? await this.deps.client.createPayment(entry.order) : await this.deps.client.queryPayment(entry.order);
-      if (signal.aborted) return; // closing aborts calls: their "unknown" says nothing
+      if (this.stopping.signal.aborted) return; // closing aborts calls: their "unknown" says nothing
       const step = this.decide(entry, mode, result, attempt);
       if (step.done) return;
       attempt = result.kind === 'answer' || result.kind === 'not_found' ? 0 : attempt + 1;

@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { addDevice } from '../../rules/devices-file.js';
+import { describeFailure } from '../../rules/report.js';
+import { ROLES } from '../../rules/types.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+
+const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--rules DIR]
+
+Registers a new device in DIR/devices.yaml (DIR defaults to ./rules) with a freshly
+generated password, and prints that password on stdout, alone on one line, so that it
+can be piped straight into the device's configuration:
+
+  ferry devices add kiosk-03 --role kiosk > kiosk-03.password
+
+Only the password's scrypt hash is written to devices.yaml; the password itself is not
+stored anywhere, so keep it now (lost: disable the device and add a new one).
+Comments and layout of devices.yaml are kept. The file is replaced atomically, and only
+if the whole rule set still passes \`ferry rules check\` with the new device.
+A running gateway picks the device up when it reloads its rules.
+
+Refused: an ID that exists already (also a disabled one), an ID other than letters,
+digits, _ and - (at most 64), a ROLE not defined in roles.yaml, a workstation
+without --dept.
+
+Options:
+  --role ROLE   one of: ${ROLES.join(', ')}
+  --dept DEPT   department code (required for a workstation), e.g. INT
+  --rules DIR   rule directory (default ./rules)
+  -h, --help    show this text
+
+Exit status: 0 added, 1 refused (the reason on stderr), 2 the command line is wrong.
+`;
+
+export const command: Command = {
+  name: 'devices add',
+  summary: 'register a device and print its new password',
+  help: HELP,
+  run,
+};
+
+const OPTIONS = {
+  role: { type: 'string' },
+  dept: { type: 'string' },
+  rules: { type: 'string', default: './rules' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  const [id, ...extra] = positionals;
+  if (id === undefined || extra.length > 0 || values.role === undefined) {
+    process.stderr.write(`devices add: expected one device ID and --role\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const secret = await addDevice(values.rules, { id, role: values.role, ...(values.dept !== undefined ? { dept: values.dept } : {}) });
+    // stdout carries the password and nothing else; the note goes to stderr.
+    process.stdout.write(`${secret}\n`);
+    process.stderr.write(`device ${id} added; its password (above) is shown only this once\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`devices add: refused\n${describeFailure(values.rules, err)}`);
+    return EXIT_FAILURE;
+  }
+}

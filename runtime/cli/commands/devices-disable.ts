@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { disableDevice } from '../../rules/devices-file.js';
+import { describeFailure } from '../../rules/report.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+
+const HELP = `Usage: ferry devices disable ID [--rules DIR]
+
+Sets \`disabled: true\` on device ID in DIR/devices.yaml (DIR defaults to ./rules).
+A disabled device is refused at CONNECT once the gateway reloads its rules. The entry
+stays in the file so that its id is not reused and the audit log still names it; to
+enable it again, delete the \`disabled: true\` line by hand and run ferry rules check.
+
+Disabling a device that is already disabled changes nothing and succeeds.
+Comments and layout of devices.yaml are kept; the file is replaced atomically and only
+if the whole rule set still passes \`ferry rules check\`.
+
+Options:
+  --rules DIR   rule directory (default ./rules)
+  -h, --help    show this text
+
+Exit status: 0 disabled, 1 no such device or the rules do not load, 2 the command
+line is wrong.
+`;
+
+export const command: Command = {
+  name: 'devices disable',
+  summary: 'refuse a device from now on (it stays listed in devices.yaml)',
+  help: HELP,
+  run,
+};
+
+const OPTIONS = {
+  rules: { type: 'string', default: './rules' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`devices disable: expected one device ID\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  const id = positionals[0]!;
+  try {
+    await disableDevice(values.rules, id);
+    process.stdout.write(`device ${id} disabled\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`devices disable: refused\n${describeFailure(values.rules, err)}`);
+    return EXIT_FAILURE;
+  }
+}

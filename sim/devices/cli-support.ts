@@ -1,0 +1,112 @@
+// What the device simulator commands (`ferry sim kiosk`, `ferry sim billing-desk`)
+// share: the connection options, and how answers are printed.
+import fs from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { ConnectOptions } from '../../devices/client.js';
+import { DeviceClientError, isErrorReply } from '../../devices/client.js';
+import type { Reply } from '../../devices/protocol.js';
+import { demoPassword } from '../demo-devices.js';
+
+export const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
+export const PASSWORD_ENV = 'FERRY_DEVICE_PASSWORD';
+
+export const connectionHelp = (defaultDevice: string): string => `Connection options:
+  --device ID         device id = MQTT client id = username (default ${defaultDevice})
+  --password X        the device's password; defaults to $${PASSWORD_ENV}, then to the
+                      demo password of a demo device (sim/demo-devices.ts)
+  --url URL           broker (default ${DEFAULT_URL}; mqtts://host:8883 for TLS)
+  --ca FILE           CA certificate to trust (TLS)
+  --cert FILE         client certificate (TLS; may replace the password)
+  --key FILE          client certificate's key
+  --timeout-ms N      how long to wait for a connection or a reply (default 15000)
+  --json              print machine-readable JSON instead of readable lines`;
+
+export const CONNECTION_OPTIONS = {
+  device: { type: 'string' },
+  password: { type: 'string' },
+  url: { type: 'string', default: DEFAULT_URL },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'timeout-ms': { type: 'string', default: '15000' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+export class UsageError extends Error {}
+
+export interface ConnectionValues {
+  device?: string | undefined;
+  password?: string | undefined;
+  url?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  'timeout-ms'?: string | undefined;
+}
+
+export function connectOptions(values: ConnectionValues, defaultDevice: string): ConnectOptions {
+  const id = values.device ?? defaultDevice;
+  const url = values.url ?? DEFAULT_URL;
+  if (!URL.canParse(url)) throw new UsageError(`--url is not a URL: ${url}`);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('give --cert and --key together');
+  const password = values.password ?? process.env[PASSWORD_ENV] ?? demoPassword(id);
+  if (password === undefined && values.cert === undefined) {
+    throw new UsageError(`${id} is not a demo device: give --password (or $${PASSWORD_ENV}) or --cert/--key`);
+  }
+  const opts: ConnectOptions = { url, id, connectTimeoutMs: positiveInt(values['timeout-ms'] ?? '15000', '--timeout-ms') };
+  if (password !== undefined) opts.password = password;
+  if (values.ca !== undefined) opts.ca = readFile(values.ca, '--ca');
+  if (values.cert !== undefined) opts.cert = readFile(values.cert, '--cert');
+  if (values.key !== undefined) opts.key = readFile(values.key, '--key');
+  return opts;
+}
+
+export function positiveInt(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function nonNegativeInt(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+function readFile(path: string, name: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${name}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+// 12345 fen -> "123.45"
+export function yuan(fen: number): string {
+  const sign = fen < 0 ? '-' : '';
+  const abs = Math.abs(fen);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+export function describeError(reply: Reply<unknown>): string {
+  if (!isErrorReply(reply)) return `unexpected ${reply.type} reply`;
+  const { code, message, path } = reply.body;
+  return `refused: ${code}: ${message}${path ? ` (at ${path})` : ''}`;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+export function printLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+// A failure that is not a usage error (a refused connection, a timeout): the message
+// to print. A programmer's error (a failed assertion) is rethrown.
+export function operatingError(err: unknown): string {
+  if (err instanceof DeviceClientError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error && !err.message.startsWith('assertion failed')) return err.message;
+  throw err;
+}

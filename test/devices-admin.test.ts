@@ -1,0 +1,209 @@
+// `ferry devices add|disable`, run as real processes against a copy of rules/ in a
+// temp dir: what an operator sees on stdout and stderr, and what ends up in
+// devices.yaml. A change that would break the rules is never written (invariant 5).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadRules } from '../runtime/rules/load.js';
+import { verifyPassword } from '../runtime/rules/password.js';
+import { addDevice, disableDevice } from '../runtime/rules/devices-file.js';
+import { RulesError } from '../runtime/rules/types.js';
+
+const EXAMPLE_RULES = fileURLToPath(new URL('../../rules', import.meta.url));
+const COMMANDS = new URL('../runtime/cli/commands/', import.meta.url);
+// The CLI derives a scrypt hash and loads the rules; generous, only to never hang.
+const CLI_TIMEOUT_MS = 30_000;
+const dirs: string[] = [];
+
+function copyRules(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-devices-'));
+  dirs.push(dir);
+  cpSync(EXAMPLE_RULES, dir, { recursive: true });
+  return dir;
+}
+
+interface Run { status: number; stdout: string; stderr: string }
+
+// Runs one command module in its own node process, as `ferry` would.
+function ferry(module: string, args: string[]): Promise<Run> {
+  const script = 'const { command } = await import(process.argv[1]); process.exitCode = await command.run(process.argv.slice(2));';
+  const url = new URL(`${module}.js`, COMMANDS).href;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script, url, ...args], { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+// The error a promise rejects with; fails the test if it resolves.
+async function rejection(run: () => Promise<unknown>): Promise<Error> {
+  try {
+    await run();
+  } catch (err) {
+    assert.instance(err, Error);
+    return err as Error;
+  }
+  assert.unreachable('the promise resolved');
+  throw new Error('unreachable');
+}
+
+const devicesText = (dir: string) => readFileSync(join(dir, 'devices.yaml'), 'utf8');
+
+test.after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test('devices add prints only the secret, and its hash in devices.yaml verifies against it', async () => {
+  const dir = copyRules();
+  const run = await ferry('devices-add', ['kiosk-03', '--role', 'kiosk', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^[A-Za-z0-9_-]{32}\n$/);
+  const secret = run.stdout.trim();
+  const device = loadRules(dir).devices.get('kiosk-03');
+  assert.ok(device);
+  assert.is(device!.role, 'kiosk');
+  assert.is(device!.disabled, false);
+  assert.ok(await verifyPassword(secret, device!.password!));
+  assert.not.ok(devicesText(dir).includes(secret), 'the secret itself is not written');
+});
+
+test('devices add keeps the comments and layout of devices.yaml', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const run = await ferry('devices-add', ['ws-sur-01', '--role', 'workstation', '--dept', 'SUR', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  const after = devicesText(dir);
+  assert.ok(after.startsWith(before), 'every byte before the new entry is unchanged');
+  assert.match(after.slice(before.length), /^  - id: ws-sur-01\n    role: workstation\n    dept: SUR\n    password: scrypt\$[^\n]+\n$/);
+  assert.is(loadRules(dir).devices.get('ws-sur-01')!.dept, 'SUR');
+});
+
+test('a duplicate device add is refused and leaves devices.yaml byte-identical', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const run = await ferry('devices-add', ['kiosk-01', '--role', 'kiosk', '--rules', dir]);
+  assert.is(run.status, 1);
+  assert.is(run.stdout, '');
+  assert.match(run.stderr, /devices\.yaml:\d+:\d+: device "kiosk-01" already exists/);
+  assert.is(devicesText(dir), before);
+});
+
+test('an unknown role and a workstation without a department are refused', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const nurse = await ferry('devices-add', ['n-01', '--role', 'nurse', '--rules', dir]);
+  assert.is(nurse.status, 1);
+  assert.match(nurse.stderr, /unknown role "nurse"/);
+  const ws = await ferry('devices-add', ['ws-02', '--role', 'workstation', '--rules', dir]);
+  assert.is(ws.status, 1);
+  assert.match(ws.stderr, /needs --dept/);
+  assert.is(ws.stdout + nurse.stdout, '');
+  assert.is(devicesText(dir), before);
+});
+
+test('a role that roles.yaml does not define is refused by the rule check before writing', async () => {
+  const dir = copyRules();
+  const roles = readFileSync(join(dir, 'roles.yaml'), 'utf8');
+  writeFileSync(join(dir, 'roles.yaml'), roles.replace('  billing_desk:\n    subscribe: []\n', ''));
+  writeFileSync(join(dir, 'devices.yaml'), devicesText(dir).replace(/  - id: billing-01\n    role: billing_desk\n    password: .*\n/, ''));
+  const before = devicesText(dir);
+  const err = await rejection(() => addDevice(dir, { id: 'billing-02', role: 'billing_desk' }));
+  assert.match(err.message, /role "billing_desk" is not defined in roles\.yaml/);
+  assert.is(devicesText(dir), before);
+});
+
+test('no device is added while another rule file is broken', async () => {
+  const dir = copyRules();
+  const gateway = readFileSync(join(dir, 'gateway.yaml'), 'utf8');
+  writeFileSync(join(dir, 'gateway.yaml'), gateway.replace(/  secret: .*\n/, '  secret: short\n'));
+  const before = devicesText(dir);
+  const run = await ferry('devices-add', ['kiosk-09', '--role', 'kiosk', '--rules', dir]);
+  assert.is(run.status, 1);
+  assert.is(run.stdout, '');
+  assert.match(run.stderr, /gateway\.yaml:\d+:\d+: payment\.secret/);
+  assert.is(devicesText(dir), before);
+});
+
+test('devices disable marks the device disabled and keeps the rest of the file', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const run = await ferry('devices-disable', ['kiosk-02', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.is(run.stdout, 'device kiosk-02 disabled\n');
+  const rules = loadRules(dir);
+  assert.is(rules.devices.get('kiosk-02')!.disabled, true);
+  assert.is(rules.devices.get('kiosk-01')!.disabled, false);
+  const added = devicesText(dir).split('\n').filter((l) => !before.split('\n').includes(l));
+  assert.equal(added, ['    disabled: true']);
+});
+
+test('disabling twice changes nothing the second time, and an explicit disabled: false is flipped', async () => {
+  const dir = copyRules();
+  await disableDevice(dir, 'desk-01');
+  const once = devicesText(dir);
+  await disableDevice(dir, 'desk-01');
+  assert.is(devicesText(dir), once);
+  writeFileSync(join(dir, 'devices.yaml'), once.replace('    role: kiosk\n', '    role: kiosk\n    disabled: false # was on\n'));
+  await disableDevice(dir, 'kiosk-01');
+  assert.match(devicesText(dir), /disabled: true # was on/);
+  assert.is(loadRules(dir).devices.get('kiosk-01')!.disabled, true);
+});
+
+test('disabling a device that does not exist is refused', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const run = await ferry('devices-disable', ['ghost-01', '--rules', dir]);
+  assert.is(run.status, 1);
+  assert.match(run.stderr, /no device "ghost-01"/);
+  assert.is(devicesText(dir), before);
+});
+
+test('a device is added to an empty flow-style list, and no temp file is left behind', async () => {
+  const dir = copyRules();
+  writeFileSync(join(dir, 'devices.yaml'), '# no devices yet\ndevices: []\n');
+  const secret = await addDevice(dir, { id: 'kiosk-01', role: 'kiosk' });
+  const text = devicesText(dir);
+  assert.ok(text.startsWith('# no devices yet\n'));
+  assert.ok(await verifyPassword(secret, loadRules(dir).devices.get('kiosk-01')!.password!));
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('an invalid device id is refused with the reason', async () => {
+  const dir = copyRules();
+  for (const id of ['kiosk/01', 'kiosk#', '+', '']) {
+    const err = await rejection(() => addDevice(dir, { id, role: 'kiosk' }));
+    assert.instance(err, RulesError);
+    assert.match(err.message, /must match/);
+  }
+});
+
+test('each command explains itself with --help and rejects a wrong command line', async () => {
+  for (const module of ['devices-add', 'devices-disable', 'rules-check']) {
+    const help = await ferry(module, ['--help']);
+    assert.is(help.status, 0);
+    assert.match(help.stdout, /^Usage: ferry /);
+  }
+  const wrong = await ferry('devices-add', ['kiosk-05']);
+  assert.is(wrong.status, 2);
+  assert.is(wrong.stdout, '');
+});
+
+test('rules check reports OK for the examples and every problem with file:line:col', async () => {
+  const ok = await ferry('rules-check', [EXAMPLE_RULES]);
+  assert.is(ok.status, 0, ok.stderr);
+  assert.is(ok.stdout, 'rules OK: 6 devices, 3 message types\n');
+  const dir = copyRules();
+  writeFileSync(join(dir, 'devices.yaml'), devicesText(dir).replace('role: receiver', 'role: receiver\n    shoeSize: 42'));
+  const bad = await ferry('rules-check', [dir]);
+  assert.is(bad.status, 1);
+  assert.is(bad.stdout, '');
+  const line = devicesText(dir).split('\n').findIndex((l) => l.includes('shoeSize')) + 1;
+  assert.ok(bad.stderr.includes(`devices.yaml:${line}:5: devices[4].shoeSize: unknown key`), bad.stderr);
+});
+
+test.run();

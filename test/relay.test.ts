@@ -1,0 +1,281 @@
+// The outer side end to end: the real simulator over HTTP, the real channel over a Unix
+// socket, with this test playing the inner side through listenChannel.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import type net from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createLogger } from '../runtime/common/logger.js';
+import { signRequest } from '../runtime/common/signature.js';
+import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
+import type { ChannelRecord, NotificationRecord, OrderRecord, OutcomeRecord } from '../runtime/channel/records.js';
+import { startOuter, type Outer } from '../runtime/outer/outer.js';
+import { CircuitBreaker } from '../runtime/outer/relay/breaker.js';
+import { PaymentServerSim } from '../sim/payment-server/server.js';
+import type { Faults } from '../sim/payment-server/types.js';
+
+const SECRET = 'relay-test-secret';
+const WAIT_MS_MAX = 15_000; // a bound on waiting so that a broken relay fails instead of hanging
+const log = createLogger('test', process.env.FERRY_LOG_LEVEL ?? 'silent');
+
+// The inner side as the test sees it: records received, and an answer to notifications.
+class InnerSide {
+  readonly records: ChannelRecord[] = [];
+  connection: ChannelConnection | undefined;
+  ackNotifications = true;
+  private server: net.Server | undefined;
+
+  constructor(private readonly socketPath: string) {}
+
+  async listen(): Promise<void> {
+    this.server = await listenChannel(this.socketPath, log, (c) => {
+      this.connection = c;
+      c.on('record', (r) => this.onRecord(c, r));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.connection?.close();
+    this.connection = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  order(orderId: string, over: Partial<OrderRecord> = {}): OrderRecord {
+    const order: OrderRecord = { k: 'order', orderId, amount: 1200, currency: 'CNY', method: 'code', description: 'registration INT', authCode: '134567890123', ...over };
+    assert.ok(this.connection?.send(order), 'inner side is connected');
+    return order;
+  }
+
+  outcomes(orderId: string): OutcomeRecord[] {
+    return this.records.filter((r): r is OutcomeRecord => r.k === 'outcome' && r.orderId === orderId);
+  }
+
+  notifications(): NotificationRecord[] {
+    return this.records.filter((r): r is NotificationRecord => r.k === 'notification');
+  }
+
+  private onRecord(c: ChannelConnection, record: ChannelRecord): void {
+    this.records.push(record);
+    if (record.k === 'notification' && this.ackNotifications) c.send({ k: 'notification.ack', notifyId: record.notifyId, accepted: true });
+  }
+}
+
+interface World { sim: PaymentServerSim; inner: InnerSide; outer: Outer; dir: string }
+let world: World;
+
+async function setUp(opts: { qrDelayMs?: number; faults?: Partial<Faults>; timeoutMs?: number } = {}): Promise<World> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-relay-'));
+  const socketPath = path.join(dir, 'channel.sock');
+  const sim = new PaymentServerSim();
+  const { url } = await sim.start({
+    host: '127.0.0.1', port: 0, secret: SECRET, qrDelayMs: opts.qrDelayMs ?? 50, faults: opts.faults ?? {},
+    notifyRetry: { attemptsMax: 60, baseMs: 50, maxMs: 400 },
+  });
+  const inner = new InnerSide(socketPath);
+  await inner.listen();
+  const outer = await startOuter({
+    socketPath,
+    payment: { url, secret: SECRET, timeoutMs: opts.timeoutMs ?? 2_000 },
+    notify: { host: '127.0.0.1', port: 0, toleranceSec: 300 },
+    log,
+    tuning: { retryBaseMs: 20, retryMaxMs: 200, breakerFailureThreshold: 3, breakerCoolDownMs: 300, notifyAckWaitMs: 1_000 },
+  });
+  sim.setNotifyUrl(outer.notifyUrl);
+  world = { sim, inner, outer, dir };
+  await waitFor(() => inner.connection?.isReady === true && outer.status().connected, 'the outer side connects');
+  return world;
+}
+
+test.after.each(async () => {
+  if (!world) return;
+  await world.outer.close();
+  await world.inner.close();
+  await world.sim.stop();
+  fs.rmSync(world.dir, { recursive: true, force: true });
+});
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS_MAX;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const finalOutcome = (inner: InnerSide, orderId: string) => inner.outcomes(orderId).find((o) => o.status === 'succeeded' || o.status === 'failed');
+
+function postNotification(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a wallet-code order is acknowledged, succeeds and is charged exactly once (invariant 2)', async () => {
+  const { sim, inner } = await setUp();
+  inner.order('ord-1');
+  await waitFor(() => finalOutcome(inner, 'ord-1') !== undefined, 'outcome');
+  assert.ok(inner.records.some((r) => r.k === 'order.ack' && r.orderId === 'ord-1'));
+  assert.equal(finalOutcome(inner, 'ord-1'), { k: 'outcome', orderId: 'ord-1', status: 'succeeded', amount: 1200 });
+  assert.is(sim.chargesFor('ord-1'), 1);
+});
+
+test('only the contract fields of an order reach the payment server', async () => {
+  const { sim, inner } = await setUp();
+  inner.order('ord-fields', { description: 'bill 42' });
+  await waitFor(() => finalOutcome(inner, 'ord-fields') !== undefined, 'outcome');
+  const payment = sim.payments().find((p) => p.orderId === 'ord-fields')!;
+  assert.equal(Object.keys(JSON.parse(payment.requestJson)).sort(), ['amount', 'authCode', 'currency', 'description', 'method', 'orderId']);
+});
+
+test('a declined wallet code ends failed with its reason and no charge', async () => {
+  const { sim, inner } = await setUp();
+  inner.order('ord-2', { authCode: '555550000' });
+  await waitFor(() => finalOutcome(inner, 'ord-2') !== undefined, 'outcome');
+  assert.equal(finalOutcome(inner, 'ord-2'), { k: 'outcome', orderId: 'ord-2', status: 'failed', amount: 1200, reason: 'declined' });
+  assert.is(sim.chargesFor('ord-2'), 0);
+});
+
+test('a scan-to-pay order is pending with a QR code, then its notification reaches the inner side and is answered 200', async () => {
+  const { sim, inner } = await setUp({ qrDelayMs: 100 });
+  inner.order('ord-3', { method: 'qr', authCode: undefined });
+  await waitFor(() => inner.outcomes('ord-3').length > 0, 'pending outcome');
+  const pending = inner.outcomes('ord-3')[0]!;
+  assert.is(pending.status, 'pending');
+  assert.type(pending.qrCode, 'string');
+  await waitFor(() => sim.notifications().some((d) => d.delivered), 'notification delivered');
+  const notes = inner.notifications();
+  assert.is(notes.length, 1);
+  assert.equal({ ...notes[0], notifyId: undefined }, { k: 'notification', notifyId: undefined, orderId: 'ord-3', status: 'succeeded', amount: 1200, currency: 'CNY' });
+  assert.equal(sim.notifications()[0]!.statuses, [200]);
+  assert.is(sim.chargesFor('ord-3'), 1);
+});
+
+test('a notification with a bad, stale or replayed signature is refused with 401 and never reaches the inner side', async () => {
+  const { inner, outer } = await setUp();
+  const path_ = new URL(outer.notifyUrl).pathname;
+  const body = JSON.stringify({ notifyId: 'ntf-1', orderId: 'ord-x', status: 'succeeded', amount: 100, currency: 'CNY' });
+  assert.is(await postNotification(outer.notifyUrl, body, signRequest('wrong-secret', 'POST', path_, body)), 401, 'bad signature');
+  const stale = signRequest(SECRET, 'POST', path_, body, Math.floor(Date.now() / 1000) - 3_600);
+  assert.is(await postNotification(outer.notifyUrl, body, stale), 401, 'stale');
+  assert.is(inner.notifications().length, 0);
+  const good = signRequest(SECRET, 'POST', path_, body);
+  assert.is(await postNotification(outer.notifyUrl, body, good), 200, 'first delivery');
+  assert.is(await postNotification(outer.notifyUrl, body, good), 401, 'replayed');
+  assert.is(inner.notifications().length, 1);
+});
+
+test('a notification whose amount differs from the order is refused and never reaches the inner side', async () => {
+  const { inner, outer } = await setUp();
+  inner.order('ord-amt');
+  await waitFor(() => finalOutcome(inner, 'ord-amt') !== undefined, 'outcome');
+  const body = JSON.stringify({ notifyId: 'ntf-amt', orderId: 'ord-amt', status: 'succeeded', amount: 1, currency: 'CNY' });
+  const status = await postNotification(outer.notifyUrl, body, signRequest(SECRET, 'POST', new URL(outer.notifyUrl).pathname, body));
+  assert.is(status, 400);
+  assert.is(inner.notifications().length, 0);
+});
+
+test('a charge whose answer times out ends succeeded through the status query, charged once (invariants 1, 2)', async () => {
+  const { sim, inner } = await setUp({ timeoutMs: 300, faults: { timeoutAfterCharge: 1, holdMs: 3_000 } });
+  inner.order('ord-4');
+  await waitFor(() => finalOutcome(inner, 'ord-4') !== undefined, 'outcome');
+  assert.equal(inner.outcomes('ord-4').map((o) => o.status), ['unknown', 'succeeded']);
+  assert.is(sim.chargesFor('ord-4'), 1);
+  assert.is(sim.requestsFor('ord-4'), 1, 'resolved by querying, not by paying again');
+});
+
+test('orders sent while the payment server is down all succeed once it is back, each charged once (invariants 1, 2)', async () => {
+  const { sim, inner } = await setUp();
+  await sim.setFaults({ down: true });
+  const ids = ['ord-5a', 'ord-5b', 'ord-5c', 'ord-5d', 'ord-5e'];
+  for (const id of ids) inner.order(id, { amount: 300 });
+  await waitFor(() => ids.every((id) => inner.outcomes(id).some((o) => o.status === 'unknown')), 'every order is unknown while down');
+  assert.ok(ids.every((id) => finalOutcome(inner, id) === undefined), 'nothing is final while the server is down');
+  await sim.setFaults({ down: false });
+  await waitFor(() => ids.every((id) => finalOutcome(inner, id) !== undefined), 'every order final');
+  for (const id of ids) {
+    assert.is(finalOutcome(inner, id)!.status, 'succeeded', id);
+    assert.is(sim.chargesFor(id), 1, id);
+  }
+  assert.is(sim.totalCharges(), ids.length);
+});
+
+test('the circuit breaker opens after repeated failures and closes after the cool-down', async () => {
+  const { sim, inner, outer } = await setUp({ faults: { errorRate: 1 } });
+  inner.order('ord-6');
+  await waitFor(() => outer.status().breaker === 'open', 'breaker opens');
+  assert.is(sim.chargesFor('ord-6'), 0);
+  await sim.setFaults({ errorRate: 0 });
+  await waitFor(() => finalOutcome(inner, 'ord-6') !== undefined, 'order succeeds after the cool-down');
+  assert.is(outer.status().breaker, 'closed');
+  assert.is(finalOutcome(inner, 'ord-6')!.status, 'succeeded');
+  assert.is(sim.chargesFor('ord-6'), 1);
+});
+
+test('a half-open breaker lets one probe through and reopens when it fails', async () => {
+  world = undefined as unknown as World;
+  let now = 0;
+  const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMs: 1_000, now: () => now });
+  assert.ok(await breaker.admit());
+  breaker.failure();
+  assert.is(breaker.state, 'closed');
+  breaker.failure();
+  assert.is(breaker.state, 'open');
+  now = 1_000;
+  assert.ok(await breaker.admit(), 'the probe goes');
+  assert.is(breaker.state, 'half-open');
+  const aborted = new AbortController();
+  const second = breaker.admit(aborted.signal);
+  breaker.failure();
+  assert.is(breaker.state, 'open');
+  aborted.abort();
+  assert.is(await second, false, 'a second caller waited instead of going with the probe');
+  now = 2_000;
+  assert.ok(await breaker.admit());
+  breaker.success();
+  assert.is(breaker.state, 'closed');
+  breaker.close();
+});
+
+test('an order received again while in flight is sent to the payment server once', async () => {
+  const { sim, inner } = await setUp({ faults: { latencyMs: 200 } });
+  inner.order('ord-7');
+  inner.order('ord-7');
+  await waitFor(() => finalOutcome(inner, 'ord-7') !== undefined, 'outcome');
+  assert.is(inner.records.filter((r) => r.k === 'order.ack' && r.orderId === 'ord-7').length, 2, 'both acknowledged');
+  assert.is(sim.requestsFor('ord-7'), 1);
+  assert.is(inner.outcomes('ord-7').length, 1);
+});
+
+test("a notification while no inner side is connected gets 503, and the payment server's retry then succeeds", async () => {
+  const { sim, inner, outer } = await setUp({ qrDelayMs: 400 });
+  inner.order('ord-8', { method: 'qr', authCode: undefined });
+  await waitFor(() => inner.outcomes('ord-8').length > 0, 'pending outcome');
+  await inner.close();
+  await waitFor(() => !outer.status().connected, 'the outer side sees the inner side gone');
+  await waitFor(() => sim.notifications()[0]?.statuses.includes(503) === true, 'a 503 answer');
+  assert.is(inner.notifications().length, 0);
+  await inner.listen();
+  await waitFor(() => sim.notifications()[0]?.delivered === true, 'delivered after the inner side is back');
+  assert.is(inner.notifications().length, 1);
+  assert.is(inner.notifications()[0]!.orderId, 'ord-8');
+  assert.is(sim.chargesFor('ord-8'), 1);
+});
+
+test('duplicate notifications reach the inner side once', async () => {
+  const { sim, inner } = await setUp({ faults: { duplicateNotifications: true } });
+  inner.order('ord-9', { method: 'qr', authCode: undefined });
+  await waitFor(() => sim.notifications().length === 2 && sim.notifications().every((d) => d.delivered), 'both deliveries answered 200');
+  assert.is(sim.notifications()[0]!.notifyId, sim.notifications()[1]!.notifyId);
+  assert.is(inner.notifications().length, 1);
+});
+
+test.run();
