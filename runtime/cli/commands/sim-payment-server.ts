@@ -14,6 +14,8 @@ Options:
   --port N            port (default 8443; 0 picks a free one)
   --secret S          HMAC secret shared with the gateway
   --secret-file F     read the secret from a file instead (trailing newline ignored)
+                      (or the FERRY_SIM_SECRET environment variable, which keeps
+                      the secret off the process list; ferry start uses it)
   --notify-url URL    where to POST signed notifications (the gateway's notify endpoint)
   --qr-delay-ms N     how long a scan-to-pay takes to complete (default 2000)
 
@@ -55,8 +57,10 @@ export const command: Command = {
     const qrDelayMs = Number(values['qr-delay-ms']);
     if (!Number.isInteger(port) || port < 0 || port > 65535) return usage('--port must be 0..65535');
     if (!Number.isInteger(qrDelayMs) || qrDelayMs < 0) return usage('--qr-delay-ms must be a non-negative integer');
-    if ((values.secret === undefined) === (values['secret-file'] === undefined)) return usage('give exactly one of --secret and --secret-file');
-    const secret = values.secret ?? fs.readFileSync(values['secret-file']!, 'utf8').replace(/\r?\n$/, '');
+    const fromEnv = process.env.FERRY_SIM_SECRET;
+    const given = [values.secret, values['secret-file'], fromEnv].filter((v) => v !== undefined).length;
+    if (given === 0 || (values.secret !== undefined && values['secret-file'] !== undefined)) return usage('give exactly one of --secret and --secret-file (or set FERRY_SIM_SECRET)');
+    const secret = values.secret ?? (values['secret-file'] !== undefined ? fs.readFileSync(values['secret-file'], 'utf8').replace(/\r?\n$/, '') : fromEnv!);
     if (secret.length === 0) return usage('the secret is empty');
     if (values['notify-url'] !== undefined && !URL.canParse(values['notify-url'])) return usage('--notify-url is not a URL');
 

@@ -3,7 +3,8 @@
 // answered on the device's down topic with a code, a message and a JSON path, and
 // audited; each acceptance is audited in the same transaction as what it changes.
 import { createHash, randomUUID } from 'node:crypto';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { createBodyAjv } from '../../rules/body-schema.js';
 import type { Request } from '../../../devices/protocol.js';
 import type { DeviceRule, MessageRule } from '../../rules/types.js';
 import { canonicalJson } from '../../common/canonical-json.js';
@@ -41,7 +42,7 @@ export class Gap {
   constructor(opts: GapOptions) {
     this.opts = opts;
     this.rates = new RateLimiter(opts.now);
-    const ajv = new Ajv({ strict: true, allErrors: false });
+    const ajv = createBodyAjv();
     for (const rule of opts.messages.values()) this.validators.set(rule.type, ajv.compile(rule.schema));
     for (const handler of opts.handlers) this.handlers.set(handler.type, handler);
   }
