@@ -115,6 +115,7 @@ export class Gap {
 
   private async refuse(device: DeviceRule, type: string, requestId: string | undefined, err: unknown): Promise<void> {
     const e = err instanceof FerryError ? err : internal(err, this.opts.log);
+    this.opts.log.info({ device: device.id, type, id: requestId, code: e.code, path: e.path }, 'refused');
     await this.opts.store.audit({
       kind: 'gap.refused', device: device.id, type, code: e.code,
       ...(requestId ? { id: requestId } : {}), ...(e.path ? { path: e.path } : {}),
