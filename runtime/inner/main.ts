@@ -9,12 +9,12 @@
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
 import { loadRules } from '../rules/load.js';
-import { applyOverrides, parseOverrides } from '../rules/overrides.js';
+import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startInner } from './inner.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
-const loaded = loadRules(path.resolve(overrides.rulesDir));
-const rules = { ...loaded, gateway: applyOverrides(loaded.gateway, overrides) };
+const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
+const rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
 const log = createLogger('inner', rules.gateway.log.level);
 
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });

@@ -9,11 +9,11 @@
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
 import { loadGatewayConfig } from '../rules/load.js';
-import { applyOverrides, parseOverrides } from '../rules/overrides.js';
+import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startOuter } from './outer.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
-const gateway = applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides);
+const gateway = loadOrExit(() => applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides));
 const log = createLogger('outer', gateway.log.level);
 if (!gateway.payment.url) {
   log.fatal('no payment server configured (payment.url or --payment-url)');

@@ -89,3 +89,14 @@ export function applyOverrides(config: GatewayConfig, o: Overrides): GatewayConf
     log: { level: v['log-level'] ?? config.log.level },
   });
 }
+
+// For the child processes' entry files: bad rules end the process with the problems
+// listed (fail closed), not with a stack trace.
+export function loadOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    process.stderr.write(`ferry: refusing to run: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
