@@ -8,6 +8,7 @@
 // route there. Exposure: every kiosk and desk on the medical network.
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
+import { stopOnSignals } from '../common/shutdown.js';
 import { loadRules } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startInner } from './inner.js';
@@ -19,15 +20,4 @@ const log = createLogger('inner', rules.gateway.log.level);
 
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'inner side stopping');
-  await inner.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
-// The supervisor is gone: do not linger as an orphan holding the store's lock.
-process.on('disconnect', () => void stop('disconnect'));
+stopOnSignals(log, 'inner side', () => inner.close());

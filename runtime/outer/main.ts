@@ -8,6 +8,7 @@
 // resends whatever is open. It never reads devices.yaml or any patient data.
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
+import { stopOnSignals } from '../common/shutdown.js';
 import { loadGatewayConfig } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startOuter } from './outer.js';
@@ -28,14 +29,4 @@ const outer = await startOuter({
 });
 log.info({ paymentUrl: gateway.payment.url, notifyUrl: outer.notifyUrl }, 'outer side ready');
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'outer side stopping');
-  await outer.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('disconnect', () => void stop('disconnect'));
+stopOnSignals(log, 'outer side', () => outer.close());
