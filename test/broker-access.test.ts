@@ -94,4 +94,22 @@ test('a role without payment.request cannot send it', async () => {
   assert.ok(['FORBIDDEN_TYPE', 'UNKNOWN_TYPE'].includes((reply.body as { code: string }).code));
 });
 
+test('a client declaring an MQTT packet larger than the limit is cut off before it is buffered', async () => {
+  const client = await connectRaw(gw.mqttUrl, kioskLogin);
+  const socket = client.stream as import('node:net').Socket;
+  const closed = closedWithin(client, 3000);
+  // PUBLISH QoS 0 with a remaining length of 50 MiB, as four variable-length bytes.
+  let length = 50 * 1024 * 1024;
+  const header = [0x30];
+  do {
+    let byte = length % 128;
+    length = Math.floor(length / 128);
+    if (length > 0) byte |= 0x80;
+    header.push(byte);
+  } while (length > 0);
+  socket.write(Buffer.from([...header, 0x00, 0x03, 0x61, 0x2f, 0x62]));
+  assert.ok(await closed, 'the gateway closed the connection');
+  await closeRaw(client);
+});
+
 test.run();

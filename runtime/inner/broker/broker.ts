@@ -10,6 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import { CredentialChecker } from './credentials.js';
 import { allowedFilters, mayPublish, maySubscribe } from './acl.js';
 import { parseUpTopic } from '../../../devices/protocol.js';
+import { guardPacketSize, MQTT_PACKET_BYTES_MAX } from './packet-guard.js';
 
 // dev/{id}/up/{type} is the deepest topic a device uses; slots/{dept}/{date} the widest
 // shared one. Nothing legitimate needs more levels.
@@ -116,7 +117,13 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   });
 
   const servers: net.Server[] = [];
-  const plain = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  const guard = (socket: net.Socket) => guardPacketSize(socket, MQTT_PACKET_BYTES_MAX, (declared) => {
+    opts.log.warn({ remote: socket.remoteAddress, declared }, 'MQTT packet over the size limit; connection cut');
+  });
+  const plain = net.createServer({ noDelay: true }, (socket) => {
+    guard(socket);
+    aedes.handle(socket);
+  });
   const port = await listen(plain, opts.host, opts.port);
   servers.push(plain);
 
@@ -130,6 +137,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       minVersion: 'TLSv1.2',
     }, (socket) => {
       socket.setNoDelay(true);
+      guard(socket);
       aedes.handle(socket);
     });
     tlsPort = await listen(secure, opts.host, t.port);
