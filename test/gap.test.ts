@@ -79,13 +79,18 @@ test('an unknown field in the envelope is refused', async () => {
 });
 
 test('an oversized payload is refused with TOO_LARGE', async () => {
-  const big = JSON.stringify(envelope('bill.query', { patientId: 'P-7', pad: 'x'.repeat(70_000) }));
-  await refusedAndAudited(await send('bill.query', big), 'TOO_LARGE');
+  const big = JSON.stringify(envelope('bill.query', { patientId: 'P-7', pad: 'x'.repeat(20_000) }));
+  const reply = await send('bill.query', big);
+  assert.is(reply.re, JSON.parse(big).id, 'the error names the request it answers');
+  await refusedAndAudited(reply, 'TOO_LARGE');
   await servedNormally();
 });
 
 test('an undeclared message type is refused with UNKNOWN_TYPE', async () => {
-  await refusedAndAudited(await send('shell.exec', JSON.stringify(envelope('shell.exec', { cmd: 'id' }))), 'UNKNOWN_TYPE');
+  const e = envelope('shell.exec', { cmd: 'id' });
+  const reply = await send('shell.exec', JSON.stringify(e));
+  assert.is(reply.re, e.id, 'the error names the request it answers');
+  await refusedAndAudited(reply, 'UNKNOWN_TYPE');
   await servedNormally();
 });
 

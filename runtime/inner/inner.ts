@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type net from 'node:net';
 import type { Rules } from '../rules/types.js';
+import { loadRules } from '../rules/load.js';
 import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
 import { topics } from '../../devices/protocol.js';
@@ -26,6 +27,8 @@ export interface RunningInner {
   store: Store;
   payments: Payments;
   socketPath: string;
+  // Re-reads the rule files; keeps the running ones when the new ones do not load.
+  reloadRules(): Promise<{ ok: true; dropped: number } | { ok: false; problems: string }>;
   close(): Promise<void>;
 }
 
@@ -75,6 +78,22 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
 
   return {
     broker, store, payments, socketPath,
+    async reloadRules() {
+      let fresh: Rules;
+      try {
+        fresh = loadRules(rules.dir);
+      } catch (err) {
+        const problems = (err as Error).message;
+        log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
+        await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
+        return { ok: false, problems };
+      }
+      gap.replaceMessages(fresh.messages);
+      const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
+      log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
+      await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped });
+      return { ok: true, dropped };
+    },
     async close() {
       payments.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));

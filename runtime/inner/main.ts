@@ -21,3 +21,6 @@ const log = createLogger('inner', rules.gateway.log.level);
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
 
 stopOnSignals(log, 'inner side', () => inner.close());
+// `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules.
+// Settings that need new sockets (ports, TLS files) still need a restart.
+process.on('SIGHUP', () => void inner.reloadRules());

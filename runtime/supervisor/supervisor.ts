@@ -46,6 +46,10 @@ export class Supervisor {
     return this.children.find((c) => c.spec.name === name)?.process?.pid;
   }
 
+  signal(name: string, signal: NodeJS.Signals): boolean {
+    return this.children.find((c) => c.spec.name === name)?.process?.kill(signal) ?? false;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.children.map((child) => this.terminate(child)));

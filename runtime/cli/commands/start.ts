@@ -23,7 +23,8 @@ export const command: Command = {
 
 Runs the gateway on the rule files: the inner (medical side) process with the MQTT
 broker, the gap and the store, and the outer (payment side) process with the relay.
-Both are restarted if they crash. When gateway.yaml names no payment server
+Both are restarted if they crash. SIGHUP makes the inner side re-read devices.yaml,
+roles.yaml and messages.yaml (kept as they were if the new files do not load). When gateway.yaml names no payment server
 (payment.url: null) and --payment-url is not given, the embedded payment-server
 simulator is started too, and the log says so. Refuses to start on bad rule files.
 
@@ -77,6 +78,10 @@ ${OVERRIDE_HELP}
         supervisor.stop().then(resolve, resolve);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => {
+        log.info('SIGHUP: the inner side re-reads the rule files');
+        supervisor.signal('inner', 'SIGHUP');
+      });
       process.once('SIGINT', () => stop('SIGINT'));
     });
     return EXIT_OK;

@@ -42,11 +42,15 @@ export interface RunningBroker {
   tlsPort: number | undefined;
   publish(topic: string, payload: string | Buffer, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   connectedDevices(): number;
+  // New devices and roles from reloaded rules: later connects use them at once, and a
+  // connected device that was removed or disabled is disconnected.
+  replaceRules(devices: ReadonlyMap<string, DeviceRule>, roles: ReadonlyMap<Role, RoleRule>): number;
   close(): Promise<void>;
 }
 
 export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const credentials = new CredentialChecker(opts.devices);
+  let roles = opts.roles;
   const deviceOf = new WeakMap<Client, DeviceRule>();
   const emptyIds = new WeakSet<Client>();
 
@@ -101,7 +105,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
 
     authorizeSubscribe(client, subscription, done) {
       const device = deviceOf.get(client);
-      const allowed = device ? allowedFilters(device, opts.roles.get(device.role)) : [];
+      const allowed = device ? allowedFilters(device, roles.get(device.role)) : [];
       if (!device || !maySubscribe(subscription.topic, allowed)) {
         opts.onDenied({ device: client.id, action: 'subscribe', reason: 'filter not allowed', topic: subscription.topic });
         return done(new Error('subscription not allowed'));
@@ -159,6 +163,22 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       });
     },
     connectedDevices: () => aedes.connectedClients,
+    replaceRules(devices, newRoles) {
+      credentials.replaceDevices(devices);
+      roles = newRoles;
+      let dropped = 0;
+      const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
+      for (const client of Object.values(clients)) {
+        const now = devices.get(client.id);
+        if (!now || now.disabled) {
+          dropped += 1;
+          client.close();
+        } else {
+          deviceOf.set(client, now);
+        }
+      }
+      return dropped;
+    },
     async close() {
       // Stop accepting first, then drop the clients: a server's close waits for them.
       const stopped = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

@@ -39,12 +39,28 @@ export class Gap {
   private readonly handlers = new Map<string, Handler>();
   private readonly rates: RateLimiter;
 
+  private messages: ReadonlyMap<string, MessageRule>;
+
   constructor(opts: GapOptions) {
     this.opts = opts;
     this.rates = new RateLimiter(opts.now);
-    const ajv = createBodyAjv();
-    for (const rule of opts.messages.values()) this.validators.set(rule.type, ajv.compile(rule.schema));
+    this.messages = opts.messages;
+    this.compile(opts.messages);
     for (const handler of opts.handlers) this.handlers.set(handler.type, handler);
+  }
+
+  // Reloaded rules: the new whitelist applies to the next message.
+  replaceMessages(messages: ReadonlyMap<string, MessageRule>): void {
+    this.compile(messages);
+    this.messages = messages;
+  }
+
+  private compile(messages: ReadonlyMap<string, MessageRule>): void {
+    const ajv = createBodyAjv();
+    const compiled = new Map<string, ValidateFunction>();
+    for (const rule of messages.values()) compiled.set(rule.type, ajv.compile(rule.schema));
+    this.validators.clear();
+    for (const [type, validate] of compiled) this.validators.set(type, validate);
   }
 
   // Resolves once the message is refused or durably accepted (the broker then PUBACKs).
@@ -54,7 +70,7 @@ export class Gap {
     try {
       checked = this.check(device, topicType, payload, (value) => (parsed = value));
     } catch (err) {
-      return this.refuse(device, topicType, requestIdOf(parsed), err);
+      return this.refuse(device, topicType, requestIdOf(parsed ?? idProbe(payload)), err);
     }
     try {
       await this.accept(device, checked);
@@ -65,7 +81,7 @@ export class Gap {
 
   // The checks that need nothing but the rules, cheapest first.
   private check(device: DeviceRule, topicType: string, payload: Buffer, seen: (v: unknown) => void): CheckedMessage {
-    const rule = this.opts.messages.get(topicType);
+    const rule = this.messages.get(topicType);
     const handler = this.handlers.get(topicType);
     if (!rule || !handler) throw new FerryError('UNKNOWN_TYPE', `Message type ${topicType} is not declared in the rules.`);
     if (payload.length > rule.maxBytes) throw new FerryError('TOO_LARGE', `The payload is ${payload.length} bytes; ${topicType} allows ${rule.maxBytes}.`);
@@ -125,6 +141,20 @@ export class Gap {
 
   answer(deviceId: string, re: string | undefined, answer: Answer): Promise<void> {
     return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: new Date().toISOString(), body: answer.body });
+  }
+}
+
+// A payload refused before it was parsed (undeclared type, too large) is still read for
+// its request id, so that the device can match the error to its request; but only a
+// payload small enough that parsing it costs nothing to speak of.
+const ID_PROBE_BYTES_MAX = 64 * 1024;
+
+function idProbe(payload: Buffer): unknown {
+  if (payload.length > ID_PROBE_BYTES_MAX) return undefined;
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
   }
 }
 
