@@ -5,7 +5,7 @@ export type { Logger };
 // Paths that never reach a log line: credentials, signing keys and anything that
 // identifies a patient. Operators read logs; logs are not a patient record.
 export const REDACT_PATHS = [
-  'password', '*.password', 'secret', '*.secret', 'token', '*.token',
+  'password', '*.password', '*.*.password', 'secret', '*.secret', '*.*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization', 'headers["x-ferry-signature"]',
   'authCode', '*.authCode', '*.*.authCode',
   'patientId', '*.patientId', '*.*.patientId',
