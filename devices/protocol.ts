@@ -49,10 +49,12 @@ export interface BillCreatedBody { billId: string; reference: string; total: num
 export interface BillQueryBody { patientId: string }
 export interface BillSummary { billId: string; total: number; currency: 'CNY'; items: BillItem[]; createdAt: string; status: 'open' | 'paying' }
 export interface BillListBody { patientId: string; bills: BillSummary[] }
-export interface PaymentRequestBody { billId: string; amount: number; currency: 'CNY'; method: 'code' | 'qr'; authCode?: string }
+// A payment pays either a bill or a registration hold.
+export interface PaymentRequestBody { billId?: string; registrationId?: string; amount: number; currency: 'CNY'; method: 'code' | 'qr'; authCode?: string }
 export interface PaymentResultBody {
   orderId: string;
-  billId: string;
+  billId?: string;
+  registrationId?: string;
   amount: number;
   currency: 'CNY';
   status: 'pending' | 'succeeded' | 'failed';
@@ -60,3 +62,67 @@ export interface PaymentResultBody {
   reason?: string;
 }
 export interface BillPaidBody { billId: string; reference: string; orderId: string; amount: number; currency: 'CNY'; paidAt: string }
+
+// Patient information and its dispatch to departments (docs/dispatch.md).
+export type DispatchPriority = 'urgent' | 'high' | 'normal' | 'low';
+export type DispatchRoute = 'booking' | 'dept' | 'triage' | 'default';
+export interface Vitals {
+  temperatureC?: number;
+  pulseBpm?: number;
+  systolicMmHg?: number;
+  diastolicMmHg?: number;
+  respiratoryRate?: number;
+  spo2Percent?: number;
+  weightKg?: number;
+}
+export interface PatientInfoBody { symptoms: string; vitals?: Vitals; registrationId?: string; dept?: string; patientId?: string }
+// The kiosk's answer to patient.info: where the message went.
+export interface DispatchQueuedBody { dispatchId: string; dept: string; seq: number; priority: DispatchPriority; routedBy: DispatchRoute; rule?: string }
+// What a department's workstations receive (on dept/{dept}/inbox, or on their own down
+// topic when it is redelivered to one workstation that has just connected).
+export interface DispatchMessageBody {
+  dispatchId: string;
+  dept: string;
+  seq: number; // per department, from 1, in the order the gateway accepted the messages
+  priority: DispatchPriority;
+  routedBy: DispatchRoute;
+  rule?: string;
+  symptoms: string;
+  vitals?: Vitals;
+  registrationId?: string;
+  patientId?: string;
+  kiosk: string;
+  createdAt: string;
+  redelivery: boolean; // sent before; a workstation that has it already drops it
+}
+export interface DispatchAckBody { dispatchId: string }
+// `acked`: this request took the message for the department; `duplicate`: it had been
+// taken before (by ackedBy), so the workstation drops it.
+export interface DispatchAckedBody { dispatchId: string; status: 'acked' | 'duplicate'; ackedBy: string; ackedAt: string }
+// On dept/{dept}/inbox when a workstation has taken a message: the others drop it.
+export interface DispatchTakenBody { dispatchId: string; dept: string; seq: number; ackedBy: string }
+
+// Registration (issue 3).
+export interface RegistrationRequestBody { dept: string; session: string; date?: string; level?: string; patientId: string }
+export interface RegistrationHeldBody {
+  registrationId: string; dept: string; date: string; session: string; level: string;
+  fee: number; currency: 'CNY'; expiresAt: string;
+}
+export interface RegistrationCancelBody { registrationId: string; patientId: string }
+export interface RegistrationCancelledBody { registrationId: string; status: string; refundId?: string }
+export interface RegistrationBookedBody { registrationId: string; orderId: string; dept: string; date: string; session: string; visitNo: number }
+export interface SlotsStatusBody {
+  dept: string;
+  date: string;
+  version: number;
+  sessions: Array<{ session: string; capacity: number; booked: number; closed?: boolean }>;
+}
+export interface SlotsAppliedBody { dept: string; date: string; version: number; applied: boolean; reason?: string }
+// The retained snapshot on slots/{dept}/{date}.
+export interface SlotsSnapshot {
+  dept: string;
+  date: string;
+  seq: number;
+  sessions: Array<{ session: string; capacity: number; booked: number; held: number; remaining: number; closed: boolean; overCapacity: boolean }>;
+  ts: string;
+}

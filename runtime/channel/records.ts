@@ -46,15 +46,67 @@ export interface NotificationRecord {
   currency: 'CNY';
 }
 export interface NotificationAckRecord { k: 'notification.ack'; notifyId: string; accepted: boolean; reason?: string }
+export interface RefundRecord {
+  k: 'refund';
+  refundId: string;
+  orderId: string;
+  amount: number;
+  currency: 'CNY';
+  reason: string;
+}
+export interface RefundOutcomeRecord {
+  k: 'refund.outcome';
+  refundId: string;
+  orderId: string;
+  status: 'succeeded' | 'failed' | 'unknown';
+  amount: number;
+  reason?: string;
+}
+// Daily reconciliation: the inner side asks for the payment server's statement of a
+// (UTC) day; the outer side answers with parts of at most STATEMENT_PART_LINES_MAX lines,
+// or with statement.failed. A line carries ids, amounts and statuses only.
+export const STATEMENT_PART_LINES_MAX = 40;
+// A statement longer than this is refused on both sides: a day of a large hospital is
+// well under it, and the inner side holds the whole statement in memory to match it.
+export const STATEMENT_LINES_MAX = 200_000;
+export interface StatementLine {
+  kind: 'payment' | 'refund';
+  orderId: string;
+  refundId?: string;
+  amount: number;
+  currency: 'CNY';
+  status: 'succeeded' | 'failed' | 'pending';
+  at: string; // ISO-8601, when the server created the payment or refund
+}
+export interface StatementRequestRecord { k: 'statement.request'; requestId: string; date: string }
+export interface StatementPartRecord { k: 'statement.part'; requestId: string; date: string; part: number; last: boolean; lines: StatementLine[] }
+export interface StatementFailedRecord { k: 'statement.failed'; requestId: string; date: string; reason: string }
 
 export type ChannelRecord =
   | HelloRecord | HeartbeatRecord | OrderRecord | OrderAckRecord
-  | OutcomeRecord | NotificationRecord | NotificationAckRecord;
+  | OutcomeRecord | NotificationRecord | NotificationAckRecord
+  | RefundRecord | RefundOutcomeRecord
+  | StatementRequestRecord | StatementPartRecord | StatementFailedRecord;
 export type RecordKind = ChannelRecord['k'];
 
 const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' };
 const amount = { type: 'integer', minimum: 1, maximum: 100_000_000 };
 const currency = { const: 'CNY' };
+const DATE = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+const statementLine = {
+  type: 'object', additionalProperties: false,
+  required: ['kind', 'orderId', 'amount', 'currency', 'status', 'at'],
+  properties: {
+    kind: { enum: ['payment', 'refund'] },
+    orderId: id,
+    refundId: id,
+    // A statement reports what the server holds, mismatches included: 0 is possible.
+    amount: { type: 'integer', minimum: 0, maximum: 100_000_000 },
+    currency,
+    status: { enum: ['succeeded', 'failed', 'pending'] },
+    at: { type: 'string', maxLength: 40, pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})$' },
+  },
+};
 
 const SCHEMAS: Record<RecordKind, object> = {
   hello: obj({ side: { enum: ['inner', 'outer'] }, version: { type: 'integer', minimum: 1 } }, ['side', 'version']),
@@ -77,6 +129,23 @@ const SCHEMAS: Record<RecordKind, object> = {
     notifyId: id, orderId: id, status: { enum: ['succeeded', 'failed'] }, amount, currency,
   }, ['notifyId', 'orderId', 'status', 'amount', 'currency']),
   'notification.ack': obj({ notifyId: id, accepted: { type: 'boolean' }, reason: { type: 'string', maxLength: 256 } }, ['notifyId', 'accepted']),
+  refund: obj({
+    refundId: id, orderId: id, amount, currency,
+    reason: { type: 'string', maxLength: 128, pattern: '^[^\\u0000-\\u001f]*$' },
+  }, ['refundId', 'orderId', 'amount', 'currency', 'reason']),
+  'refund.outcome': obj({
+    refundId: id, orderId: id, status: { enum: ['succeeded', 'failed', 'unknown'] }, amount,
+    reason: { type: 'string', maxLength: 256 },
+  }, ['refundId', 'orderId', 'status', 'amount']),
+  'statement.request': obj({ requestId: id, date: { type: 'string', pattern: DATE } }, ['requestId', 'date']),
+  'statement.part': obj({
+    requestId: id,
+    date: { type: 'string', pattern: DATE },
+    part: { type: 'integer', minimum: 0, maximum: STATEMENT_LINES_MAX },
+    last: { type: 'boolean' },
+    lines: { type: 'array', maxItems: STATEMENT_PART_LINES_MAX, items: statementLine },
+  }, ['requestId', 'date', 'part', 'last', 'lines']),
+  'statement.failed': obj({ requestId: id, date: { type: 'string', pattern: DATE }, reason: { type: 'string', maxLength: 256 } }, ['requestId', 'date', 'reason']),
 };
 
 function obj(properties: Record<string, object>, required: string[]): object {
@@ -86,8 +155,8 @@ function obj(properties: Record<string, object>, required: string[]): object {
 // Which side may receive which kind: the table that refuses a record arriving in the
 // wrong direction (an outer side cannot send an order to the inner side).
 export const RECEIVES: Record<'inner' | 'outer', ReadonlySet<RecordKind>> = {
-  inner: new Set<RecordKind>(['hello', 'heartbeat', 'order.ack', 'outcome', 'notification']),
-  outer: new Set<RecordKind>(['hello', 'heartbeat', 'order', 'notification.ack']),
+  inner: new Set<RecordKind>(['hello', 'heartbeat', 'order.ack', 'outcome', 'notification', 'refund.outcome', 'statement.part', 'statement.failed']),
+  outer: new Set<RecordKind>(['hello', 'heartbeat', 'order', 'notification.ack', 'refund', 'statement.request']),
 };
 
 const ajv = new Ajv({ allErrors: false, strict: true });

@@ -19,6 +19,21 @@ export const ERROR_CODES = {
   AMOUNT_MISMATCH: 'The amount is not what the gateway knows is owed.',
   TOTAL_MISMATCH: "The bill's total is not the sum of its items.",
   DUPLICATE_BILL: 'A bill with that reference already exists.',
+  // Registration (issue 3)
+  UNKNOWN_DEPT: 'No such department in departments.yaml.',
+  UNKNOWN_SESSION: 'No such session in departments.yaml.',
+  UNKNOWN_LEVEL: 'The department has no such doctor level.',
+  PAST_SESSION: 'The session is over.',
+  NOT_BOOKABLE_YET: 'Registration for that date is not open yet.',
+  CLOSED: 'The session is closed for registration.',
+  SOLD_OUT: 'No slot is left in the session.',
+  REGISTRATION_NOT_FOUND: 'No such registration for this patient.',
+  REGISTRATION_NOT_PAYABLE: 'The registration is not a hold waiting for payment.',
+  HOLD_EXPIRED: 'The hold expired before it was paid.',
+  PAYMENT_IN_FLIGHT: 'A payment for the registration is under way.',
+  // Dispatch to departments (issue 4)
+  DISPATCH_NOT_FOUND: "No such message in the department's inbox.",
+  INBOX_FULL: "The department's inbox holds too many messages no workstation has taken.",
   INTERNAL: 'The gateway could not process the message; it has been logged.',
 } as const;
 

@@ -17,7 +17,7 @@ export async function instanceTag(tx: Tx): Promise<string> {
   return tag;
 }
 
-export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'H', now: Date): Promise<string> {
+export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H', now: Date): Promise<string> {
   const day = now.toISOString().slice(0, 10).replaceAll('-', '');
   const key = `meta!seq!${letter}!${day}`;
   const seq = ((await tx.get<number>(key)) ?? 0) + 1;

@@ -7,8 +7,10 @@ import { ChannelClient } from './channel-client.js';
 import { NotificationForwarder, NOTIFY_ACK_WAIT_MS } from './notify/forwarder.js';
 import { startNotifyServer } from './notify/server.js';
 import { BREAKER_COOL_DOWN_MS, BREAKER_FAILURE_THRESHOLD, CircuitBreaker, type BreakerState } from './relay/breaker.js';
-import { PaymentClient } from './relay/payment-client.js';
+import { PaymentClient, type PaymentClientOptions } from './relay/payment-client.js';
 import { Relay, type RelayTuning } from './relay/relay.js';
+import { RefundRelay } from './relay/refunds.js';
+import { StatementFetcher } from './statements/statements.js';
 
 export interface OuterTuning extends RelayTuning {
   breakerFailureThreshold: number;
@@ -18,7 +20,7 @@ export interface OuterTuning extends RelayTuning {
 
 export interface OuterOptions {
   socketPath: string;
-  payment: { url: string; secret: string; timeoutMs: number };
+  payment: { url: string; secret: string; timeoutMs: number; tls?: PaymentClientOptions['tls'] };
   notify: { host: string; port: number; toleranceSec: number };
   log: Logger;
   tuning?: Partial<OuterTuning>; // tests and benchmarks shorten the waits
@@ -42,11 +44,15 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
   breaker.on('state', (state) => log.warn({ part: 'relay', breaker: state }, 'payment server circuit breaker changed state'));
   const client = new PaymentClient(opts.payment);
   const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning });
+  const refunds = new RefundRelay({ client, breaker, send, log: log.child({ part: 'refunds' }), retryBaseMs: tuning.retryBaseMs ?? 250 });
+  const statements = new StatementFetcher({ client, send, log: log.child({ part: 'statements' }) });
   const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS);
 
   channel.on('record', (record) => {
     if (record.k === 'order') relay.onOrder(record);
     else if (record.k === 'notification.ack') forwarder.onAck(record);
+    else if (record.k === 'refund') refunds.onRefund(record);
+    else if (record.k === 'statement.request') statements.onRequest(record);
   });
   channel.on('disconnected', () => forwarder.dropAll());
 
@@ -65,7 +71,7 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     status: () => ({ connected: channel.connected, breaker: breaker.state, inFlight: relay.inFlightCount() }),
     async close() {
       await notify.close();
-      const relayClosed = relay.close();
+      const relayClosed = Promise.all([relay.close(), refunds.close()]);
       breaker.close();
       client.close(); // aborts calls in flight, so that the relay's loops end now
       await relayClosed;

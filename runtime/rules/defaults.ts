@@ -18,6 +18,8 @@ export const RULE_DEFAULTS = deepFreeze({
   notify: { host: '127.0.0.1', port: 8480, toleranceSec: 300 },
   limits: { maxPayloadBytes: 16384, replyWaitMs: 3000 },
   log: { level: 'info' },
+  management: { host: '127.0.0.1', port: 8470 },
+  retention: { paymentsDays: 400, billsDays: 400, registrationsDays: 400, dispatchesDays: 90, idempotencyDays: 30, auditDays: 365 },
   device: { disabled: false },
   role: { subscribe: [] as string[] },
   // A message type without maxBytes takes limits.maxPayloadBytes of gateway.yaml,
@@ -49,6 +51,11 @@ export const RULE_BOUNDS = deepFreeze({
   toleranceSecMax: 3600,
   // Body schemas are operator-written; bound how deep the checker walks them.
   schemaDepthMax: 32,
+  // Management tokens are bearer secrets: as long as the payment secret.
+  tokenCharsMin: 32,
+  // The audit log is the record of who did what: kept at least half a year.
+  auditDaysMin: 180,
+  retentionDaysMax: 36_500,
 });
 
 // pino's level names (pino `lib/levels.js`), plus 'silent'.
@@ -59,6 +66,8 @@ export const RULE_FILES = Object.freeze({
   devices: 'devices.yaml',
   roles: 'roles.yaml',
   messages: 'messages.yaml',
+  departments: 'departments.yaml',
+  triage: 'triage.yaml',
 } as const);
 
 export type RuleFileName = (typeof RULE_FILES)[keyof typeof RULE_FILES];

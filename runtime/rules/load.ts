@@ -8,6 +8,9 @@ import { RULE_DEFAULTS, RULE_FILES, type RuleFileName } from './defaults.js';
 import { readYaml } from './yaml-source.js';
 import { buildGateway } from './gateway-config.js';
 import { buildDevices, buildMessages, buildRoles } from './sections.js';
+import { buildDepartments } from './departments.js';
+import { buildTriage, checkTriageDepartments } from './triage.js';
+import { checkFirewallFile } from '../firewall/policy.js';
 
 // File contents that stand in for the files on disk, to check a change before writing it.
 export type RuleOverrides = Partial<Record<RuleFileName, string>>;
@@ -24,17 +27,25 @@ export function loadRulesWith(dir: string, overrides: RuleOverrides): Rules {
   const rolesSrc = read(RULE_FILES.roles);
   const devicesSrc = read(RULE_FILES.devices);
   const messagesSrc = read(RULE_FILES.messages);
+  const departmentsSrc = read(RULE_FILES.departments);
+  const triageSrc = read(RULE_FILES.triage);
 
   const gateway = gatewaySrc ? buildGateway(gatewaySrc, root, problems) : null;
   const roles = rolesSrc ? buildRoles(rolesSrc, problems) : null;
   const devices = devicesSrc ? buildDevices(devicesSrc, roles, problems) : null;
   const maxPayloadBytes = gateway?.limits.maxPayloadBytes ?? RULE_DEFAULTS.limits.maxPayloadBytes;
   const messages = messagesSrc ? buildMessages(messagesSrc, roles, maxPayloadBytes, problems) : null;
+  const departments = departmentsSrc ? buildDepartments(departmentsSrc, problems) : null;
+  const triage = triageSrc ? buildTriage(triageSrc, problems) : null;
+  if (triageSrc && triage && departments) checkTriageDepartments(triageSrc, triage, new Set(departments.departments.keys()), problems);
+  // firewall.yaml, when present, is checked here so that `ferry rules check` names its
+  // problems too; the gateway processes do not use it (`ferry firewall apply` does).
+  if (gateway) checkFirewallFile(root, gateway, problems);
 
-  if (problems.length > 0 || !gateway || !roles || !devices || !messages) {
+  if (problems.length > 0 || !gateway || !roles || !devices || !messages || !departments || !triage) {
     throw new RulesError(sortProblems(problems));
   }
-  return Object.freeze({ dir: root, gateway, devices, roles, messages });
+  return Object.freeze({ dir: root, gateway, devices, roles, messages, departments, triage });
 }
 
 // Only gateway.yaml (and its secretFile): for the outer process, which must not read

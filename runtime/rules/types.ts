@@ -2,6 +2,8 @@
 // Everything here is frozen after loading: a running gateway never edits its rules,
 // it reloads them whole or not at all.
 
+import type { TriageRules } from './triage.js';
+
 export type Role = 'kiosk' | 'registration_desk' | 'billing_desk' | 'receiver' | 'workstation';
 export const ROLES: readonly Role[] = ['kiosk', 'registration_desk', 'billing_desk', 'receiver', 'workstation'];
 
@@ -13,6 +15,14 @@ export interface TlsListen {
   requireClientCert: boolean;
 }
 
+// PEM file paths, relative to the rules directory. cert and key come together (mutual
+// TLS); ca replaces the system's CAs for checking the payment server.
+export interface PaymentTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 export interface GatewayConfig {
   mqtt: { host: string; port: number; tls?: TlsListen };
   channel: { socket: string }; // relative paths are taken from the data directory
@@ -22,10 +32,31 @@ export interface GatewayConfig {
     timeoutMs: number;
     simulatorHost: string;
     simulatorPort: number;
+    tls?: PaymentTls; // toward an https payment server: its CA, and our client certificate
   };
   notify: { host: string; port: number; toleranceSec: number };
   limits: { maxPayloadBytes: number; replyWaitMs: number };
   log: { level: string };
+  // The inner side's read-only query API; null when gateway.yaml has no management section.
+  management: ManagementConfig | null;
+  retention: RetentionConfig;
+}
+
+export interface ManagementConfig {
+  host: string;
+  port: number;
+  token: string; // reads, always masked (from token or tokenFile)
+  adminToken: string; // reads that may be unmasked, retention runs (from adminToken or adminTokenFile)
+}
+
+// How long closed items are kept, in days; open items are never pruned.
+export interface RetentionConfig {
+  paymentsDays: number;
+  billsDays: number;
+  registrationsDays: number;
+  dispatchesDays: number;
+  idempotencyDays: number;
+  auditDays: number;
 }
 
 export interface DeviceRule {
@@ -52,8 +83,32 @@ export interface MessageRule {
   schema: object; // JSON Schema of the envelope's body
 }
 
+export interface SessionRule {
+  name: string; // e.g. morning
+  startMinute: number; // minutes after local midnight
+  endMinute: number;
+}
+
+export interface DepartmentRule {
+  code: string;
+  name: string;
+  fees: Record<string, number>; // fen per doctor level; `regular` always present
+  capacity: Record<string, number>; // default capacity per session name
+}
+
+export interface DepartmentsRule {
+  utcOffsetMinutes: number; // the hospital's local time: dates and sessions are in it
+  holdTtlSeconds: number;
+  paymentGraceSeconds: number;
+  bookAheadDays: number;
+  sessions: readonly SessionRule[]; // in the order of the day
+  departments: ReadonlyMap<string, DepartmentRule>;
+}
+
 export interface Rules {
   dir: string;
+  departments: DepartmentsRule;
+  triage: TriageRules; // triage.yaml: routing of patient.info, redelivery of dispatches
   gateway: GatewayConfig;
   devices: ReadonlyMap<string, DeviceRule>;
   roles: ReadonlyMap<Role, RoleRule>;

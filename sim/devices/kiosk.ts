@@ -7,7 +7,7 @@
 // state, so a lost final message costs a few seconds, not the payment.
 import { randomInt } from 'node:crypto';
 import { DeviceClient, DeviceClientError, isErrorReply, type ConnectOptions, type RequestOptions, newRequestId } from '../../devices/client.js';
-import type { BillListBody, BillSummary, ErrorBody, PaymentRequestBody, PaymentResultBody, Reply } from '../../devices/protocol.js';
+import type { BillListBody, BillSummary, ErrorBody, PaymentRequestBody, PaymentResultBody, RegistrationBookedBody, RegistrationCancelledBody, RegistrationHeldBody, RegistrationRequestBody, Reply } from '../../devices/protocol.js';
 import { assert } from '../../runtime/common/errors.js';
 
 export const DEFAULT_WAIT_FINAL_MS = 120_000; // a patient scanning a QR code gets two minutes
@@ -18,7 +18,8 @@ export type PaymentAnswer = Reply<PaymentResultBody> | Reply<ErrorBody>;
 export type BillListAnswer = Reply<BillListBody> | Reply<ErrorBody>;
 
 export interface PayBillArgs {
-  billId: string;
+  billId?: string; // what is paid: a bill,
+  registrationId?: string; // or a registration hold
   amount: number; // fen
   method: 'code' | 'qr';
   authCode?: string; // for 'code'; a random accepted one is made up when absent
@@ -30,6 +31,12 @@ export interface PayBillOptions {
   requestId?: string;
   request?: RequestOptions; // timeout and resend of each single request
   onPending?: (reply: Reply<PaymentResultBody>) => void; // e.g. show the QR code
+}
+
+export interface RegisterOutcome {
+  held: Reply<RegistrationHeldBody> | Reply<ErrorBody>;
+  payment?: PayOutcome;
+  booked?: Reply<RegistrationBookedBody>; // when the payment succeeded and the slot was booked
 }
 
 export interface PayOutcome {
@@ -83,6 +90,29 @@ export class KioskSim {
     const args: PayBillArgs = { billId: bill.billId, amount: bill.total, method };
     if (opts.authCode !== undefined) args.authCode = opts.authCode;
     return { ...(await this.payBill(args, opts)), bill };
+  }
+
+  // registration.request: a hold on a slot, to be paid before it expires.
+  register(req: RegistrationRequestBody, opts?: RequestOptions): Promise<Reply<RegistrationHeldBody> | Reply<ErrorBody>> {
+    return this.client.request('registration.request', req, opts) as Promise<Reply<RegistrationHeldBody> | Reply<ErrorBody>>;
+  }
+
+  cancelRegistration(registrationId: string, patientId: string, opts?: RequestOptions & { id?: string }): Promise<Reply<RegistrationCancelledBody> | Reply<ErrorBody>> {
+    return this.client.request('registration.cancel', { registrationId, patientId }, opts) as Promise<Reply<RegistrationCancelledBody> | Reply<ErrorBody>>;
+  }
+
+  // A patient registers and pays at once: the hold, the payment, and the booking with
+  // its visit number (which arrives as registration.booked once the payment succeeded).
+  async registerAndPay(req: RegistrationRequestBody, method: 'code' | 'qr', opts: PayBillOptions & { authCode?: string; bookedWaitMs?: number } = {}): Promise<RegisterOutcome> {
+    const held = await this.register(req, opts.request);
+    if (isErrorReply(held)) return { held };
+    const booked = this.client.waitFor((m) => m.type === 'registration.booked' && (m.body as { registrationId?: string }).registrationId === held.body.registrationId,
+      opts.bookedWaitMs ?? DEFAULT_WAIT_FINAL_MS, `booking of ${held.body.registrationId}`).catch(() => undefined);
+    const args: PayBillArgs = { registrationId: held.body.registrationId, amount: held.body.fee, method };
+    if (opts.authCode !== undefined) args.authCode = opts.authCode;
+    const payment = await this.payBill(args, opts);
+    if (isErrorReply(payment.reply) || payment.reply.body.status !== 'succeeded') return { held, payment };
+    return { held, payment, booked: (await booked) as Reply<RegistrationBookedBody> | undefined };
   }
 
   close(): Promise<void> {
@@ -150,7 +180,11 @@ const MAX_UNMATCHED_FINALS = 100;
 
 function paymentBody(args: PayBillArgs): PaymentRequestBody {
   assert(Number.isSafeInteger(args.amount) && args.amount >= 0, 'amount is whole fen');
-  const body: PaymentRequestBody = { billId: args.billId, amount: args.amount, currency: 'CNY', method: args.method };
+  assert((args.billId === undefined) !== (args.registrationId === undefined), 'a payment pays a bill or a registration');
+  const body: PaymentRequestBody = {
+    ...(args.billId !== undefined ? { billId: args.billId } : { registrationId: args.registrationId! }),
+    amount: args.amount, currency: 'CNY', method: args.method,
+  };
   if (args.method === 'code') body.authCode = args.authCode ?? simulatedAuthCode();
   else assert(args.authCode === undefined, 'a QR payment has no wallet code');
   return body;

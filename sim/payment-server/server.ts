@@ -7,6 +7,7 @@
 // POST /_sim/faults. While `down` the listener is closed, so the control API is gone
 // too: bring it down with `downForMs` from outside, or call setFaults from code.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../runtime/common/backoff.js';
@@ -17,6 +18,7 @@ import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, ty
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
 import { checkPaymentRequest, checkRefundRequest } from './validate.js';
 import { DEFAULT_FAULTS, type Faults } from './types.js';
+import { applyStatementFaults, checkStatementFaults, NO_STATEMENT_FAULTS, type StatementFaults } from './statement-faults.js';
 
 // The largest real request is a few hundred bytes.
 const REQUEST_BYTES_MAX = 16 * 1024;
@@ -34,17 +36,26 @@ export interface PaymentServerSimOptions {
   faults?: Partial<Faults>;
   toleranceSec?: number;
   notifyRetry?: Partial<NotifyRetry>;
+  tls?: SimTls; // serve HTTPS, as a real payment server does
+}
+
+export interface SimTls {
+  cert: string | Buffer; // PEM
+  key: string | Buffer;
+  ca?: string | Buffer; // checks client certificates
+  requireClientCert?: boolean; // mutual TLS: refuse a client without a certificate from `ca`
 }
 
 export class PaymentServerSim {
   private readonly ledger = new Ledger();
-  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+  private server: http.Server | https.Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly paymentRequests = new Map<string, number>();
   private opts: PaymentServerSimOptions | undefined;
   private notifier: Notifier | undefined;
   private notifyUrl: string | undefined;
   private faults: Faults = { ...DEFAULT_FAULTS };
+  private statementFaults: StatementFaults = { ...NO_STATEMENT_FAULTS };
   private boundPort = 0;
   private listening = false;
   private stopped = false;
@@ -56,6 +67,8 @@ export class PaymentServerSim {
     this.notifyUrl = opts.notifyUrl;
     this.notifier = new Notifier(opts.secret, () => this.notifyUrl, { ...NOTIFY_RETRY_DEFAULT, ...opts.notifyRetry });
     this.boundPort = opts.port;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    this.server = opts.tls ? https.createServer(simTlsOptions(opts.tls), handler) : http.createServer(handler);
     await this.listen();
     this.boundPort = (this.server.address() as AddressInfo).port;
     await this.setFaults(opts.faults ?? {});
@@ -65,7 +78,7 @@ export class PaymentServerSim {
   url(): string {
     assert(this.opts !== undefined, 'started');
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${host}:${this.boundPort}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${host}:${this.boundPort}`;
   }
 
   async stop(): Promise<void> {
@@ -93,8 +106,21 @@ export class PaymentServerSim {
     }
   }
 
+  // Discrepancies in GET /v1/statements answers (statement-faults.ts); also
+  // POST /_sim/statement-faults.
+  setStatementFaults(partial: Partial<StatementFaults>): void {
+    assert(checkStatementFaults(partial) !== undefined, 'statement faults are counts');
+    this.statementFaults = { ...this.statementFaults, ...partial };
+  }
+
   setNotifyUrl(url: string | undefined): void {
     this.notifyUrl = url;
+  }
+
+  // How long a patient takes to scan a QR code, for payments made from now on.
+  setQrDelayMs(ms: number): void {
+    assert(this.opts !== undefined, 'started');
+    this.opts = { ...this.opts, qrDelayMs: ms };
   }
 
   chargesFor(orderId: string): number {
@@ -125,10 +151,11 @@ export class PaymentServerSim {
   private listen(): Promise<void> {
     assert(this.opts !== undefined, 'started');
     const host = this.opts.host;
+    const server = this.server!;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.boundPort, host, () => {
-        this.server.off('error', reject);
+      server.once('error', reject);
+      server.listen(this.boundPort, host, () => {
+        server.off('error', reject);
         this.listening = true;
         resolve();
       });
@@ -140,9 +167,10 @@ export class PaymentServerSim {
   private unlisten(): Promise<void> {
     if (!this.listening) return Promise.resolve();
     this.listening = false;
+    const server = this.server!;
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      server.close(() => resolve());
+      server.closeAllConnections();
     });
   }
 
@@ -189,7 +217,7 @@ export class PaymentServerSim {
     const payment = PAYMENT_PATH.exec(path);
     if (method === 'GET' && payment) return this.status(res, payment[1]!);
     const statement = STATEMENT_PATH.exec(path);
-    if (method === 'GET' && statement) return sendJson(res, 200, this.ledger.statement(statement[1]!));
+    if (method === 'GET' && statement) return sendJson(res, 200, applyStatementFaults(this.ledger.statement(statement[1]!), this.statementFaults));
     sendJson(res, 404, { error: 'NOT_FOUND' });
   }
 
@@ -248,6 +276,7 @@ export class PaymentServerSim {
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'FORBIDDEN' });
     if (req.method === 'GET' && path === '/_sim/state') return sendJson(res, 200, this.state());
     if (req.method === 'POST' && path === '/_sim/faults') return this.controlFaults(res, body);
+    if (req.method === 'POST' && path === '/_sim/statement-faults') return this.controlStatementFaults(res, body);
     sendJson(res, 404, { error: 'NOT_FOUND' });
   }
 
@@ -257,6 +286,13 @@ export class PaymentServerSim {
     // Answer first: an outage closes this very connection.
     sendJson(res, 200, { faults: { ...this.faults, ...partial } });
     res.once('finish', () => void this.setFaults(partial));
+  }
+
+  private controlStatementFaults(res: http.ServerResponse, body: string): void {
+    const partial = checkStatementFaults(parseJson(body));
+    if (partial === undefined) return sendJson(res, 400, { error: 'INVALID' });
+    this.setStatementFaults(partial);
+    sendJson(res, 200, { statementFaults: this.statementFaults });
   }
 
   private state(): object {
@@ -287,4 +323,13 @@ function checkFaults(value: unknown): Partial<Faults> | undefined {
   if (out.errorRate !== undefined && out.errorRate > 1) return undefined;
   if (out.timeoutAfterCharge !== undefined && !Number.isInteger(out.timeoutAfterCharge)) return undefined;
   return out;
+}
+
+function simTlsOptions(t: SimTls): https.ServerOptions {
+  const required = t.requireClientCert ?? false;
+  assert(!required || t.ca !== undefined, 'requireClientCert needs a ca');
+  return {
+    cert: t.cert, key: t.key, ...(t.ca !== undefined ? { ca: t.ca } : {}),
+    requestCert: required, rejectUnauthorized: required, minVersion: 'TLSv1.2',
+  };
 }

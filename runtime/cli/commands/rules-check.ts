@@ -49,7 +49,7 @@ async function run(args: string[]): Promise<number> {
   const dir = parsed.positionals[0] ?? './rules';
   try {
     const rules = loadRules(dir);
-    process.stdout.write(`rules OK: ${rules.devices.size} devices, ${rules.messages.size} message types\n`);
+    process.stdout.write(`rules OK: ${rules.devices.size} devices, ${rules.messages.size} message types, ${rules.departments.departments.size} departments\n`);
     return EXIT_OK;
   } catch (err) {
     process.stderr.write(describeFailure(dir, err));

@@ -110,7 +110,7 @@ export class Gap {
         return { earlier };
       }
       const accepted = await handler.accept(tx, request, device);
-      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}) } satisfies IdempotencyRecord);
+      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}), at: new Date().toISOString() } satisfies IdempotencyRecord);
       tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...(accepted.ref ? { ref: accepted.ref } : {}) });
       return { accepted };
     });
@@ -119,7 +119,8 @@ export class Gap {
       if (answer) await this.answer(device.id, request.id, answer);
       return;
     }
-    const { answer, afterCommit } = outcome.accepted;
+    const { answer, afterCommit, onCommitted } = outcome.accepted;
+    onCommitted?.();
     if (answer) await this.answer(device.id, request.id, answer);
     if (afterCommit) {
       // Not awaited: the PUBACK must not wait for the payment server.

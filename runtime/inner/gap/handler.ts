@@ -18,6 +18,8 @@ export interface Accepted {
   ref?: string;
   // Runs once the acceptance is durable; its answer is sent when it resolves.
   afterCommit?: () => Promise<Answer>;
+  // Side effects once the acceptance is durable (republishing a slot snapshot, say).
+  onCommitted?: () => void;
 }
 
 export interface IdempotencyRecord {
@@ -25,6 +27,7 @@ export interface IdempotencyRecord {
   type: string;
   answer?: Answer;
   ref?: string;
+  at?: string; // when it was accepted: retention prunes by it (records from before it are kept)
 }
 
 export interface Handler {

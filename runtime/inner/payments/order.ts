@@ -29,7 +29,9 @@ export interface Order {
   orderId: string;
   device: string;
   requestId: string;
-  billId: string;
+  // What the order pays: a bill, or a registration hold.
+  billId?: string;
+  registrationId?: string;
   amount: number;
   currency: 'CNY';
   method: 'code' | 'qr';

@@ -1,19 +1,22 @@
 // Orders across the gap: opened by payment.request, sent to the outer side over the
 // ferry channel, moved by the outcomes and notifications that come back, and resent
-// until final. Every change is a store transaction; devices are told only after it is
-// durable.
+// until final; refunds likewise. Every change is a store transaction; devices are
+// told only after it is durable.
 import type { ChannelConnection } from '../../channel/connection.js';
-import type { ChannelRecord, NotificationRecord, OutcomeRecord } from '../../channel/records.js';
+import type { ChannelRecord, NotificationRecord, OutcomeRecord, RefundOutcomeRecord } from '../../channel/records.js';
 import type { Logger } from '../../common/logger.js';
 import type { PaymentResultBody, BillPaidBody } from '../../../devices/protocol.js';
 import type { Store, Tx } from '../store/store.js';
 import type { Answer } from '../gap/handler.js';
 import { billKey, setBillStatus, type Bill } from '../billing/bills.js';
+import type { Notice, Registrations } from '../registration/registrations.js';
+import type { SlotPool } from '../registration/pools.js';
 import { nextId } from '../ids.js';
 import { FINAL, canMove, journalKey, kioskStatus, moved, orderKey, type Order, type OrderStatus } from './order.js';
+import { createRefund, refundJournalKey, refundKey, settleRefund, type Refund } from './refunds.js';
 
-// Orders still open this long after their last change are resent to the outer side,
-// which then asks the payment server for their state: covers a lost notification.
+// Orders and refunds still open this long after their last change are resent to the
+// outer side, which then asks the payment server: covers a lost notification.
 const RESYNC_AFTER_MS = 30_000;
 const RESYNC_EVERY_MS = 10_000;
 
@@ -21,20 +24,32 @@ export interface PaymentsOptions {
   store: Store;
   log: Logger;
   replyWaitMs: number;
+  registrations: Registrations;
   // Sends an unsolicited message to a device's down topic.
   send(deviceId: string, re: string | undefined, answer: Answer): Promise<void>;
+  // A slot pool changed: its retained snapshot is to be published again.
+  poolChanged(pool: SlotPool): void;
   now?: () => Date;
 }
 
 export interface NewOrder {
   device: string;
   requestId: string;
-  billId: string;
+  pays: { billId: string } | { registrationId: string };
   amount: number;
   method: 'code' | 'qr';
   authCode?: string;
   description: string;
 }
+
+// What a transaction decided that must be said or sent once it is durable.
+interface Effects {
+  notices: Notice[];
+  pools: SlotPool[];
+  refunds: Refund[];
+}
+
+const noEffects = (): Effects => ({ notices: [], pools: [], refunds: [] });
 
 export class Payments {
   private readonly opts: PaymentsOptions;
@@ -56,8 +71,8 @@ export class Payments {
     for (const wake of this.waiters.values()) wake();
   }
 
-  // The outer side connected (again): everything open is resent; the idempotency key
-  // at the payment server makes that safe.
+  // The outer side connected (again): everything open is resent; the idempotency keys
+  // at the payment server make that safe.
   attach(connection: ChannelConnection): void {
     this.channel?.close();
     this.channel = connection;
@@ -65,7 +80,7 @@ export class Payments {
     connection.on('close', () => {
       if (this.channel === connection) this.channel = null;
     });
-    this.opts.log.info('outer side connected; resending open orders');
+    this.opts.log.info('outer side connected; resending open orders and refunds');
     void this.resendOpen(0);
   }
 
@@ -79,7 +94,7 @@ export class Payments {
       orderId: await nextId(tx, 'P', now),
       device: o.device,
       requestId: o.requestId,
-      billId: o.billId,
+      ...o.pays,
       amount: o.amount,
       currency: 'CNY',
       method: o.method,
@@ -91,7 +106,7 @@ export class Payments {
     };
     tx.put(orderKey(order.orderId), order);
     tx.put(journalKey(order.orderId), order.createdAt);
-    tx.audit({ kind: 'payment.accepted', orderId: order.orderId, billId: order.billId, amount: order.amount, method: order.method, device: order.device });
+    tx.audit({ kind: 'payment.accepted', orderId: order.orderId, ...o.pays, amount: order.amount, method: order.method, device: order.device });
     return order;
   }
 
@@ -112,9 +127,12 @@ export class Payments {
     return this.answerFor(await this.order(orderId));
   }
 
-  async answerFor(order: Order): Promise<Answer> {
+  answerFor(order: Order): Answer {
     const body: PaymentResultBody = {
-      orderId: order.orderId, billId: order.billId, amount: order.amount, currency: order.currency,
+      orderId: order.orderId,
+      ...(order.billId ? { billId: order.billId } : {}),
+      ...(order.registrationId ? { registrationId: order.registrationId } : {}),
+      amount: order.amount, currency: order.currency,
       status: kioskStatus(order.status),
       ...(order.qrCode && !FINAL.has(order.status) ? { qrCode: order.qrCode } : {}),
       ...(order.reason ? { reason: order.reason } : {}),
@@ -126,6 +144,19 @@ export class Payments {
     const order = await this.opts.store.get<Order>(orderKey(orderId));
     if (!order) throw new Error(`order ${orderId} not found`);
     return order;
+  }
+
+  // Asks for a refund of (part of) a paid order, inside the caller's transaction; it is
+  // sent across once the transaction is durable (call sendRefund then).
+  async requestRefund(tx: Tx, o: { orderId: string; amount: number; reason: string; registrationId?: string }): Promise<Refund> {
+    const refund = await createRefund(tx, o, this.now());
+    if (o.registrationId) await this.opts.registrations.refunding(tx, o.registrationId, refund.refundId, this.now());
+    return refund;
+  }
+
+  sendRefund(refund: Refund): void {
+    if (refund.status !== 'requested' || !this.channel?.isReady) return;
+    this.channel.send({ k: 'refund', refundId: refund.refundId, orderId: refund.orderId, amount: refund.amount, currency: refund.currency, reason: refund.reason });
   }
 
   private answerable(order: Order): boolean {
@@ -144,9 +175,13 @@ export class Payments {
     if (!this.channel?.isReady) return;
     const cutoff = this.now().getTime() - olderThanMs;
     try {
-      for (const [key] of await this.opts.store.list(`journal!`)) {
+      for (const [key] of await this.opts.store.list('journal!')) {
         const order = await this.opts.store.get<Order>(orderKey(key.slice('journal!'.length)));
         if (order && Date.parse(order.updatedAt) <= cutoff) this.sendOrder(order);
+      }
+      for (const [key] of await this.opts.store.list('refundJournal!')) {
+        const refund = await this.opts.store.get<Refund>(refundKey(key.slice('refundJournal!'.length)));
+        if (refund && Date.parse(refund.updatedAt) <= cutoff) this.sendRefund(refund);
       }
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'resending open orders failed');
@@ -158,6 +193,7 @@ export class Payments {
       if (record.k === 'order.ack') await this.apply(record.orderId, 'sent', {}, 'outer');
       else if (record.k === 'outcome') await this.onOutcome(record);
       else if (record.k === 'notification') await this.onNotification(connection, record);
+      else if (record.k === 'refund.outcome') await this.onRefundOutcome(record);
     } catch (err) {
       this.opts.log.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
     }
@@ -188,7 +224,25 @@ export class Payments {
       return { accepted: true, changed };
     });
     connection.send({ k: 'notification.ack', notifyId: record.notifyId, accepted: verdict.accepted, ...(verdict.reason ? { reason: verdict.reason } : {}) });
-    if (verdict.changed) await this.announce(verdict.changed);
+    if (verdict.changed) await this.announce(verdict.changed.order, verdict.changed.effects);
+  }
+
+  private async onRefundOutcome(record: RefundOutcomeRecord): Promise<void> {
+    if (record.status === 'unknown') return; // the outer side keeps asking
+    const notice = await this.opts.store.transact(async (tx) => {
+      const refund = await tx.get<Refund>(refundKey(record.refundId));
+      if (!refund || refund.status !== 'requested') return null;
+      if (refund.orderId !== record.orderId || refund.amount !== record.amount) {
+        tx.audit({ kind: 'refund.outcome_mismatch', refundId: record.refundId, orderId: record.orderId, amount: record.amount });
+        return null;
+      }
+      const ok = record.status === 'succeeded';
+      settleRefund(tx, refund, ok, this.now());
+      return refund.registrationId
+        ? this.opts.registrations.refunded(tx, refund.registrationId, refund.refundId, ok, refund.amount, record.reason, this.now())
+        : null;
+    });
+    if (notice) await this.opts.send(notice.device, undefined, { type: notice.type, body: notice.body });
   }
 
   private async apply(orderId: string, to: OrderStatus, change: Partial<Order>, source: string, amount?: number): Promise<void> {
@@ -211,42 +265,62 @@ export class Payments {
       }
       return this.move(tx, order, to, change, source);
     });
-    if (changed) await this.announce(changed);
+    if (changed) await this.announce(changed.order, changed.effects);
   }
 
-  private async move(tx: Tx, order: Order, to: OrderStatus, change: Partial<Order>, source: string): Promise<Order> {
+  private async move(tx: Tx, order: Order, to: OrderStatus, change: Partial<Order>, source: string): Promise<{ order: Order; effects: Effects }> {
     const now = this.now();
     const next = moved(order, to, { ...(change.qrCode ? { qrCode: change.qrCode } : {}), ...(change.reason ? { reason: change.reason } : {}) }, now);
     tx.put(orderKey(order.orderId), next);
+    tx.audit({ kind: 'payment.state', orderId: order.orderId, from: order.status, to, source });
+    const effects = noEffects();
     if (FINAL.has(to)) {
       tx.del(journalKey(order.orderId));
-      const bill = await tx.get<Bill>(billKey(order.billId));
-      if (bill && bill.orderId === order.orderId && bill.status === 'paying') {
-        setBillStatus(tx, bill, to === 'succeeded' ? 'paid' : 'open', to === 'succeeded' ? { paidAt: now.toISOString() } : {});
-      } else {
-        tx.audit({ kind: 'payment.bill_state_unexpected', orderId: order.orderId, billId: order.billId, billStatus: bill?.status ?? 'missing' });
-      }
+      if (order.billId) await this.settleBill(tx, next, now);
+      if (order.registrationId) await this.settleRegistration(tx, next, to as 'succeeded' | 'failed', now, effects);
     }
-    tx.audit({ kind: 'payment.state', orderId: order.orderId, from: order.status, to, source });
-    return next;
+    return { order: next, effects };
+  }
+
+  private async settleBill(tx: Tx, order: Order, now: Date): Promise<void> {
+    const bill = await tx.get<Bill>(billKey(order.billId!));
+    if (bill && bill.orderId === order.orderId && bill.status === 'paying') {
+      setBillStatus(tx, bill, order.status === 'succeeded' ? 'paid' : 'open', order.status === 'succeeded' ? { paidAt: now.toISOString() } : {});
+    } else {
+      tx.audit({ kind: 'payment.bill_state_unexpected', orderId: order.orderId, billId: order.billId!, billStatus: bill?.status ?? 'missing' });
+    }
+  }
+
+  private async settleRegistration(tx: Tx, order: Order, to: 'succeeded' | 'failed', now: Date, effects: Effects): Promise<void> {
+    const settled = await this.opts.registrations.settle(tx, order.registrationId!, order.orderId, to, now);
+    effects.notices.push(...settled.notices);
+    if (settled.changed) effects.pools.push(settled.changed);
+    if (settled.refund) {
+      // The money came but the slot is gone: never keep it silently (issue 3).
+      const refund = await this.requestRefund(tx, { orderId: order.orderId, registrationId: order.registrationId!, ...settled.refund });
+      effects.refunds.push(refund);
+      effects.notices.push({ device: order.device, type: 'registration.refunding', body: { registrationId: order.registrationId, refundId: refund.refundId, amount: refund.amount, reason: refund.reason } });
+    }
   }
 
   // Tells whoever waits: the kiosk's pending request, or the kiosk and the billing desk
-  // by unsolicited messages once the order is final.
-  private async announce(order: Order): Promise<void> {
+  // by unsolicited messages once the order is final; sends refunds; republishes pools.
+  private async announce(order: Order, effects: Effects): Promise<void> {
+    for (const pool of effects.pools) this.opts.poolChanged(pool);
+    for (const refund of effects.refunds) this.sendRefund(refund);
     const waiter = this.waiters.get(order.orderId);
     if (waiter) {
       if (this.answerable(order)) waiter();
-      if (FINAL.has(order.status)) return this.tellBillingDesk(order);
-      return;
+    } else if (FINAL.has(order.status)) {
+      await this.opts.send(order.device, order.requestId, this.answerFor(order));
     }
     if (!FINAL.has(order.status)) return;
-    await this.opts.send(order.device, order.requestId, await this.answerFor(order));
+    for (const notice of effects.notices) await this.opts.send(notice.device, undefined, { type: notice.type, body: notice.body });
     await this.tellBillingDesk(order);
   }
 
   private async tellBillingDesk(order: Order): Promise<void> {
-    if (order.status !== 'succeeded') return;
+    if (order.status !== 'succeeded' || !order.billId) return;
     const bill = await this.opts.store.get<Bill>(billKey(order.billId));
     if (!bill || bill.status !== 'paid') return;
     const body: BillPaidBody = {

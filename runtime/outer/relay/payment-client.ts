@@ -7,13 +7,15 @@ import http from 'node:http';
 import https from 'node:https';
 import { assert } from '../../common/errors.js';
 import { signRequest } from '../../common/signature.js';
-import type { OrderRecord } from '../../channel/records.js';
+import type { OrderRecord, RefundRecord } from '../../channel/records.js';
 
 // Sockets kept open to the payment server: enough for a busy hospital's parallel
 // payments, few enough that an outage does not pile up connections.
 export const PAYMENT_SOCKETS_MAX = 32;
 // A payment answer is a few hundred bytes; anything far larger is not one.
 export const PAYMENT_ANSWER_BYTES_MAX = 64 * 1024;
+// A day's statement: a few hundred bytes a line, STATEMENT_LINES_MAX lines at most.
+export const STATEMENT_ANSWER_BYTES_MAX = 64 * 1024 * 1024;
 const QR_CODE_CHARS_MAX = 256;
 const REASON_CHARS_MAX = 256;
 
@@ -78,6 +80,17 @@ export class PaymentClient {
     return this.checked(result, order);
   }
 
+  // POST /v1/refunds, keyed by the refund id: a resend is answered, never refunded twice.
+  async createRefund(refund: RefundRecord): Promise<RefundCallResult> {
+    const body = { refundId: refund.refundId, orderId: refund.orderId, amount: refund.amount, currency: refund.currency, reason: refund.reason };
+    const result = await this.call('POST', '/v1/refunds', JSON.stringify(body), refund.refundId);
+    if (result.kind !== 'http') return result;
+    const { status, json } = result;
+    if (status >= 500) return { kind: 'server_error', status };
+    if (status !== 200) return { kind: 'refused', status, error: errorOf(json) };
+    return checkRefundAnswer(json, refund);
+  }
+
   close(): void {
     this.closing.abort();
     this.agent.destroy();
@@ -91,7 +104,13 @@ export class PaymentClient {
     return checkAnswer(json, order);
   }
 
-  private call(method: 'GET' | 'POST', route: string, body: string, idempotencyKey?: string): Promise<RawResult> {
+  // GET /v1/statements/{date}: the raw answer; runtime/outer/statements/ checks it.
+  async statement(date: string): Promise<RawResult> {
+    assert(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date), 'a statement date is YYYY-MM-DD');
+    return this.call('GET', `/v1/statements/${date}`, '', undefined, STATEMENT_ANSWER_BYTES_MAX);
+  }
+
+  private call(method: 'GET' | 'POST', route: string, body: string, idempotencyKey?: string, maxBytes = PAYMENT_ANSWER_BYTES_MAX): Promise<RawResult> {
     const path = this.base.pathname.replace(/\/$/, '') + route;
     const headers: Record<string, string> = { ...signRequest(this.opts.secret, method, path, body), accept: 'application/json' };
     if (method === 'POST') {
@@ -105,7 +124,7 @@ export class PaymentClient {
       const req = this.lib.request({
         protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port,
         method, path, headers, agent: this.agent, signal,
-      }, (res) => readAnswer(res).then(
+      }, (res) => readAnswer(res, maxBytes).then(
         (json) => resolve({ kind: 'http', status: res.statusCode ?? 0, json }),
         () => resolve({ kind: 'unknown', reason: timeout.aborted ? 'timeout' : 'network' }),
       ));
@@ -115,15 +134,42 @@ export class PaymentClient {
   }
 }
 
-type RawResult = { kind: 'http'; status: number; json: unknown } | { kind: 'unknown'; reason: 'timeout' | 'network' };
+export interface RefundAnswer {
+  refundId: string;
+  orderId: string;
+  status: 'succeeded' | 'failed';
+  amount: number;
+  reason?: string;
+}
 
-function readAnswer(res: http.IncomingMessage): Promise<unknown> {
+export type RefundCallResult =
+  | { kind: 'answer'; answer: RefundAnswer }
+  | { kind: 'unknown'; reason: 'timeout' | 'network' }
+  | { kind: 'server_error'; status: number }
+  | { kind: 'refused'; status: number; error: string }
+  | { kind: 'invalid'; reason: string };
+
+// Like checkAnswer: a refund answer must be about this refund, order and amount.
+export function checkRefundAnswer(json: unknown, refund: RefundRecord): RefundCallResult {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { kind: 'invalid', reason: 'answer is not an object' };
+  const a = json as Record<string, unknown>;
+  if (a.refundId !== refund.refundId || a.orderId !== refund.orderId) return { kind: 'invalid', reason: 'answer is for another refund' };
+  if (a.amount !== refund.amount) return { kind: 'invalid', reason: 'answer has another amount' };
+  if (a.status !== 'succeeded' && a.status !== 'failed') return { kind: 'invalid', reason: 'answer has no known status' };
+  const answer: RefundAnswer = { refundId: refund.refundId, orderId: refund.orderId, status: a.status, amount: refund.amount };
+  if (typeof a.reason === 'string') answer.reason = a.reason.slice(0, REASON_CHARS_MAX);
+  return { kind: 'answer', answer };
+}
+
+export type RawResult = { kind: 'http'; status: number; json: unknown } | { kind: 'unknown'; reason: 'timeout' | 'network' };
+
+function readAnswer(res: http.IncomingMessage, maxBytes: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > PAYMENT_ANSWER_BYTES_MAX) res.destroy(new Error('answer too large'));
+      if (size > maxBytes) res.destroy(new Error('answer too large'));
       else chunks.push(chunk);
     });
     res.on('end', () => {

@@ -1,0 +1,52 @@
+// slots.status (medical information receiver): a department's registration status for
+// a day, as the hospital's own systems know it. Applied in version order; a stale
+// update is ignored and audited. Capacity cut below the bookings cancels nothing: the
+// pool is flagged over capacity and an operator is alerted (issue 3).
+import type { SlotsAppliedBody, SlotsStatusBody } from '../../../devices/protocol.js';
+import { FerryError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { DepartmentsRule } from '../../rules/types.js';
+import type { Handler } from '../gap/handler.js';
+import { findSession } from '../registration/calendar.js';
+import { loadPool, savePool, type SlotPool } from '../registration/pools.js';
+
+export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: SlotPool) => void, log: Logger): Handler {
+  return {
+    type: 'slots.status',
+    async accept(tx, request, device) {
+      const body = request.body as unknown as SlotsStatusBody;
+      const r = rules();
+      if (!r.departments.has(body.dept)) throw new FerryError('UNKNOWN_DEPT', `No department ${body.dept}.`, '/body/dept');
+      body.sessions.forEach((s, i) => {
+        if (!findSession(r, s.session)) throw new FerryError('UNKNOWN_SESSION', `No session ${s.session}.`, `/body/sessions/${i}/session`);
+      });
+      const versionKey = `slotsVersion!${body.dept}`;
+      const current = (await tx.get<number>(versionKey)) ?? 0;
+      const answer = (applied: boolean, reason?: string) => ({
+        type: 'slots.applied',
+        body: { dept: body.dept, date: body.date, version: body.version, applied, ...(reason ? { reason } : {}) } satisfies SlotsAppliedBody,
+      });
+      if (body.version <= current) {
+        tx.audit({ kind: 'slots.stale', dept: body.dept, date: body.date, version: body.version, current, device: device.id });
+        return { answer: answer(false, `version ${body.version} is not newer than ${current}`) };
+      }
+      tx.put(versionKey, body.version);
+      const changed: SlotPool[] = [];
+      for (const s of body.sessions) {
+        const pool = await loadPool(tx, r, body.dept, body.date, s.session);
+        pool.capacity = s.capacity;
+        pool.window = s.booked;
+        pool.closed = s.closed ?? false;
+        pool.version = body.version;
+        savePool(tx, pool);
+        changed.push(pool);
+        if (pool.overCapacity) {
+          log.warn({ dept: pool.dept, date: pool.date, session: pool.session, capacity: pool.capacity, booked: pool.booked, window: pool.window }, 'ALERT: session over capacity; no booking was cancelled');
+          tx.audit({ kind: 'slots.over_capacity', dept: pool.dept, date: pool.date, session: pool.session, capacity: pool.capacity, booked: pool.booked, window: pool.window });
+        }
+      }
+      tx.audit({ kind: 'slots.applied', dept: body.dept, date: body.date, version: body.version, device: device.id });
+      return { answer: answer(true), onCommitted: () => changed.forEach(poolChanged) };
+    },
+  };
+}

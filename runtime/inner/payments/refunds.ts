@@ -1,0 +1,59 @@
+// Refunds: money sent back for a paid order (a cancelled booking, a payment that came
+// after its slot was gone). A refund is journaled like an order and resent to the
+// outer side until the payment server has answered it; its id is the idempotency key.
+// The refunds of an order never add up to more than it was paid.
+import { FerryError, assert } from '../../common/errors.js';
+import type { Tx } from '../store/store.js';
+import { nextId } from '../ids.js';
+import { orderKey, type Order } from './order.js';
+
+export type RefundStatus = 'requested' | 'succeeded' | 'failed';
+
+export interface Refund {
+  refundId: string;
+  orderId: string;
+  amount: number;
+  currency: 'CNY';
+  reason: string;
+  registrationId?: string;
+  status: RefundStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const refundKey = (refundId: string) => `refund!${refundId}`;
+export const refundJournalKey = (refundId: string) => `refundJournal!${refundId}`;
+const ofOrderKey = (orderId: string, refundId: string) => `refundsOf!${orderId}!${refundId}`;
+
+export async function createRefund(tx: Tx, o: { orderId: string; amount: number; reason: string; registrationId?: string }, now: Date): Promise<Refund> {
+  const order = await tx.get<Order>(orderKey(o.orderId));
+  assert(order !== undefined, `order ${o.orderId} exists`);
+  if (order.status !== 'succeeded') throw new FerryError('INTERNAL', `order ${o.orderId} is ${order.status}: nothing to refund`);
+  let refunded = 0;
+  for (const [, refundId] of await tx.list<string>(`refundsOf!${o.orderId}!`)) {
+    const earlier = await tx.get<Refund>(refundKey(refundId));
+    if (earlier && earlier.status !== 'failed') refunded += earlier.amount;
+  }
+  if (refunded + o.amount > order.amount) {
+    throw new FerryError('INTERNAL', `refunds of ${o.orderId} would exceed what was paid (${refunded} + ${o.amount} > ${order.amount})`);
+  }
+  const refund: Refund = {
+    refundId: await nextId(tx, 'F', now), orderId: o.orderId, amount: o.amount, currency: 'CNY', reason: o.reason,
+    ...(o.registrationId ? { registrationId: o.registrationId } : {}),
+    status: 'requested', createdAt: now.toISOString(), updatedAt: now.toISOString(),
+  };
+  tx.put(refundKey(refund.refundId), refund);
+  tx.put(refundJournalKey(refund.refundId), refund.createdAt);
+  tx.put(ofOrderKey(o.orderId, refund.refundId), refund.refundId);
+  tx.audit({ kind: 'refund.requested', refundId: refund.refundId, orderId: o.orderId, amount: o.amount, reason: o.reason });
+  return refund;
+}
+
+export function settleRefund(tx: Tx, refund: Refund, ok: boolean, now: Date): Refund {
+  assert(refund.status === 'requested', `refund ${refund.refundId} is still open`);
+  const next: Refund = { ...refund, status: ok ? 'succeeded' : 'failed', updatedAt: now.toISOString() };
+  tx.put(refundKey(refund.refundId), next);
+  tx.del(refundJournalKey(refund.refundId));
+  tx.audit({ kind: ok ? 'refund.succeeded' : 'refund.failed', refundId: refund.refundId, orderId: refund.orderId, amount: refund.amount });
+  return next;
+}

@@ -1,0 +1,47 @@
+// Slot pools: one per (department, date, session). Every change to a pool happens in a
+// store transaction, and transactions run one at a time, so a check of `remaining`
+// and the hold it allows can never interleave with another: no overbooking (DESIGN.md
+// invariant 3) under any concurrency.
+import type { DepartmentsRule } from '../../rules/types.js';
+import { assert } from '../../common/errors.js';
+import type { Tx } from '../store/store.js';
+
+export interface SlotPool {
+  dept: string;
+  date: string;
+  session: string;
+  capacity: number;
+  booked: number; // bookings made through the gateway
+  window: number; // bookings made at the window or elsewhere, as the receiver reports
+  held: number; // live holds, paid for or not yet
+  closed: boolean;
+  version: number; // the receiver's version last applied (0: defaults from the rules)
+  visitSeq: number; // the last visit number given in this session
+  overCapacity: boolean; // capacity was cut below the bookings: an operator must act
+}
+
+export const poolKey = (dept: string, date: string, session: string) => `pool!${dept}!${date}!${session}`;
+
+export async function loadPool(tx: Tx, rules: DepartmentsRule, dept: string, date: string, session: string): Promise<SlotPool> {
+  const stored = await tx.get<SlotPool>(poolKey(dept, date, session));
+  if (stored) return stored;
+  const department = rules.departments.get(dept);
+  assert(department !== undefined, `department ${dept} is known`);
+  return {
+    dept, date, session, capacity: department.capacity[session] ?? 0,
+    booked: 0, window: 0, held: 0, closed: false, version: 0, visitSeq: 0, overCapacity: false,
+  };
+}
+
+export function remaining(pool: SlotPool): number {
+  return Math.max(0, pool.capacity - pool.booked - pool.window - pool.held);
+}
+
+// Writes a pool after asserting what must always hold of it.
+export function savePool(tx: Tx, pool: SlotPool): void {
+  assert(pool.held >= 0, `pool ${pool.dept}/${pool.date}/${pool.session} has no negative holds`);
+  assert(pool.booked >= 0, `pool ${pool.dept}/${pool.date}/${pool.session} has no negative bookings`);
+  assert(pool.visitSeq >= pool.booked || pool.visitSeq >= 0, 'visit numbers are counted');
+  pool.overCapacity = pool.booked + pool.window > pool.capacity;
+  tx.put(poolKey(pool.dept, pool.date, pool.session), pool);
+}

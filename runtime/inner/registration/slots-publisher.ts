@@ -1,0 +1,83 @@
+// The retained `slots/{dept}/{date}` snapshot that kiosks and desks read for the
+// remaining counts (余号量). It is rebuilt from the store after every change, once the
+// change is durable, one publish at a time per topic and coalesced, so the retained
+// message is always the latest durable state and never a count that was not true.
+import type { DepartmentsRule } from '../../rules/types.js';
+import type { Logger } from '../../common/logger.js';
+import type { SlotsSnapshot } from '../../../devices/protocol.js';
+import { topics } from '../../../devices/protocol.js';
+import type { Store } from '../store/store.js';
+import { poolKey, remaining, type SlotPool } from './pools.js';
+import { localDate } from './calendar.js';
+
+export class SlotsPublisher {
+  private readonly dirty = new Set<string>(); // `${dept}|${date}` waiting to be published
+  private running: Promise<void> | null = null;
+  private seq = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly rules: () => DepartmentsRule,
+    private readonly publish: (topic: string, payload: string) => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  changed(pool: Pick<SlotPool, 'dept' | 'date'>): void {
+    this.dirty.add(`${pool.dept}|${pool.date}`);
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+      if (this.dirty.size > 0) this.changed(splitKey([...this.dirty][0]!));
+    });
+  }
+
+  // After a restart the broker has no retained messages: publish every pool from today on.
+  async republishAll(nowMs = Date.now()): Promise<void> {
+    const today = localDate(nowMs, this.rules());
+    for (const [, pool] of await this.store.list<SlotPool>('pool!')) {
+      if (pool.date >= today) this.dirty.add(`${pool.dept}|${pool.date}`);
+    }
+    for (const dept of this.rules().departments.keys()) this.dirty.add(`${dept}|${today}`);
+    if (this.dirty.size > 0) this.changed(splitKey([...this.dirty][0]!));
+  }
+
+  // Resolves when everything changed so far has been published (for tests).
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve)); // let a burst of changes coalesce
+    while (this.dirty.size > 0) {
+      const key = [...this.dirty][0]!;
+      this.dirty.delete(key);
+      try {
+        await this.store.durable();
+        const snapshot = await this.snapshot(splitKey(key));
+        await this.publish(topics.slots(snapshot.dept, snapshot.date), JSON.stringify(snapshot));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, key }, 'slot snapshot not published');
+      }
+    }
+  }
+
+  async snapshot({ dept, date }: { dept: string; date: string }): Promise<SlotsSnapshot> {
+    const rules = this.rules();
+    const department = rules.departments.get(dept);
+    const sessions = await Promise.all(rules.sessions.map(async (session) => {
+      const pool = await this.store.get<SlotPool>(poolKey(dept, date, session.name));
+      const capacity = pool?.capacity ?? department?.capacity[session.name] ?? 0;
+      const booked = (pool?.booked ?? 0) + (pool?.window ?? 0);
+      const held = pool?.held ?? 0;
+      return {
+        session: session.name, capacity, booked, held,
+        remaining: pool ? remaining(pool) : capacity, closed: pool?.closed ?? false, overCapacity: pool?.overCapacity ?? false,
+      };
+    }));
+    return { dept, date, seq: ++this.seq, sessions, ts: new Date().toISOString() };
+  }
+}
+
+function splitKey(key: string): { dept: string; date: string } {
+  const [dept, date] = key.split('|') as [string, string];
+  return { dept, date };
+}

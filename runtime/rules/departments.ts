@@ -1,0 +1,104 @@
+// departments.yaml: the departments patients can register with, the sessions of a
+// day, fees per doctor level, default capacities and hold times (issue 3). Checked
+// with file:line like every rule file.
+import { Ajv } from 'ajv';
+import type { DepartmentsRule, RuleProblem } from './types.js';
+import { deepFreeze } from './defaults.js';
+import { DEPT } from './file-schemas.js';
+import { problemAt, schemaProblem, type YamlSource } from './yaml-source.js';
+import { frozenMap } from './sections.js';
+
+const NAME = '^[a-z][a-z0-9_-]{0,31}$';
+const CLOCK = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+// Generous bounds that still catch a slipped digit.
+const CAPACITY_MAX = 10_000;
+const FEE_FEN_MAX = 10_000_000;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['sessions', 'departments'],
+  properties: {
+    utcOffset: { type: 'string', pattern: '^[+-](0[0-9]|1[0-4]):[0-5][0-9]$' },
+    holdTtlSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+    paymentGraceSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
+    bookAheadDays: { type: 'integer', minimum: 0, maximum: 90 },
+    sessions: {
+      type: 'object', minProperties: 1, maxProperties: 8,
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        type: 'object', additionalProperties: false, required: ['start', 'end'],
+        properties: { start: { type: 'string', pattern: CLOCK }, end: { type: 'string', pattern: CLOCK } },
+      },
+    },
+    departments: {
+      type: 'object', minProperties: 1, maxProperties: 500,
+      propertyNames: { pattern: DEPT },
+      additionalProperties: {
+        type: 'object', additionalProperties: false, required: ['name', 'fees', 'capacity'],
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 100 },
+          fees: {
+            type: 'object', required: ['regular'], maxProperties: 16,
+            propertyNames: { pattern: NAME },
+            properties: { regular: { type: 'integer', minimum: 0, maximum: FEE_FEN_MAX } },
+            additionalProperties: { type: 'integer', minimum: 0, maximum: FEE_FEN_MAX },
+          },
+          capacity: {
+            type: 'object', maxProperties: 8, propertyNames: { pattern: NAME },
+            additionalProperties: { type: 'integer', minimum: 0, maximum: CAPACITY_MAX },
+          },
+        },
+      },
+    },
+  },
+};
+
+let validate: ReturnType<Ajv['compile']> | undefined;
+
+interface RawDepartments {
+  utcOffset?: string;
+  holdTtlSeconds?: number;
+  paymentGraceSeconds?: number;
+  bookAheadDays?: number;
+  sessions: Record<string, { start: string; end: string }>;
+  departments: Record<string, { name: string; fees: Record<string, number>; capacity: Record<string, number> }>;
+}
+
+export function buildDepartments(src: YamlSource, problems: RuleProblem[]): DepartmentsRule | null {
+  validate ??= new Ajv({ strict: true, allErrors: true }).compile(schema);
+  if (!validate(src.data)) {
+    for (const err of validate.errors ?? []) problems.push(schemaProblem(src, err));
+    return null;
+  }
+  const raw = src.data as RawDepartments;
+  const minutes = (clock: string) => Number(clock.slice(0, 2)) * 60 + Number(clock.slice(3));
+  for (const [name, s] of Object.entries(raw.sessions)) {
+    if (minutes(s.end) <= minutes(s.start)) problems.push(problemAt(src, ['sessions', name, 'end'], `session ${name} ends before it starts`));
+  }
+  for (const [code, d] of Object.entries(raw.departments)) {
+    for (const session of Object.keys(d.capacity)) {
+      if (!(session in raw.sessions)) problems.push(problemAt(src, ['departments', code, 'capacity', session], `unknown session ${session}; sessions are ${Object.keys(raw.sessions).join(', ')}`, true));
+    }
+  }
+  const sessions = Object.entries(raw.sessions)
+    .map(([name, s]) => ({ name, startMinute: minutes(s.start), endMinute: minutes(s.end) }))
+    .sort((a, b) => a.startMinute - b.startMinute);
+  const departments = frozenMap(Object.entries(raw.departments).map(([code, d]) => [code, deepFreeze({
+    code, name: d.name, fees: { ...d.fees },
+    capacity: Object.fromEntries(sessions.map((s) => [s.name, d.capacity[s.name] ?? 0])),
+  })]));
+  return deepFreeze({
+    utcOffsetMinutes: offsetMinutes(raw.utcOffset ?? '+08:00'),
+    holdTtlSeconds: raw.holdTtlSeconds ?? 300,
+    paymentGraceSeconds: raw.paymentGraceSeconds ?? 600,
+    bookAheadDays: raw.bookAheadDays ?? 0,
+    sessions,
+    departments,
+  }) as DepartmentsRule;
+}
+
+function offsetMinutes(offset: string): number {
+  const sign = offset.startsWith('-') ? -1 : 1;
+  return sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+}
