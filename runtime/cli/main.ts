@@ -7,11 +7,22 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   start: () => import('./commands/start.js'),
   'rules check': () => import('./commands/rules-check.js'),
   'audit verify': () => import('./commands/audit-verify.js'),
+  query: () => import('./commands/query.js'),
+  reconcile: () => import('./commands/reconcile.js'),
   'devices add': () => import('./commands/devices-add.js'),
   'devices disable': () => import('./commands/devices-disable.js'),
   'sim payment-server': () => import('./commands/sim-payment-server.js'),
   'sim kiosk': () => import('./commands/sim-kiosk.js'),
   'sim billing-desk': () => import('./commands/sim-billing-desk.js'),
+  'sim registration': () => import('./commands/sim-registration.js'),
+  'sim receiver': () => import('./commands/sim-receiver.js'),
+  'sim workstation': () => import('./commands/sim-workstation.js'),
+  'firewall plan': () => import('./commands/firewall-plan.js'),
+  'firewall apply': () => import('./commands/firewall-apply.js'),
+  'firewall verify': () => import('./commands/firewall-verify.js'),
+  'netns setup': () => import('./commands/netns-setup.js'),
+  'netns teardown': () => import('./commands/netns-setup.js').then((m) => ({ command: m.teardown })),
+  'tls make-test-ca': () => import('./commands/tls-make-test-ca.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

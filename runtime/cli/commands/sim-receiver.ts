@@ -1,0 +1,97 @@
+// `ferry sim receiver`: a medical information receiver reporting a department's
+// registration status for a day.
+import { parseArgs } from 'node:util';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { isErrorReply } from '../../../devices/client.js';
+import { ReceiverSim, type SessionReport } from '../../../sim/devices/receiver.js';
+import {
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine,
+} from '../../../sim/devices/cli-support.js';
+
+const DEFAULT_DEVICE = 'receiver-01';
+
+const HELP = `Usage: ferry sim receiver report --dept D --session NAME:CAPACITY:BOOKED[:closed] ... [options]
+
+Acts as a medical information receiver: reports a department's registration status for
+a day. BOOKED counts the bookings made at the window or elsewhere, outside the gateway;
+add :closed to close a session. The gateway recomputes the remaining counts and
+republishes slots/{dept}/{date}.
+
+Options:
+  --dept D            department code (departments.yaml)
+  --date YYYY-MM-DD   the day (default today, UTC+8)
+  --session SPEC      one per session, e.g. morning:40:12 or afternoon:30:0:closed
+  --version N         the report's version (default: the current time in ms, which grows)
+
+${connectionHelp(DEFAULT_DEVICE)}
+
+Example:
+  ferry sim receiver report --dept INT --session morning:40:12 --session afternoon:30:3`;
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  dept: { type: 'string' },
+  date: { type: 'string' },
+  session: { type: 'string', multiple: true },
+  version: { type: 'string' },
+} as const;
+
+export const command: Command = {
+  name: 'sim receiver',
+  summary: 'act as a medical information receiver: report slots',
+  help: HELP,
+  async run(args) {
+    const [action, ...rest] = args;
+    if (action !== 'report') return usage('expected the action: report');
+    let receiver: ReceiverSim;
+    let values;
+    let sessions: SessionReport[];
+    try {
+      values = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }).values;
+      if (!values.dept) throw new UsageError('--dept is required');
+      sessions = (values.session ?? []).map(parseSession);
+      if (sessions.length === 0) throw new UsageError('give at least one --session');
+      if (values.version !== undefined) nonNegativeInt(values.version, '--version');
+      try {
+        receiver = await ReceiverSim.connect(connectOptions(values, DEFAULT_DEVICE));
+      } catch (err) {
+        return failure(operatingError(err));
+      }
+    } catch (err) {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      throw err;
+    }
+    try {
+      const date = values.date ?? new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+      const reply = await receiver.report(values.dept, date, sessions, {
+        ...(values.version !== undefined ? { version: Number(values.version) } : {}), request: { timeoutMs: Number(values['timeout-ms']) },
+      });
+      if (values.json) printJson(reply);
+      if (isErrorReply(reply)) return failure(describeError(reply));
+      if (!values.json) printLine(`${reply.body.dept} ${reply.body.date} version ${reply.body.version}: ${reply.body.applied ? 'applied' : `not applied (${reply.body.reason})`}`);
+      return reply.body.applied ? EXIT_OK : EXIT_FAILURE;
+    } catch (err) {
+      return failure(operatingError(err));
+    } finally {
+      await receiver.close();
+    }
+  },
+};
+
+function parseSession(spec: string): SessionReport {
+  const [session, capacity, booked, closed, extra] = spec.split(':');
+  if (!session || capacity === undefined || booked === undefined || extra !== undefined || (closed !== undefined && closed !== 'closed')) {
+    throw new UsageError(`--session is NAME:CAPACITY:BOOKED[:closed], not ${spec}`);
+  }
+  return { session, capacity: nonNegativeInt(capacity, '--session capacity'), booked: nonNegativeInt(booked, '--session booked'), ...(closed ? { closed: true } : {}) };
+}
+
+function failure(message: string): number {
+  process.stderr.write(`ferry sim receiver: ${message}\n`);
+  return EXIT_FAILURE;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`ferry sim receiver: ${message}\n\n${HELP}\n`);
+  return EXIT_USAGE;
+}
