@@ -234,6 +234,13 @@ export class DeviceClient {
     });
   }
 
+  // Cuts the TCP connection as a failing network would; MQTT.js then reconnects after
+  // RECONNECT_PERIOD_MS, as after any link loss. For reconnect storms (sim/load/).
+  dropLink(): void {
+    const stream = this.mqtt.stream as Partial<Socket> | undefined;
+    if (stream && typeof stream.destroy === 'function') stream.destroy();
+  }
+
   // Always ends the socket, and fails whatever still waits.
   async close(): Promise<void> {
     if (this.closed) return;

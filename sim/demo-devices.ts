@@ -12,6 +12,9 @@ export const DEMO_DEVICES: readonly DemoDevice[] = [
   { id: 'billing-01', role: 'billing_desk', password: 'demo-billing-01-secret' },
   { id: 'receiver-01', role: 'receiver', password: 'demo-receiver-01-secret' },
   { id: 'ws-int-01', role: 'workstation', dept: 'INT', password: 'demo-ws-int-01-secret' },
+  // Added with `ferry devices add`, which generated these passwords.
+  { id: 'ws-int-02', role: 'workstation', dept: 'INT', password: 'ys9Boi4WUILdhKF8ueFAP-Jdn-Jm5EML' },
+  { id: 'ws-ped-01', role: 'workstation', dept: 'PED', password: 'TlYKoQbzUKVrgy09L60ZlWv52DfDCqEl' },
 ];
 
 export function demoPassword(id: string): string | undefined {

@@ -64,7 +64,7 @@ async function burstWithCrash(victim: 'inner' | 'outer'): Promise<void> {
       return body;
     }));
     for (const f of finals) {
-      assert.ok(f.status === 'succeeded' || f.status === 'failed', `order ${f.orderId} ended ${f.status}`);
+      assert.ok(f.status === 'succeeded' || f.status === 'failed', `order ${f.orderId} ended ${f.status}; at the payment server: ${JSON.stringify(sim.payments().find((p) => p.orderId === f.orderId))}, ${sim.requestsFor(f.orderId)} requests`);
       assert.ok(sim.chargesFor(f.orderId) <= 1, `order ${f.orderId} charged at most once`);
       if (f.status === 'succeeded') assert.is(sim.chargesFor(f.orderId), 1, `order ${f.orderId} charged`);
     }

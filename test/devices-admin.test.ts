@@ -196,7 +196,7 @@ test('each command explains itself with --help and rejects a wrong command line'
 test('rules check reports OK for the examples and every problem with file:line:col', async () => {
   const ok = await ferry('rules-check', [EXAMPLE_RULES]);
   assert.is(ok.status, 0, ok.stderr);
-  assert.is(ok.stdout, 'rules OK: 6 devices, 3 message types\n');
+  assert.match(ok.stdout, /^rules OK: \d+ devices, \d+ message types/);
   const dir = copyRules();
   writeFileSync(join(dir, 'devices.yaml'), devicesText(dir).replace('role: receiver', 'role: receiver\n    shoeSize: 42'));
   const bad = await ferry('rules-check', [dir]);

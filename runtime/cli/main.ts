@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   'sim registration': () => import('./commands/sim-registration.js'),
   'sim receiver': () => import('./commands/sim-receiver.js'),
   'sim workstation': () => import('./commands/sim-workstation.js'),
+  'sim load': () => import('./commands/sim-load.js'),
   'firewall plan': () => import('./commands/firewall-plan.js'),
   'firewall apply': () => import('./commands/firewall-apply.js'),
   'firewall verify': () => import('./commands/firewall-verify.js'),

@@ -15,6 +15,16 @@ import { Payments } from './payments/payments.js';
 import { billCreate } from './handlers/bill-create.js';
 import { billQuery } from './handlers/bill-query.js';
 import { paymentRequest } from './handlers/payment-request.js';
+import { registrationRequest } from './handlers/registration-request.js';
+import { registrationCancel } from './handlers/registration-cancel.js';
+import { slotsStatus } from './handlers/slots-status.js';
+import { Registrations } from './registration/registrations.js';
+import { SlotsPublisher } from './registration/slots-publisher.js';
+import { ExpirySweeper } from './registration/sweeper.js';
+import { patientInfo } from './handlers/patient-info.js';
+import { dispatchAck } from './handlers/dispatch-ack.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { createQuerySide, type QuerySide } from './management/query-side.js';
 
 export interface InnerOptions {
   rules: Rules;
@@ -26,6 +36,10 @@ export interface RunningInner {
   broker: RunningBroker;
   store: Store;
   payments: Payments;
+  slots: SlotsPublisher;
+  sweeper: ExpirySweeper;
+  dispatcher: Dispatcher;
+  query: QuerySide;
   socketPath: string;
   // Re-reads the rule files; keeps the running ones when the new ones do not load.
   reloadRules(): Promise<{ ok: true; dropped: number } | { ok: false; problems: string }>;
@@ -42,16 +56,37 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
     await broker!.publish(topics.down(deviceId), JSON.stringify(message), { qos: 1 });
   };
 
+  // Rules that a reload replaces; the parts that read them ask for the current ones.
+  let departments = rules.departments;
+  const currentDepartments = () => departments;
+  const registrations = new Registrations(currentDepartments);
+  const slots = new SlotsPublisher(store, currentDepartments,
+    (topic, payload) => broker!.publish(topic, payload, { qos: 1, retain: true }), log.child({ part: 'slots' }));
+  const poolChanged = (pool: { dept: string; date: string }) => slots.changed(pool);
+  // Dispatch needs the broker's events, so it starts with the broker; until then a
+  // queued message simply waits in the store (it is sent when a workstation subscribes).
+  let triage = rules.triage;
+  let dispatcher: Dispatcher | undefined;
+  const dispatchDeps = { store, dispatcher: () => dispatcher };
+
   const payments = new Payments({
-    store, log: log.child({ part: 'payments' }), replyWaitMs: gw.limits.replyWaitMs,
+    store, log: log.child({ part: 'payments' }), replyWaitMs: gw.limits.replyWaitMs, registrations, poolChanged,
     send: (deviceId, re, answer) => gap.answer(deviceId, re, answer),
   });
   const gap = new Gap({
     messages: rules.messages,
-    handlers: [billCreate(), billQuery(store), paymentRequest(payments)],
+    handlers: [
+      billCreate(), billQuery(store), paymentRequest(payments, registrations),
+      registrationRequest(registrations, poolChanged), registrationCancel(registrations, payments, poolChanged),
+      slotsStatus(currentDepartments, poolChanged, log.child({ part: 'slots' })),
+      patientInfo({ ...dispatchDeps, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
+      dispatchAck(dispatchDeps),
+    ],
     store, log: log.child({ part: 'gap' }), send,
   });
+  const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
+  const query = createQuerySide({ store, gateway: gw, log });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   try {
@@ -66,7 +101,10 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
       },
     });
     channelServer = await listenChannel(socketPath, log.child({ part: 'channel' }), (connection) => {
-      connection.once('ready', () => payments.attach(connection));
+      connection.once('ready', () => {
+        payments.attach(connection);
+        query.attach(connection);
+      });
     });
   } catch (err) {
     await broker?.close();
@@ -74,10 +112,17 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
     await store.close();
     throw err;
   }
-  log.info({ socket: socketPath, mqttPort: broker.port }, 'inner side ready');
+  const running = new Dispatcher({
+    store, aedes: broker.aedes, publish: broker.publish, log: log.child({ part: 'dispatch' }),
+    redeliverAfterMs: triage.dispatch.redeliverAfterMs,
+  });
+  dispatcher = running;
+  await slots.republishAll();
+  await query.start();
+  log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
 
   return {
-    broker, store, payments, socketPath,
+    broker, store, payments, slots, sweeper, dispatcher: running, query, socketPath,
     async reloadRules() {
       let fresh: Rules;
       try {
@@ -89,12 +134,19 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
         return { ok: false, problems };
       }
       gap.replaceMessages(fresh.messages);
+      departments = fresh.departments;
+      triage = fresh.triage;
+      running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
       const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
       log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
       await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped });
       return { ok: true, dropped };
     },
     async close() {
+      await query.close();
+      await sweeper.close();
+      await slots.settled();
+      await running.close();
       payments.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();

@@ -21,6 +21,18 @@ const log = createLogger('inner', rules.gateway.log.level);
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
 
 stopOnSignals(log, 'inner side', () => inner.close());
-// `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules.
-// Settings that need new sockets (ports, TLS files) still need a restart.
-process.on('SIGHUP', () => void inner.reloadRules());
+// `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
+// the TLS certificate files (renewed certificates at the same paths; connected devices
+// stay). Settings that need new sockets (ports, other TLS paths) still need a restart.
+process.on('SIGHUP', () => void inner.reloadRules().then(reloadTls));
+
+function reloadTls(): void {
+  try {
+    if (!inner.broker.reloadTls()) return;
+    log.info('TLS certificates reloaded');
+    void inner.store.audit({ kind: 'tls.reloaded' }).catch(() => {});
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'TLS certificates not reloaded; the running ones stay');
+    void inner.store.audit({ kind: 'tls.reload_refused', problem: (err as Error).message.slice(0, 500) }).catch(() => {});
+  }
+}

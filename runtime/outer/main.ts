@@ -1,6 +1,6 @@
 // The outer (payment side) process.
 //
-// SECURITY. Trusts: gateway.yaml (the payment server's address and the signing key).
+// SECURITY. Trusts: gateway.yaml (the payment server's address, the signing key, the TLS files).
 // Does not trust: the payment server's answers and notifications (signatures checked,
 // bodies validated) nor the inner side's records (re-validated). Touches: the payment
 // NIC, the notification endpoint, the channel socket. Holds no store and no medical-side
@@ -12,6 +12,7 @@ import { stopOnSignals } from '../common/shutdown.js';
 import { loadGatewayConfig } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startOuter } from './outer.js';
+import { readPemFiles } from '../tls/files.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
 const gateway = loadOrExit(() => applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides));
@@ -23,7 +24,12 @@ if (!gateway.payment.url) {
 
 const outer = await startOuter({
   socketPath: path.resolve(overrides.dataDir, gateway.channel.socket),
-  payment: { url: gateway.payment.url, secret: gateway.payment.secret, timeoutMs: gateway.payment.timeoutMs },
+  payment: {
+    url: gateway.payment.url, secret: gateway.payment.secret, timeoutMs: gateway.payment.timeoutMs,
+    // Mutual TLS toward the payment server: read once; a renewed client certificate
+    // takes a restart of this stateless process.
+    ...(gateway.payment.tls ? { tls: readPemFiles(path.resolve(overrides.rulesDir), gateway.payment.tls) } : {}),
+  },
   notify: gateway.notify,
   log,
 });

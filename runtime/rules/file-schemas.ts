@@ -53,6 +53,11 @@ const gateway = {
         timeoutMs: int(B.timeoutMsMin, B.timeoutMsMax),
         simulatorHost: host,
         simulatorPort: port,
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ca: relPath, cert: relPath, key: relPath },
+        },
       },
     },
     notify: {
@@ -72,6 +77,23 @@ const gateway = {
       type: 'object',
       additionalProperties: false,
       properties: { level: { type: 'string', enum: [...LOG_LEVELS] } },
+    },
+    management: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host, port,
+        token: { type: 'string', maxLength: 1024 }, tokenFile: relPath,
+        adminToken: { type: 'string', maxLength: 1024 }, adminTokenFile: relPath,
+      },
+    },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        ['paymentsDays', 'billsDays', 'registrationsDays', 'dispatchesDays', 'idempotencyDays', 'auditDays']
+          .map((key) => [key, int(1, B.retentionDaysMax)]),
+      ),
     },
   },
 };

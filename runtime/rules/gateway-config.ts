@@ -6,15 +6,17 @@ import { resolve } from 'node:path';
 import { fileValidators } from './file-schemas.js';
 import { RULE_BOUNDS, RULE_DEFAULTS as D, deepFreeze } from './defaults.js';
 import { problemAt, schemaProblem, type YamlSource } from './yaml-source.js';
-import type { GatewayConfig, RuleProblem, TlsListen } from './types.js';
+import type { GatewayConfig, ManagementConfig, PaymentTls, RetentionConfig, RuleProblem, TlsListen } from './types.js';
 
 interface RawGateway {
   mqtt?: { host?: string; port?: number; tls?: { port: number; cert: string; key: string; ca?: string; requireClientCert?: boolean } };
   channel?: { socket?: string };
-  payment: { url: string | null; secret?: string; secretFile?: string; timeoutMs?: number; simulatorHost?: string; simulatorPort?: number };
+  payment: { url: string | null; secret?: string; secretFile?: string; timeoutMs?: number; simulatorHost?: string; simulatorPort?: number; tls?: PaymentTls };
   notify?: { host?: string; port?: number; toleranceSec?: number };
   limits?: { maxPayloadBytes?: number; replyWaitMs?: number };
   log?: { level?: string };
+  management?: { host?: string; port?: number; token?: string; tokenFile?: string; adminToken?: string; adminTokenFile?: string };
+  retention?: Partial<RetentionConfig>;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -31,6 +33,7 @@ export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem
   checkUrl(src, raw.payment.url, problems);
   const secret = readSecret(src, dir, raw.payment, problems);
   const tls = raw.mqtt?.tls ? buildTls(src, dir, raw.mqtt.tls, problems) : undefined;
+  const paymentTls = raw.payment.tls ? buildPaymentTls(src, dir, raw.payment, problems) : undefined;
   const config: GatewayConfig = {
     mqtt: { host: raw.mqtt?.host ?? D.mqtt.host, port: raw.mqtt?.port ?? D.mqtt.port, ...(tls ? { tls } : {}) },
     channel: { socket: raw.channel?.socket ?? D.channel.socket },
@@ -40,6 +43,7 @@ export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem
       timeoutMs: raw.payment.timeoutMs ?? D.payment.timeoutMs,
       simulatorHost: raw.payment.simulatorHost ?? D.payment.simulatorHost,
       simulatorPort: raw.payment.simulatorPort ?? D.payment.simulatorPort,
+      ...(paymentTls ? { tls: paymentTls } : {}),
     },
     notify: {
       host: raw.notify?.host ?? D.notify.host,
@@ -51,6 +55,8 @@ export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem
       replyWaitMs: raw.limits?.replyWaitMs ?? D.limits.replyWaitMs,
     },
     log: { level: raw.log?.level ?? D.log.level },
+    management: raw.management ? buildManagement(src, dir, raw.management, problems) : null,
+    retention: buildRetention(src, raw.retention ?? {}, problems),
   };
   checkPortClash(src, config, problems);
   return problems.length === before ? deepFreeze(config) : null;
@@ -61,6 +67,7 @@ function checkHosts(src: YamlSource, raw: RawGateway, problems: RuleProblem[]): 
     [['mqtt', 'host'], raw.mqtt?.host],
     [['notify', 'host'], raw.notify?.host],
     [['payment', 'simulatorHost'], raw.payment.simulatorHost],
+    [['management', 'host'], raw.management?.host],
   ];
   for (const [path, host] of hosts) {
     if (host !== undefined && isIP(host) === 0 && !HOSTNAME.test(host)) {
@@ -134,6 +141,75 @@ function buildTls(src: YamlSource, dir: string, raw: NonNullable<NonNullable<Raw
   };
 }
 
+// Mutual TLS toward the payment server: our certificate and key come as a pair, and only
+// an https URL uses them (a null URL, the simulator, may be overridden with an https one).
+function buildPaymentTls(src: YamlSource, dir: string, payment: RawGateway['payment'], problems: RuleProblem[]): PaymentTls {
+  const raw = payment.tls!;
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const p = raw[key];
+    if (p !== undefined && !existsSync(resolve(dir, p))) {
+      problems.push(problemAt(src, ['payment', 'tls', key], `file not found: ${resolve(dir, p)}`));
+    }
+  }
+  if ((raw.cert === undefined) !== (raw.key === undefined)) {
+    const missing = raw.cert === undefined ? 'cert' : 'key';
+    problems.push(problemAt(src, ['payment', 'tls'], `a client certificate needs both cert and key (${missing} is missing)`));
+  }
+  if (payment.url !== null && payment.url.startsWith('http:')) {
+    problems.push(problemAt(src, ['payment', 'tls'], 'payment.tls needs an https payment.url'));
+  }
+  return { ...raw };
+}
+
+// The query API's two bearer tokens, each given inline or in a file like payment.secret.
+function buildManagement(src: YamlSource, dir: string, raw: NonNullable<RawGateway['management']>, problems: RuleProblem[]): ManagementConfig {
+  const token = readToken(src, dir, raw.token, raw.tokenFile, 'token', problems);
+  const adminToken = readToken(src, dir, raw.adminToken, raw.adminTokenFile, 'adminToken', problems);
+  if (token !== null && token === adminToken) {
+    problems.push(problemAt(src, ['management', raw.adminToken !== undefined ? 'adminToken' : 'adminTokenFile'], 'must differ from the read token'));
+  }
+  return { host: raw.host ?? D.management.host, port: raw.port ?? D.management.port, token: token ?? '', adminToken: adminToken ?? '' };
+}
+
+function readToken(src: YamlSource, dir: string, inline: string | undefined, file: string | undefined, key: string, problems: RuleProblem[]): string | null {
+  if ((inline === undefined) === (file === undefined)) {
+    const message = inline !== undefined ? `give either ${key} or ${key}File, not both` : `missing required key "${key}" (or "${key}File")`;
+    problems.push(problemAt(src, inline !== undefined ? ['management', `${key}File`] : ['management'], message, inline !== undefined));
+    return null;
+  }
+  const path = inline !== undefined ? ['management', key] : ['management', `${key}File`];
+  let token = inline;
+  if (file !== undefined) {
+    const full = resolve(dir, file);
+    try {
+      if (statSync(full).size > RULE_BOUNDS.secretFileBytesMax) throw new Error(`larger than ${RULE_BOUNDS.secretFileBytesMax} bytes`);
+      token = readFileSync(full, 'utf8').trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(problemAt(src, path, `cannot read ${full}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}`));
+      return null;
+    }
+  }
+  if (token === undefined || token.length < RULE_BOUNDS.tokenCharsMin) {
+    problems.push(problemAt(src, path, `the token must be at least ${RULE_BOUNDS.tokenCharsMin} characters (it has ${token?.length ?? 0})`));
+    return null;
+  }
+  return token;
+}
+
+function buildRetention(src: YamlSource, raw: Partial<RetentionConfig>, problems: RuleProblem[]): RetentionConfig {
+  const retention = { ...D.retention, ...raw };
+  if (retention.auditDays < RULE_BOUNDS.auditDaysMin) {
+    problems.push(problemAt(src, ['retention', 'auditDays'], `the audit log is kept at least ${RULE_BOUNDS.auditDaysMin} days (got ${retention.auditDays})`));
+  }
+  // A resent request answers from what its idempotency record points at.
+  const shortest = Math.min(retention.paymentsDays, retention.billsDays, retention.registrationsDays, retention.dispatchesDays);
+  if (retention.idempotencyDays > shortest) {
+    problems.push(problemAt(src, ['retention', 'idempotencyDays'], `must not exceed the other kinds' days (${shortest}): a resent request would find what it points at gone`));
+  }
+  return retention;
+}
+
 // Two listeners on one port cannot both start; say so now rather than at EADDRINUSE.
 // Port 0 (any free port, used by tests) never clashes.
 function checkPortClash(src: YamlSource, config: GatewayConfig, problems: RuleProblem[]): void {
@@ -141,6 +217,7 @@ function checkPortClash(src: YamlSource, config: GatewayConfig, problems: RulePr
     [['mqtt', 'port'], config.mqtt.port],
     [['notify', 'port'], config.notify.port],
   ];
+  if (config.management) listeners.push([['management', 'port'], config.management.port]);
   if (config.mqtt.tls) listeners.push([['mqtt', 'tls', 'port'], config.mqtt.tls.port]);
   if (config.payment.url === null) listeners.push([['payment', 'simulatorPort'], config.payment.simulatorPort]);
   const seen = new Map<number, string>();

@@ -18,6 +18,8 @@ export const OVERRIDE_OPTIONS = {
   'sim-port': { type: 'string' },
   'reply-wait-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  'management-host': { type: 'string' },
+  'management-port': { type: 'string' },
 } as const;
 
 export const OVERRIDE_HELP = `  --rules DIR          rule files (default ./rules)
@@ -32,7 +34,9 @@ export const OVERRIDE_HELP = `  --rules DIR          rule files (default ./rules
   --sim-host ADDR      embedded payment simulator address (payment.simulatorHost)
   --sim-port N         embedded payment simulator port (payment.simulatorPort)
   --reply-wait-ms N    how long a kiosk's payment answer waits for a final result
-  --log-level LEVEL    trace, debug, info, warn, error, fatal (log.level)`;
+  --log-level LEVEL    trace, debug, info, warn, error, fatal (log.level)
+  --management-host ADDR  query API address (management.host, 127.0.0.1)
+  --management-port N     query API port (management.port, 8470)`;
 
 export interface Overrides {
   rulesDir: string;
@@ -87,6 +91,11 @@ export function applyOverrides(config: GatewayConfig, o: Overrides): GatewayConf
     notify: { ...config.notify, host: v['notify-host'] ?? config.notify.host, port: port('notify-port', config.notify.port) },
     limits: { ...config.limits, replyWaitMs: int('reply-wait-ms', config.limits.replyWaitMs) },
     log: { level: v['log-level'] ?? config.log.level },
+    management: config.management && {
+      ...config.management,
+      host: v['management-host'] ?? config.management.host,
+      port: port('management-port', config.management.port),
+    },
   });
 }
 

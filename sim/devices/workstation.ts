@@ -15,6 +15,7 @@ export const DEFAULT_MAX_ACKS_IN_FLIGHT = 8; // acks awaiting their answer at on
 export const MAX_ACKS_IN_FLIGHT = 256;
 export const DEFAULT_ACK_TIMEOUT_MS = 30_000; // across a gateway restart, resending the same request
 export const MAX_ACK_ATTEMPTS = 5; // then the message is left to the gateway's redelivery
+const UNTIL_POLL_MS = 10;
 export const MAX_REMEMBERED = 20_000; // dispatch ids (and history entries) remembered
 
 type State = 'waiting' | 'acking' | 'processed' | 'dropped';
@@ -99,26 +100,14 @@ export class WorkstationSim {
     return this.states.get(dispatchId);
   }
 
-  // Resolves once the predicate holds, re-checked after every event.
+  // Resolves once the predicate holds (checked every UNTIL_POLL_MS: it may depend on
+  // other workstations too).
   async until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (predicate()) return;
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        finish();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new DeviceClientError('DEVICE_TIMEOUT', `${this.client.id}: not ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const names = ['received', 'processed', 'dropped', 'failed'] as const;
-      const finish = () => {
-        clearTimeout(timer);
-        for (const n of names) this.events.off(n, check);
-      };
-      for (const n of names) this.events.on(n, check);
-    });
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new DeviceClientError('DEVICE_TIMEOUT', `${this.client.id}: not ${what} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, UNTIL_POLL_MS));
+    }
   }
 
   async close(): Promise<void> {

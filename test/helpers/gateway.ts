@@ -66,7 +66,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
   const loaded = loadRules(rulesDir);
   const gateway = applyOverrides(loaded.gateway, {
     rulesDir, dataDir,
-    values: { 'mqtt-host': '127.0.0.1', 'mqtt-port': '0', 'notify-host': '127.0.0.1', 'notify-port': '0', 'reply-wait-ms': String(o.replyWaitMs ?? 3000) },
+    values: { 'mqtt-host': '127.0.0.1', 'mqtt-port': '0', 'notify-host': '127.0.0.1', 'notify-port': '0', 'reply-wait-ms': String(o.replyWaitMs ?? 3000), 'management-port': '0' },
   });
   const rules: Rules = { ...loaded, gateway };
   const sim = new PaymentServerSim();

@@ -22,6 +22,11 @@ const SAMPLES: Record<RecordKind, ChannelRecord> = {
   outcome: { k: 'outcome', orderId: 'P20261126-abcd-000001', status: 'pending', qrCode: 'ferrysim://pay/xyz' },
   notification: { k: 'notification', notifyId: 'N-1', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 4000, currency: 'CNY' },
   'notification.ack': { k: 'notification.ack', notifyId: 'N-1', accepted: true },
+  refund: { k: 'refund', refundId: 'F20261126-abcd-000001', orderId: 'P20261126-abcd-000001', amount: 4000, currency: 'CNY', reason: 'registration cancelled' },
+  'refund.outcome': { k: 'refund.outcome', refundId: 'F20261126-abcd-000001', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 4000 },
+  'statement.request': { k: 'statement.request', requestId: 'st-0123456789abcdef', date: '2026-11-26' },
+  'statement.part': { k: 'statement.part', requestId: 'st-0123456789abcdef', date: '2026-11-26', part: 0, last: true, lines: [{ kind: 'payment', orderId: 'P20261126-abcd-000001', amount: 4000, currency: 'CNY', status: 'succeeded', at: '2026-11-26T09:30:00.000Z' }] },
+  'statement.failed': { k: 'statement.failed', requestId: 'st-0123456789abcdef', date: '2026-11-26', reason: 'payment server unreachable (network)' },
 };
 
 function refused(fn: () => unknown, matches?: RegExp): void {

@@ -54,7 +54,8 @@ async function report(dataDir: string): Promise<number> {
     return EXIT_FAILURE;
   }
   if (verdict.ok) {
-    process.stdout.write(`audit chain intact: ${verdict.entries} entries\n`);
+    const pruned = verdict.prunedThrough !== undefined ? ` (entries up to ${verdict.prunedThrough} pruned by retention, behind a checkpoint)` : '';
+    process.stdout.write(`audit chain intact: ${verdict.entries} entries${pruned}\n`);
     return EXIT_OK;
   }
   const broken = verdict.firstBroken!;

@@ -9,6 +9,7 @@ import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError,
   positiveInt, printJson, printLine, yuan,
 } from '../../../sim/devices/cli-support.js';
+import { PATIENT_INFO_HELP, PATIENT_INFO_OPTIONS, patientInfoBody, sendPatientInfo } from '../../../sim/devices/patient-info.js';
 
 const DEFAULT_DEVICE = 'kiosk-01';
 
@@ -26,6 +27,7 @@ Actions:
       --method qr the kiosk shows a QR code and waits for the payment to complete.
       --amount skips the bill lookup and pays that many fen.
       --wait-ms N   how long to wait for a pending payment to end (default ${DEFAULT_WAIT_FINAL_MS})
+${PATIENT_INFO_HELP}
 
 ${connectionHelp(DEFAULT_DEVICE)}
 
@@ -44,6 +46,7 @@ const OPTIONS = {
   'auth-code': { type: 'string' },
   amount: { type: 'string' },
   'wait-ms': { type: 'string', default: String(DEFAULT_WAIT_FINAL_MS) },
+  ...PATIENT_INFO_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -58,13 +61,14 @@ export const command: Command = {
   help: HELP,
   async run(args: string[]): Promise<number> {
     const [action, ...rest] = args;
-    if (action !== 'query-bills' && action !== 'pay-bill') return usage(`expected an action: query-bills or pay-bill`);
+    if (action !== 'query-bills' && action !== 'pay-bill' && action !== 'patient-info') return usage(`expected an action: query-bills, pay-bill or patient-info`);
     let values: Values;
     let kiosk: KioskSim;
     try {
       values = parse(rest).values;
       if (values.help) return help();
-      if (!values.patient) throw new UsageError('--patient is required');
+      if (action === 'patient-info') patientInfoBody(values);
+      else if (!values.patient) throw new UsageError('--patient is required');
       const opts = connectOptions(values, DEFAULT_DEVICE);
       checkPayOptions(values);
       try {
@@ -77,6 +81,7 @@ export const command: Command = {
       throw err;
     }
     try {
+      if (action === 'patient-info') return await sendPatientInfo(kiosk.client, values);
       return action === 'query-bills' ? await queryBills(kiosk, values) : await payBill(kiosk, values);
     } catch (err) {
       return failure(operatingError(err));

@@ -18,6 +18,12 @@ Options:
                       the secret off the process list; ferry start uses it)
   --notify-url URL    where to POST signed notifications (the gateway's notify endpoint)
   --qr-delay-ms N     how long a scan-to-pay takes to complete (default 2000)
+  --tls-cert F        serve HTTPS with this PEM certificate (with --tls-key)
+  --tls-key F         its PEM private key
+  --tls-ca F          CA that client certificates must come from
+  --require-client-cert
+                      mutual TLS: refuse clients without a certificate from --tls-ca
+                      (ferry tls make-test-ca makes all of these for tests and demos)
 
 Control API (unsigned, loopback only):
   GET  /_sim/state    payments, refunds, charges per order, deliveries, faults
@@ -42,6 +48,10 @@ export const command: Command = {
           'secret-file': { type: 'string' },
           'notify-url': { type: 'string' },
           'qr-delay-ms': { type: 'string', default: '2000' },
+          'tls-cert': { type: 'string' },
+          'tls-key': { type: 'string' },
+          'tls-ca': { type: 'string' },
+          'require-client-cert': { type: 'boolean', default: false },
           help: { type: 'boolean', default: false },
         },
       }));
@@ -64,8 +74,17 @@ export const command: Command = {
     if (secret.length === 0) return usage('the secret is empty');
     if (values['notify-url'] !== undefined && !URL.canParse(values['notify-url'])) return usage('--notify-url is not a URL');
 
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) return usage('give --tls-cert and --tls-key together');
+    if (values['require-client-cert'] && values['tls-ca'] === undefined) return usage('--require-client-cert needs --tls-ca');
+    if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) return usage('--tls-ca needs --tls-cert and --tls-key');
+    const tls = values['tls-cert'] === undefined ? undefined : {
+      cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']!),
+      ...(values['tls-ca'] !== undefined ? { ca: fs.readFileSync(values['tls-ca']) } : {}),
+      requireClientCert: values['require-client-cert'] ?? false,
+    };
+
     const sim = new PaymentServerSim();
-    const opts = { host: values.host!, port, secret, qrDelayMs, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}) };
+    const opts = { host: values.host!, port, secret, qrDelayMs, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}), ...(tls ? { tls } : {}) };
     const { url } = await sim.start(opts);
     process.stdout.write(`payment-server simulator listening on ${url}\n`);
     await new Promise<void>((resolve) => {

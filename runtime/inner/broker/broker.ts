@@ -2,8 +2,6 @@
 // Ferry's own hooks. Every hook denies by default; aedes's own defaults let everyone in.
 import net from 'node:net';
 import tls from 'node:tls';
-import fs from 'node:fs';
-import path from 'node:path';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { DeviceRule, Role, RoleRule, TlsListen } from '../../rules/types.js';
 import type { Logger } from '../../common/logger.js';
@@ -11,6 +9,7 @@ import { CredentialChecker } from './credentials.js';
 import { allowedFilters, mayPublish, maySubscribe } from './acl.js';
 import { parseUpTopic } from '../../../devices/protocol.js';
 import { guardPacketSize, MQTT_PACKET_BYTES_MAX } from './packet-guard.js';
+import { listenerContext, listenerOptions, verifiedPeerFingerprint } from '../../tls/listener.js';
 
 // dev/{id}/up/{type} is the deepest topic a device uses; slots/{dept}/{date} the widest
 // shared one. Nothing legitimate needs more levels.
@@ -45,6 +44,10 @@ export interface RunningBroker {
   // New devices and roles from reloaded rules: later connects use them at once, and a
   // connected device that was removed or disabled is disconnected.
   replaceRules(devices: ReadonlyMap<string, DeviceRule>, roles: ReadonlyMap<Role, RoleRule>): number;
+  // Re-reads the TLS certificate, key and CA files: new handshakes use them, connected
+  // devices keep their sessions. False when TLS is off; throws when a file is unusable
+  // (the running certificates then stay).
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -76,7 +79,8 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       if (emptyIds.has(client)) return refuse(2, 'empty client id');
       if (!username) return refuse(4, 'no username');
       if (client.id !== username) return refuse(2, 'client id differs from username');
-      credentials.check(username, password).then((outcome) => {
+      const fingerprint = verifiedPeerFingerprint(client.conn);
+      credentials.check(username, password, fingerprint).then((outcome) => {
         if (!outcome.ok) return refuse(outcome.reason === 'bad_password' || outcome.reason === 'no_password' ? 4 : 5, outcome.reason);
         deviceOf.set(client, outcome.device);
         opts.onConnect?.(outcome.device);
@@ -132,19 +136,17 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   servers.push(plain);
 
   let tlsPort: number | undefined;
+  let secure: tls.Server | undefined;
   if (opts.tls) {
-    const t = opts.tls;
-    const read = (file: string) => fs.readFileSync(path.resolve(opts.rulesDir, file));
-    const secure = tls.createServer({
-      cert: read(t.cert), key: read(t.key), ...(t.ca ? { ca: read(t.ca) } : {}),
-      requestCert: t.requireClientCert || Boolean(t.ca), rejectUnauthorized: t.requireClientCert,
-      minVersion: 'TLSv1.2',
-    }, (socket) => {
+    secure = tls.createServer(listenerOptions(opts.rulesDir, opts.tls), (socket) => {
       socket.setNoDelay(true);
       guard(socket);
       aedes.handle(socket);
     });
-    tlsPort = await listen(secure, opts.host, t.port);
+    secure.on('tlsClientError', (err, socket) => {
+      opts.log.warn({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused');
+    });
+    tlsPort = await listen(secure, opts.host, opts.tls.port);
     servers.push(secure);
   }
 
@@ -178,6 +180,11 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
         }
       }
       return dropped;
+    },
+    reloadTls() {
+      if (!secure || !opts.tls) return false;
+      secure.setSecureContext(listenerContext(opts.rulesDir, opts.tls));
+      return true;
     },
     async close() {
       // Stop accepting first, then drop the clients: a server's close waits for them.

@@ -175,14 +175,23 @@ export class Payments {
     if (!this.channel?.isReady) return;
     const cutoff = this.now().getTime() - olderThanMs;
     try {
+      let orders = 0;
+      let refunds = 0;
       for (const [key] of await this.opts.store.list('journal!')) {
         const order = await this.opts.store.get<Order>(orderKey(key.slice('journal!'.length)));
-        if (order && Date.parse(order.updatedAt) <= cutoff) this.sendOrder(order);
+        if (order && Date.parse(order.updatedAt) <= cutoff) {
+          this.sendOrder(order);
+          orders += 1;
+        }
       }
       for (const [key] of await this.opts.store.list('refundJournal!')) {
         const refund = await this.opts.store.get<Refund>(refundKey(key.slice('refundJournal!'.length)));
-        if (refund && Date.parse(refund.updatedAt) <= cutoff) this.sendRefund(refund);
+        if (refund && Date.parse(refund.updatedAt) <= cutoff) {
+          this.sendRefund(refund);
+          refunds += 1;
+        }
       }
+      if (orders + refunds > 0) this.opts.log.info({ orders, refunds }, 'open orders and refunds resent to the outer side');
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'resending open orders failed');
     }

@@ -7,13 +7,32 @@ import { auditKey } from './keys.js';
 // each entry's hash covering the previous entry's hash, so editing, deleting or
 // reordering any entry breaks the chain from that point on.
 //
-// Room for retention: a future pruner appends an ordinary entry of kind
-// CHECKPOINT_KIND carrying the seq and hash of the last entry it is about to delete, then
-// deletes entries up to that seq. The chain format does not change; only the verifier
-// learns to start at the entry after the checkpoint's `lastPrunedSeq`, taking
+// Retention (runtime/inner/retention/) appends an ordinary entry of kind CHECKPOINT_KIND
+// carrying the seq and hash of the last entry it deletes, and deletes entries up to that
+// seq in the same transaction (Tx.pruneAudit). The chain format does not change; the
+// verifier starts at the entry after the checkpoint's `lastPrunedSeq`, taking
 // `lastPrunedHash` as its expected prev.
 export const CHECKPOINT_KIND = 'audit.checkpoint';
 export const GENESIS_PREV = '0'.repeat(64);
+
+// Names the seq of the newest checkpoint entry, so that the verifier finds it without a
+// second pass. Not trusted on its own: the entry it names must verify as part of the kept
+// chain and must name exactly the entry before the first one kept.
+export const CHECKPOINT_POINTER_KEY = 'meta!audit.checkpoint';
+
+export interface Checkpoint {
+  lastPrunedSeq: number;
+  lastPrunedHash: string;
+}
+
+// The claim of a checkpoint entry, or undefined if `value` is not one.
+export function checkpointOf(value: unknown): Checkpoint | undefined {
+  if (!isEntryShape(value) || value.event.kind !== CHECKPOINT_KIND) return undefined;
+  const { lastPrunedSeq, lastPrunedHash } = value.event;
+  if (!Number.isSafeInteger(lastPrunedSeq) || (lastPrunedSeq as number) < 1) return undefined;
+  if (typeof lastPrunedHash !== 'string' || !/^[0-9a-f]{64}$/.test(lastPrunedHash)) return undefined;
+  return { lastPrunedSeq: lastPrunedSeq as number, lastPrunedHash };
+}
 
 export interface AuditEvent {
   kind: string;

@@ -4,6 +4,7 @@ import { compareKeys, prefixUpperBound } from './keys.js';
 export interface ListOptions {
   limit?: number;
   reverse?: boolean;
+  after?: string; // forward only: start after this key (a page cursor); it must start with the prefix
 }
 
 // Lists keys under `prefix` from the disk, with `upper` (pending writes: JSON text, or
@@ -16,11 +17,14 @@ export async function mergeList(
   upper: Array<[string, string | undefined]>,
   limit: number,
   reverse: boolean,
+  after?: string,
 ): Promise<Array<[string, string]>> {
   const direction = reverse ? -1 : 1;
+  if (after !== undefined) upper = upper.filter(([key]) => compareKeys(key, after) > 0);
   upper.sort((a, b) => compareKeys(a[0], b[0]) * direction);
   const lt = prefixUpperBound(prefix);
-  const it = db.iterator<string, string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), reverse, keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  const lower = after === undefined ? { gte: prefix } : { gt: after };
+  const it = db.iterator<string, string>({ ...lower, ...(lt === undefined ? {} : { lt }), reverse, keyEncoding: 'utf8', valueEncoding: 'utf8' });
   const out: Array<[string, string]> = [];
   try {
     let disk = await it.next();

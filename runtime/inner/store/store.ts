@@ -88,7 +88,11 @@ export class Store implements CommittedView {
     assert(limit <= MAX_LIST_ENTRIES + 1, 'a list limit is at most MAX_LIST_ENTRIES');
     const upper = new Map(this.queue.pendingUnder(prefix));
     for (const [key, json] of own) upper.set(key, json);
-    const rows = await mergeList(this.db, prefix, [...upper], limit, opts.reverse === true);
+    if (opts.after !== undefined) {
+      assert(opts.after.startsWith(prefix), 'a list cursor lies under the prefix');
+      assert(opts.reverse !== true, 'a list cursor goes forward');
+    }
+    const rows = await mergeList(this.db, prefix, [...upper], limit, opts.reverse === true, opts.after);
     if (rows.length > MAX_LIST_ENTRIES) throw new StoreError('LIST_TOO_LARGE', `more than ${MAX_LIST_ENTRIES} keys under ${prefix}`);
     return rows;
   }

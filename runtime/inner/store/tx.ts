@@ -1,5 +1,5 @@
 import { assert } from '../../common/errors.js';
-import { nextEntry, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
+import { CHECKPOINT_KIND, CHECKPOINT_POINTER_KEY, nextEntry, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
 import type { WriteSet } from './commit-queue.js';
 import { auditKey, assertUserKey, compareKeys } from './keys.js';
 import type { ListOptions } from './merge.js';
@@ -9,6 +9,9 @@ export interface Tx {
   put(key: string, value: unknown): void;
   del(key: string): void;
   audit(event: AuditEvent): AuditEntry; // appends a chained entry in this tx
+  // Retention only: deletes audit entries fromSeq..last.seq after appending a checkpoint
+  // entry that names the last one deleted (see audit.ts).
+  pruneAudit(fromSeq: number, last: AuditHead): AuditEntry;
   list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>>; // as Store.list, with this tx's writes laid over
 }
 
@@ -61,6 +64,20 @@ export class StoreTx implements Tx {
     const entry = nextEntry(this.head, event, this.now());
     this.writes.set(auditKey(entry.seq), JSON.stringify(entry));
     this.head = { seq: entry.seq, hash: entry.hash };
+    return entry;
+  }
+
+  // The checkpoint and the deletes commit together, so the chain verifies before and
+  // after; the head is never deleted, because the store continues the chain from it.
+  pruneAudit(fromSeq: number, last: AuditHead): AuditEntry {
+    this.assertLive();
+    assert(Number.isSafeInteger(fromSeq), 'fromSeq is an integer');
+    assert(fromSeq >= 1, 'fromSeq is a seq');
+    assert(fromSeq <= last.seq, 'something is pruned');
+    assert(last.seq < this.head.seq, 'the head is never pruned');
+    const entry = this.audit({ kind: CHECKPOINT_KIND, lastPrunedSeq: last.seq, lastPrunedHash: last.hash });
+    for (let seq = fromSeq; seq <= last.seq; seq++) this.writes.set(auditKey(seq), undefined);
+    this.writes.set(CHECKPOINT_POINTER_KEY, JSON.stringify(entry.seq));
     return entry;
   }
 

@@ -1,12 +1,13 @@
 import type { Level } from 'level';
-import { EMPTY_HEAD, entryProblem, parseOrUndefined, type AuditEntry, type AuditHead } from './audit.js';
-import { AUDIT_PREFIX, prefixUpperBound, seqOfAuditKey } from './keys.js';
+import { CHECKPOINT_POINTER_KEY, EMPTY_HEAD, checkpointOf, entryProblem, parseOrUndefined, type AuditEntry, type AuditHead } from './audit.js';
+import { AUDIT_PREFIX, auditKey, prefixUpperBound, seqOfAuditKey } from './keys.js';
 import { openLevel } from './open-level.js';
 
 export interface AuditVerdict {
   ok: boolean;
   entries: number; // entries that verified, up to the first broken one
   firstBroken?: { seq: number; key: string; reason: string };
+  prunedThrough?: number; // retention deleted the entries up to this seq (a checkpoint says so)
 }
 
 // Walks the whole audit chain in key order and names the first entry that does not
@@ -25,11 +26,17 @@ export async function verifyAudit(dataDir: string): Promise<AuditVerdict> {
 }
 
 async function walkChain(db: Level<string, unknown>): Promise<AuditVerdict> {
-  let head: AuditHead = EMPTY_HEAD;
+  let head: AuditHead | undefined; // set by the first entry: genesis, or a checkpoint's claim
+  let checkpointSeq: number | undefined;
   let entries = 0;
   const lt = prefixUpperBound(AUDIT_PREFIX)!;
   for await (const [key, json] of db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, keyEncoding: 'utf8', valueEncoding: 'utf8' })) {
     const entry = parseOrUndefined(json);
+    if (head === undefined) {
+      const start = await chainStart(db, key);
+      if ('reason' in start) return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? 1, key, reason: start.reason } };
+      ({ head, checkpointSeq } = start);
+    }
     const reason = entryProblem(key, entry, head);
     if (reason !== undefined) {
       return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? head.seq + 1, key, reason } };
@@ -38,5 +45,30 @@ async function walkChain(db: Level<string, unknown>): Promise<AuditVerdict> {
     head = { seq: checked.seq, hash: checked.hash };
     entries += 1;
   }
-  return { ok: true, entries };
+  // The checkpoint vouches for the start only if it is itself part of the verified chain.
+  if (checkpointSeq !== undefined && (head === undefined || checkpointSeq > head.seq)) {
+    const key = auditKey(checkpointSeq);
+    return { ok: false, entries, firstBroken: { seq: checkpointSeq, key, reason: 'the checkpoint entry is missing (entry deleted)' } };
+  }
+  return { ok: true, entries, ...(checkpointSeq !== undefined ? { prunedThrough: head!.seq - entries } : {}) };
+}
+
+// Where the chain must start: at genesis when the first entry kept is seq 1, otherwise
+// right after what the newest checkpoint says retention pruned (audit.ts).
+async function chainStart(db: Level<string, unknown>, firstKey: string): Promise<{ head: AuditHead; checkpointSeq?: number } | { reason: string }> {
+  const first = seqOfAuditKey(firstKey);
+  if (first === undefined || first === 1) return { head: EMPTY_HEAD };
+  const missing = `entries before seq ${first} are missing`;
+  const pointer = await db.get(CHECKPOINT_POINTER_KEY, { valueEncoding: 'utf8' }).catch(() => undefined) as string | undefined;
+  const checkpointSeq = pointer === undefined ? undefined : Number(parseOrUndefined(pointer));
+  if (checkpointSeq === undefined || !Number.isSafeInteger(checkpointSeq) || checkpointSeq <= first) {
+    return { reason: `${missing} and no checkpoint covers them (entry deleted)` };
+  }
+  const text = await db.get(auditKey(checkpointSeq), { valueEncoding: 'utf8' }).catch(() => undefined) as string | undefined;
+  const claim = text === undefined ? undefined : checkpointOf(parseOrUndefined(text));
+  if (claim === undefined) return { reason: `${missing} and the checkpoint pointer names no checkpoint entry (entry deleted)` };
+  if (claim.lastPrunedSeq !== first - 1) {
+    return { reason: `${missing}: the checkpoint at seq ${checkpointSeq} covers only up to seq ${claim.lastPrunedSeq} (entry deleted)` };
+  }
+  return { head: { seq: claim.lastPrunedSeq, hash: claim.lastPrunedHash }, checkpointSeq };
 }

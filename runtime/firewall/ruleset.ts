@@ -1,0 +1,161 @@
+// Policy → nftables ruleset: a pure function, so `ferry firewall plan` can show exactly
+// what `apply` will load, and golden files can pin it.
+//
+// The shape (DESIGN.md, "Firewall"): one `table inet ferry`, base chains that drop by
+// default, interfaces matched by name (`iifname`) so the table loads before the NICs
+// exist or while they sit in another namespace, and a named counter on every drop rule
+// so that `nft list counters` shows what was refused and where. The file replaces only
+// our table, atomically: `nft -f` runs it as one transaction, and other tables survive.
+import { createHash } from 'node:crypto';
+import type { Cidr } from './addresses.js';
+import type { FirewallPolicy } from './policy.js';
+
+export const TABLE_FAMILY = 'inet';
+export const TABLE_NAME = 'ferry';
+
+export interface PlannedChain {
+  name: string;
+  // Base chains only: where the kernel calls the chain and what it does with a packet
+  // that no rule decided. Regular chains (jump targets) have neither.
+  hook?: 'input' | 'output' | 'forward';
+  policy?: 'drop';
+  rules: string[];
+}
+
+export interface Plan {
+  id: string; // short hash of the policy, shown in the table's comment
+  counters: string[];
+  chains: PlannedChain[];
+}
+
+const BASE = { type: 'filter', prio: 0 } as const;
+
+// IPv6 needs neighbour discovery to reach anything at all; it is link-local by design
+// (hop limit 255 proves the sender is on the link), so it is accepted on the gateway's
+// own NICs. Router advertisements are not: gateway addresses and routes are static.
+const ND_TYPES = 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255';
+
+export function planRuleset(policy: FirewallPolicy): Plan {
+  const nics = [policy.interfaces.medical, policy.interfaces.payment, ...(policy.interfaces.management ? [policy.interfaces.management] : [])];
+  const chains: PlannedChain[] = [
+    inputChain(policy, nics),
+    medicalIn(policy),
+    paymentIn(policy),
+    ...(policy.management && policy.interfaces.management ? [managementIn(policy.management)] : []),
+    outputChain(policy, nics),
+    { name: 'forward', hook: 'forward', policy: 'drop', rules: [drop('forward_dropped')] },
+  ];
+  const counters = [...new Set(chains.flatMap((c) => c.rules.map(counterOf).filter((n): n is string => n !== null)))];
+  return { id: policyId(policy), counters, chains };
+}
+
+function inputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
+  const { medical, payment, management } = policy.interfaces;
+  return {
+    name: 'input', hook: 'input', policy: 'drop',
+    rules: [
+      'iifname "lo" accept',
+      `ct state invalid ${drop('input_invalid')}`,
+      'ct state established,related accept',
+      `iifname ${names(nics)} ${ND_TYPES} accept`,
+      `iifname ${quote(medical)} jump medical_in`,
+      `iifname ${quote(payment)} jump payment_in`,
+      ...(management && policy.management ? [`iifname ${quote(management)} jump management_in`] : []),
+      // Any other interface: a NIC added later, a VPN, a container bridge.
+      drop('input_other_dropped'),
+    ],
+  };
+}
+
+function medicalIn(policy: FirewallPolicy): PlannedChain {
+  const ports = `tcp dport ${set(policy.medical.mqttPorts.map(String))}`;
+  return { name: 'medical_in', rules: [...byFamily('saddr', policy.medical.subnets, ports), drop('medical_dropped')] };
+}
+
+function paymentIn(policy: FirewallPolicy): PlannedChain {
+  const { sources, port } = policy.payment.notify;
+  return { name: 'payment_in', rules: [...byFamily('saddr', sources, `tcp dport ${port}`), drop('payment_dropped')] };
+}
+
+function managementIn(management: NonNullable<FirewallPolicy['management']>): PlannedChain {
+  const ports = `tcp dport ${set(management.ports.map(String))}`;
+  return { name: 'management_in', rules: [...byFamily('saddr', management.sources, ports), drop('management_dropped')] };
+}
+
+// The gateway starts connections toward the payment servers only; everything else it
+// sends is an answer (established) or loopback.
+function outputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
+  const toServers = byFamily('daddr', policy.payment.servers, `tcp dport ${policy.payment.port}`);
+  return {
+    name: 'output', hook: 'output', policy: 'drop',
+    rules: [
+      'oifname "lo" accept',
+      `ct state invalid ${drop('output_invalid')}`,
+      'ct state established,related accept',
+      `oifname ${names(nics)} ${ND_TYPES} accept`,
+      ...toServers.map((r) => `oifname ${quote(policy.interfaces.payment)} ${r}`),
+      drop('output_dropped'),
+    ],
+  };
+}
+
+// One rule per address family that has entries, because `ip` and `ip6` are different
+// headers; an empty family gets no rule rather than an empty set.
+function byFamily(direction: 'saddr' | 'daddr', cidrs: readonly Cidr[], match: string): string[] {
+  const rules: string[] = [];
+  for (const [family, keyword] of [[4, 'ip'], [6, 'ip6']] as const) {
+    const list = cidrs.filter((c) => c.family === family).map((c) => c.text);
+    if (list.length > 0) rules.push(`${keyword} ${direction} ${set(list)} ${match} accept`);
+  }
+  return rules;
+}
+
+function drop(counter: string): string {
+  return `counter name "${counter}" drop`;
+}
+
+function counterOf(rule: string): string | null {
+  return /counter name "([a-z_]+)"/.exec(rule)?.[1] ?? null;
+}
+
+function quote(name: string): string {
+  return `"${name}"`;
+}
+
+function names(list: string[]): string {
+  return set(list.map(quote));
+}
+
+function set(items: readonly string[]): string {
+  return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
+}
+
+function policyId(policy: FirewallPolicy): string {
+  const json = JSON.stringify(policy, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+  return createHash('sha256').update(json).digest('hex').slice(0, 16);
+}
+
+// The file for `nft -f`. Its first two commands make sure the table exists, then delete
+// it, so the same file works on a first install and on every later one; the whole file
+// is one transaction, so a failure anywhere leaves the old table in place.
+export function renderRuleset(plan: Plan, source: string): string {
+  const out: string[] = [
+    `# Generated by \`ferry firewall plan\` from ${source}; do not edit.`,
+    '# Change the policy file and run `ferry firewall apply` instead.',
+    `table ${TABLE_FAMILY} ${TABLE_NAME} {}`,
+    `delete table ${TABLE_FAMILY} ${TABLE_NAME}`,
+    `table ${TABLE_FAMILY} ${TABLE_NAME} {`,
+    `\tcomment "ferry plan ${plan.id}"`,
+  ];
+  out.push('', ...plan.counters.map((counter) => `\tcounter ${counter} {}`));
+  for (const chain of plan.chains) {
+    out.push('', `\tchain ${chain.name} {`);
+    if (chain.hook) out.push(`\t\ttype ${BASE.type} hook ${chain.hook} priority filter; policy ${chain.policy};`);
+    for (const rule of chain.rules) out.push(`\t\t${rule}`);
+    out.push('\t}');
+  }
+  out.push('}', '');
+  return out.join('\n');
+}
+
+export const BASE_CHAIN = BASE;

@@ -1,0 +1,44 @@
+// dispatch.ack (workstation): the department has taken a message. The first ack wins
+// for the whole department and the other workstations are told (dispatch.taken); a
+// later ack of the same message is answered `duplicate`, not refused, because two
+// workstations racing for one patient is normal, not an error.
+import type { DispatchAckBody, DispatchAckedBody } from '../../../devices/protocol.js';
+import { FerryError } from '../../common/errors.js';
+import type { Answer, Handler } from '../gap/handler.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import { acknowledge } from '../dispatch/inbox.js';
+import { dispatchKey, type DispatchRecord } from '../dispatch/records.js';
+import type { Store } from '../store/store.js';
+
+export function dispatchAck(deps: { store: Store; dispatcher: () => Dispatcher | undefined; now?: () => Date }): Handler {
+  const now = deps.now ?? (() => new Date());
+  return {
+    type: 'dispatch.ack',
+    async accept(tx, request, device) {
+      const { dispatchId } = request.body as unknown as DispatchAckBody;
+      const { record, first } = await acknowledge(tx, dispatchId, device, now());
+      if (first) tx.audit({ kind: 'dispatch.acked', dispatchId, dept: record.dept, seq: record.seq, device: device.id });
+      // The outcome is kept in the idempotency record: a resend of this very request
+      // is answered as it was the first time, even though the message is acked now.
+      const status = first ? 'acked' : 'duplicate';
+      return {
+        ref: `${status}:${dispatchId}`,
+        afterCommit: async () => {
+          if (first) deps.dispatcher()?.taken(record);
+          return ackedAnswer(record, status);
+        },
+      };
+    },
+    async replay(idem) {
+      const [status, dispatchId] = idem.ref!.split(':') as ['acked' | 'duplicate', string];
+      const record = await deps.store.get<DispatchRecord>(dispatchKey(dispatchId));
+      if (!record || record.status !== 'acked') throw new FerryError('INTERNAL', `dispatch ${dispatchId} is not acked`);
+      return ackedAnswer(record, status);
+    },
+  };
+}
+
+function ackedAnswer(r: DispatchRecord, status: 'acked' | 'duplicate'): Answer {
+  const body: DispatchAckedBody = { dispatchId: r.dispatchId, status, ackedBy: r.ackedBy!, ackedAt: r.ackedAt! };
+  return { type: 'dispatch.acked', body };
+}

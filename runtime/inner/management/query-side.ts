@@ -1,0 +1,49 @@
+// The information store's query side, assembled for inner.ts: the statement requester
+// on the ferry channel, reconciliation, retention with its daily timer, and the
+// management API when gateway.yaml has a `management` section.
+import type { ChannelConnection } from '../../channel/connection.js';
+import type { Logger } from '../../common/logger.js';
+import type { GatewayConfig } from '../../rules/types.js';
+import type { Store } from '../store/store.js';
+import { Reconciler } from '../reconcile/reconcile.js';
+import { StatementRequester } from '../reconcile/statement-request.js';
+import { Retention } from '../retention/retention.js';
+import { startManagement, type RunningManagement } from './server.js';
+
+export interface QuerySide {
+  reconciler: Reconciler;
+  retention: Retention;
+  managementUrl(): string | null;
+  attach(connection: ChannelConnection): void;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Synchronous, so that the channel can attach before anything listens.
+export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger }): QuerySide {
+  const statements = new StatementRequester();
+  const reconciler = new Reconciler({ store: o.store, statements, log: o.log.child({ part: 'reconcile' }) });
+  const retention = new Retention({ store: o.store, config: o.gateway.retention, log: o.log.child({ part: 'retention' }) });
+  let management: RunningManagement | null = null;
+  return {
+    reconciler, retention,
+    managementUrl: () => management?.url ?? null,
+    attach: (connection) => statements.attach(connection),
+    async start() {
+      retention.start();
+      const config = o.gateway.management;
+      if (!config) return;
+      try {
+        management = await startManagement({ config, store: o.store, reconciler, retention, log: o.log.child({ part: 'management' }) });
+      } catch (err) {
+        // Payments matter more than queries: the gateway runs on without its query API.
+        o.log.error({ err: (err as Error).message, host: config.host, port: config.port }, 'management API not started; queries are unavailable');
+      }
+    },
+    async close() {
+      retention.close();
+      statements.close();
+      await management?.close();
+    },
+  };
+}

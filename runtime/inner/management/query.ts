@@ -1,0 +1,64 @@
+// One page of a query: records read in key order from a cursor, filtered, viewed and
+// masked. A page ends at `limit` items or after QUERY_SCAN_ROWS_MAX records read, so a
+// filter that matches little never makes one request read the whole store; the cursor
+// says where the next page starts.
+import type { Store } from '../store/store.js';
+import { KINDS, matches, type QueryFilters, type View } from './kinds.js';
+import type { QueryKindName } from './columns.js';
+import { maskValue } from './mask.js';
+
+export const QUERY_PAGE_ITEMS_DEFAULT = 100;
+export const QUERY_PAGE_ITEMS_MAX = 500;
+// Records read per page at most, matched or not.
+export const QUERY_SCAN_ROWS_MAX = 5_000;
+const SCAN_BATCH_ROWS = 500;
+
+export interface QueryRequest {
+  kind: QueryKindName;
+  filters: QueryFilters;
+  limit: number;
+  cursor?: string;
+  unmask: boolean;
+}
+
+export interface QueryPage {
+  kind: QueryKindName;
+  masked: boolean;
+  items: View[];
+  nextCursor: string | null;
+}
+
+export class QueryInputError extends Error {}
+
+export async function queryPage(store: Store, q: QueryRequest): Promise<QueryPage> {
+  const kind = KINDS[q.kind];
+  const prefix = kind.narrow(q.filters) ?? kind.prefix;
+  let after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, prefix);
+  const items: View[] = [];
+  let scanned = 0;
+  for (;;) {
+    const want = Math.min(SCAN_BATCH_ROWS, QUERY_SCAN_ROWS_MAX - scanned);
+    const rows = await store.list<unknown>(prefix, { limit: want, ...(after !== undefined ? { after } : {}) });
+    for (const [key, value] of rows) {
+      after = key;
+      scanned += 1;
+      const view = await kind.view(value, store);
+      if (!matches(kind, view, q.filters)) continue;
+      items.push(q.unmask ? view : (maskValue(view) as View));
+      if (items.length >= q.limit) return page(q, items, after);
+    }
+    if (rows.length < want) return page(q, items, undefined);
+    if (scanned >= QUERY_SCAN_ROWS_MAX) return page(q, items, after);
+  }
+}
+
+function page(q: QueryRequest, items: View[], after: string | undefined): QueryPage {
+  return { kind: q.kind, masked: !q.unmask, items, nextCursor: after === undefined ? null : Buffer.from(after, 'utf8').toString('base64url') };
+}
+
+// A cursor is the last key read, so it must lie under the prefix these filters read.
+function decodeCursor(cursor: string, prefix: string): string {
+  const key = /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (!key.startsWith(prefix)) throw new QueryInputError('cursor does not belong to this query');
+  return key;
+}

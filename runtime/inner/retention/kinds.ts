@@ -1,0 +1,97 @@
+// What retention may delete, per kind, and what it must keep. Each kind names its
+// records' prefix and, for one record read inside the pruning transaction, the keys to
+// delete with it (its indexes), or null when it stays. Open items always stay:
+// orders and refunds not final or still journaled, unpaid bills, registrations that
+// hold a slot, await a payment or a refund, unacknowledged dispatches.
+import type { RetentionConfig } from '../../rules/types.js';
+import type { Tx } from '../store/store.js';
+import type { Bill } from '../billing/bills.js';
+import { FINAL, journalKey, type Order } from '../payments/order.js';
+import { refundJournalKey, type Refund } from '../payments/refunds.js';
+import type { Registration } from '../registration/registrations.js';
+import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
+import type { IdempotencyRecord } from '../gap/handler.js';
+
+export type RetentionKind = 'payments' | 'refunds' | 'notifications' | 'bills' | 'registrations' | 'dispatches' | 'idempotency';
+
+export interface PruneRule {
+  kind: RetentionKind;
+  prefix: string;
+  days(config: RetentionConfig): number;
+  // The keys to delete with the record at `key`, or null when it must stay.
+  plan(tx: Tx, key: string, value: unknown, cutoffMs: number): Promise<string[] | null>;
+}
+
+const DAY_MS = 86_400_000;
+
+export function cutoffOf(now: Date, days: number): number {
+  return now.getTime() - days * DAY_MS;
+}
+
+const olderThan = (iso: string | undefined, cutoffMs: number) => iso !== undefined && Date.parse(iso) < cutoffMs;
+
+// Registrations in these states still hold a slot, wait for money, or need a person.
+const REGISTRATION_OPEN: ReadonlySet<string> = new Set(['held', 'paying', 'lapsed', 'refunding', 'refund_failed']);
+
+export const PRUNE_RULES: readonly PruneRule[] = [
+  {
+    kind: 'payments', prefix: 'order!', days: (c) => c.paymentsDays,
+    async plan(tx, key, value, cutoffMs) {
+      const order = value as Order;
+      if (!FINAL.has(order.status) || !olderThan(order.updatedAt, cutoffMs)) return null;
+      if (await tx.get(journalKey(order.orderId))) return null;
+      return [key];
+    },
+  },
+  {
+    // Refunds go with payments: they are the same money, kept as long.
+    kind: 'refunds', prefix: 'refund!', days: (c) => c.paymentsDays,
+    async plan(tx, key, value, cutoffMs) {
+      const refund = value as Refund;
+      if (refund.status === 'requested' || !olderThan(refund.updatedAt, cutoffMs)) return null;
+      if (await tx.get(refundJournalKey(refund.refundId))) return null;
+      return [key, `refundsOf!${refund.orderId}!${refund.refundId}`];
+    },
+  },
+  {
+    // A notification's dedup record outlives nothing it protects: it goes with its order.
+    kind: 'notifications', prefix: 'notify!', days: (c) => c.paymentsDays,
+    async plan(tx, key, value) {
+      const { orderId } = value as { orderId: string };
+      return (await tx.get(`order!${orderId}`)) === undefined ? [key] : null;
+    },
+  },
+  {
+    kind: 'bills', prefix: 'bill!', days: (c) => c.billsDays,
+    async plan(_tx, key, value, cutoffMs) {
+      const bill = value as Bill;
+      if (bill.status !== 'paid' || !olderThan(bill.paidAt ?? bill.createdAt, cutoffMs)) return null;
+      return [key, `billsOf!${bill.patientId}!${bill.billId}`, `billRef!${bill.createdBy}!${bill.reference}`];
+    },
+  },
+  {
+    kind: 'registrations', prefix: 'reg!', days: (c) => c.registrationsDays,
+    async plan(_tx, key, value, cutoffMs) {
+      const reg = value as Registration;
+      if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
+      // A booking is kept until its visit day has passed the cutoff too.
+      if (!olderThan(`${reg.date}T23:59:59.999Z`, cutoffMs)) return null;
+      return [key];
+    },
+  },
+  {
+    kind: 'dispatches', prefix: 'dispatch!', days: (c) => c.dispatchesDays,
+    async plan(_tx, key, value, cutoffMs) {
+      const record = value as DispatchRecord;
+      if (record.status !== 'acked' || !olderThan(record.ackedAt ?? record.createdAt, cutoffMs)) return null;
+      return [key, byDeptKey(record.dept, record.seq)];
+    },
+  },
+  {
+    kind: 'idempotency', prefix: 'idem!', days: (c) => c.idempotencyDays,
+    async plan(_tx, key, value, cutoffMs) {
+      // Records written before `at` existed have no age: they stay.
+      return olderThan((value as IdempotencyRecord).at, cutoffMs) ? [key] : null;
+    },
+  },
+];

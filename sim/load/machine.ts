@@ -1,0 +1,51 @@
+// What a benchmark ran on, written beside its figures: results from different machines
+// are not comparable, and the load average says whether the machine was quiet.
+import fs from 'node:fs';
+import os from 'node:os';
+
+export interface Machine {
+  cpus: number;
+  model: string;
+  memoryGiB: number;
+  node: string;
+  kernel: string;
+  platform: string;
+  loadAverage: number[];
+  openFilesLimit: string;
+}
+
+export function describeMachine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length, model: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version, kernel: os.release(), platform: `${os.platform()} ${os.arch()}`,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    openFilesLimit: openFilesLimit(),
+  };
+}
+
+export function formatMachine(m: Machine): string {
+  return `${m.cpus} x ${m.model}, ${m.memoryGiB} GiB, node ${m.node}, Linux ${m.kernel}, load ${m.loadAverage.join(' ')}, open files ${m.openFilesLimit}`;
+}
+
+// The soft limit on open files of this process (Linux); children inherit it.
+function openFilesLimit(): string {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    return line?.split(/\s{2,}/)[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// Peak and current resident memory of a process, from /proc/<pid>/status (Linux), in MiB.
+export function memoryOf(pid: number): { peakRssMiB: number; rssMiB: number } | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name: string) => Number(/^(\w+):\s+(\d+) kB/m.exec(status.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2] ?? NaN);
+    return { peakRssMiB: Math.round(kib('VmHWM') / 102.4) / 10, rssMiB: Math.round(kib('VmRSS') / 102.4) / 10 };
+  } catch {
+    return undefined;
+  }
+}
