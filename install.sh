@@ -272,8 +272,10 @@ install_rules() {
 }
 
 install_data() {
+  # store/ exists before the first start, so that ferry-outer can hide it.
   put_dir "$(at "$DATA")" 750
-  if on_host; then chown "$USER_NAME:$USER_NAME" "$(at "$DATA")"; fi
+  put_dir "$(at "$DATA/store")" 750
+  if on_host; then chown "$USER_NAME:$USER_NAME" "$(at "$DATA")" "$(at "$DATA/store")"; fi
   return 0
 }
 

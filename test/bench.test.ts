@@ -43,6 +43,7 @@ test('npm run bench at tiny sizes measures all three parts and writes every fiel
         for (const p of ['p50', 'p95', 'p99']) assert.ok(phase.latencyMs[p] > 0, p);
       }
     }
+    assert.ok(r.ferry.cpuMsPerRequest.inner > 0 && r.ferry.cpuMsPerRequest.outer >= 0 && r.baseline.cpuMsPerRequest.echo > 0);
     assert.is(r.ferry.half.mode, 'open');
     assert.ok(r.ferry.half.offeredPerSecond > 0);
     assert.ok(r.ratio > 0);

@@ -96,6 +96,9 @@ test('the inner and outer units run each side from /opt/ferry with hardening, an
   const inner = read('etc/systemd/system/ferry-inner.service');
   assert.match(inner, /^ReadWritePaths=\/var\/lib\/ferry$/m);
   assert.match(inner, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  const outer = read('etc/systemd/system/ferry-outer.service');
+  assert.match(outer, /^InaccessiblePaths=-\/var\/lib\/ferry\/store$/m, 'the payment side cannot read the store');
+  assert.ok(fs.statSync(at('var/lib/ferry/store')).isDirectory(), 'the store directory exists before the first start, so that it is hidden');
   const firewall = read('etc/systemd/system/ferry-firewall.service');
   assert.match(firewall, /^ExecStart=\S+ \/opt\/ferry\/bin\/ferry\.js firewall apply --rules \/etc\/ferry$/m);
   assert.match(firewall, /^Before=.*ferry-inner\.service ferry-outer\.service/m);

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   'sim billing-desk': () => import('./commands/sim-billing-desk.js'),
   'sim registration': () => import('./commands/sim-registration.js'),
   'sim receiver': () => import('./commands/sim-receiver.js'),
+  'sim hospital': () => import('./commands/sim-hospital.js'),
   'sim workstation': () => import('./commands/sim-workstation.js'),
   'sim load': () => import('./commands/sim-load.js'),
   'firewall plan': () => import('./commands/firewall-plan.js'),

@@ -24,7 +24,11 @@ stopOnSignals(log, 'inner side', () => inner.close());
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
 // the TLS certificate files (renewed certificates at the same paths; connected devices
 // stay). Settings that need new sockets (ports, other TLS paths) still need a restart.
-process.on('SIGHUP', () => void inner.reloadRules().then(reloadTls));
+process.on('SIGHUP', () => {
+  inner.reloadRules()
+    .catch((err: Error) => log.error({ err: err.message }, 'rule reload failed'))
+    .then(reloadTls);
+});
 
 function reloadTls(): void {
   try {

@@ -10,7 +10,8 @@ import { closeFleet, connectFleet, reconnectStorm, type StormReport } from '../l
 import { runLoad, type RunReport } from '../load/run.js';
 import { prepareBills, runTag, Workload, type PreparedBill } from '../load/workload.js';
 import type { LoadRules } from '../load/rules.js';
-import { startEchoProcess, startGatewayProcesses } from '../load/processes.js';
+import { startEchoProcess, startGatewayProcesses, type Child } from '../load/processes.js';
+import { cpuTimeMs } from '../load/machine.js';
 import type { BenchConfig } from './config.js';
 
 const PAY_ONLY = { pay: 1, query: 0, register: 0 };
@@ -18,6 +19,9 @@ const PAY_ONLY = { pay: 1, query: 0, register: 0 };
 export interface RatePhases {
   max: RunReport; // closed loop, `concurrency` in flight
   half: RunReport; // open loop at half of max's achieved rate
+  // CPU time per request at the maximum rate, by process ('bench' is the clients, and
+  // the payment simulator for Ferry): what a request costs, whatever else the machine ran.
+  cpuMsPerRequest: Record<string, number | null>;
 }
 
 export interface Memory {
@@ -44,7 +48,7 @@ export interface IdleResult {
 }
 
 // (a) + (b) at the maximum rate and at half of it, over the clients given.
-async function ratePhases(clients: readonly DeviceClient[], cfg: BenchConfig, bills: readonly PreparedBill[], say: (s: string) => void, label: string): Promise<RatePhases> {
+async function ratePhases(clients: readonly DeviceClient[], cfg: BenchConfig, bills: readonly PreparedBill[], say: (s: string) => void, label: string, children: readonly Child[]): Promise<RatePhases> {
   const tag = runTag();
   let used = 0;
   const slice = (n: number) => bills.slice(used, (used += n));
@@ -52,12 +56,26 @@ async function ratePhases(clients: readonly DeviceClient[], cfg: BenchConfig, bi
     const warm = await runLoad({ clients, workload: new Workload(slice(cfg.warmup), undefined, tag), mix: PAY_ONLY, requests: cfg.warmup, mode: 'closed', concurrency: cfg.concurrency });
     checkAllAnswered(warm, `${label} warm-up`);
   }
+  const cpuBefore = cpuTimes(children);
   const max = await runLoad({ clients, workload: new Workload(slice(cfg.payments), undefined, tag), mix: PAY_ONLY, requests: cfg.payments, mode: 'closed', concurrency: cfg.concurrency });
+  const cpuAfter = cpuTimes(children);
   checkAllAnswered(max, `${label} at the maximum rate`);
+  const cpuMsPerRequest = Object.fromEntries(Object.entries(cpuAfter).map(([name, ms]) => {
+    const before = cpuBefore[name];
+    return [name, ms === undefined || before === undefined ? null : Math.round(((ms - before) / max.requests) * 1000) / 1000];
+  }));
   say(`${label}: ${max.achievedPerSecond.toFixed(0)}/s with ${cfg.concurrency} in flight; now open loop at half`);
   const half = await runLoad({ clients, workload: new Workload(slice(cfg.payments), undefined, tag), mix: PAY_ONLY, requests: cfg.payments, mode: 'open', rate: Math.max(1, Math.round(max.achievedPerSecond / 2)) });
   checkAllAnswered(half, `${label} at half the maximum rate`);
-  return { max, half };
+  return { max, half, cpuMsPerRequest };
+}
+
+function cpuTimes(children: readonly Child[]): Record<string, number | undefined> {
+  const times: Record<string, number | undefined> = {};
+  for (const child of children) times[child.name] = cpuTimeMs(child.pid);
+  const own = process.cpuUsage();
+  times.bench = (own.user + own.system) / 1000;
+  return times;
 }
 
 export function billsFor(cfg: BenchConfig): number {
@@ -71,7 +89,7 @@ export async function baselinePhase(cfg: BenchConfig, rules: LoadRules, say: (s:
     try {
       // The echo broker checks nothing: bills it never saw are as good as any.
       const bills = Array.from({ length: billsFor(cfg) }, (_, i) => ({ billId: `B20261126-bench-${i.toString(36)}`, patientId: 'P-1', total: 3500 }));
-      const phases = await ratePhases(fleet.clients, cfg, bills, say, 'baseline');
+      const phases = await ratePhases(fleet.clients, cfg, bills, say, 'baseline', [child]);
       return { ...phases, peakRssMiB: { echo: child.memory()?.peakRssMiB ?? null } };
     } finally {
       await closeFleet(fleet.clients);
@@ -103,7 +121,7 @@ export async function ferryPhases(cfg: BenchConfig, rules: LoadRules, say: (s: s
     const fleet = await connectFleet(gateway.mqttUrl, rules.kiosks.slice(0, cfg.concurrency));
     let phases: RatePhases;
     try {
-      phases = await ratePhases(fleet.clients, cfg, bills, say, 'ferry');
+      phases = await ratePhases(fleet.clients, cfg, bills, say, 'ferry', [gateway.inner, gateway.outer]);
     } finally {
       await closeFleet(fleet.clients);
     }

@@ -34,6 +34,10 @@ function rate(label: string, r: RunReport): string {
   return `${label.padEnd(26)} ${r.achievedPerSecond.toFixed(0).padStart(6)}/s  p50 ${r.latencyMs.p50.toFixed(1).padStart(6)} ms  p99 ${r.latencyMs.p99.toFixed(1).padStart(6)} ms  (${r.requests}, ${how})`;
 }
 
+function cpu(by: Record<string, number | null>): string {
+  return Object.entries(by).map(([name, ms]) => `${name} ${ms ?? '?'}`).join(', ');
+}
+
 export function formatResults(r: BenchResults): string {
   const lines = [`machine: ${formatMachine(r.machine)}`];
   if (r.store) lines.push(`store: ${r.store.transactions} transactions, ${Math.round(r.store.perSecond)} tx/s, ${(r.store.transactions / r.store.batches).toFixed(1)} per fsync`);
@@ -41,6 +45,7 @@ export function formatResults(r: BenchResults): string {
     rate('(a) baseline, max', r.baseline.max), rate('(a) baseline, half', r.baseline.half),
     rate('(b) ferry payments, max', r.ferry.max), rate('(b) ferry payments, half', r.ferry.half),
     `ratio (b)/(a) at max: ${r.ratio.toFixed(3)}`,
+    `CPU ms per request at max: baseline ${cpu(r.baseline.cpuMsPerRequest)}; ferry ${cpu(r.ferry.cpuMsPerRequest)}`,
     `peak RSS: inner ${r.ferry.peakRssMiB.inner} MiB, outer ${r.ferry.peakRssMiB.outer} MiB, echo broker ${r.baseline.peakRssMiB.echo} MiB; ` +
       `${r.ferry.charges} charges at the payment simulator`,
   );

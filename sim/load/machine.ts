@@ -49,3 +49,16 @@ export function memoryOf(pid: number): { peakRssMiB: number; rssMiB: number } | 
     return undefined;
   }
 }
+
+// CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat.
+const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
+export function cpuTimeMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}

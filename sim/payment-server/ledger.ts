@@ -89,6 +89,12 @@ export class Ledger {
     return this.byOrder.get(orderId);
   }
 
+  // A second charge for a paid order (the doubleCharge fault).
+  chargeAgain(orderId: string): void {
+    assert(this.chargesFor(orderId) > 0, 'only a charged order is charged again');
+    this.charges.set(orderId, this.chargesFor(orderId) + 1);
+  }
+
   chargesFor(orderId: string): number {
     return this.charges.get(orderId) ?? 0;
   }

@@ -234,6 +234,10 @@ export class PaymentServerSim {
     if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
     const payment = recorded.value;
     if (recorded.kind === 'created' && payment.status === 'pending') this.scheduleQr(payment.orderId);
+    if (recorded.kind === 'created' && payment.status === 'succeeded' && this.faults.doubleCharge > 0) {
+      this.faults.doubleCharge -= 1;
+      this.ledger.chargeAgain(payment.orderId);
+    }
     if (recorded.kind === 'created' && this.faults.timeoutAfterCharge > 0) {
       this.faults.timeoutAfterCharge -= 1;
       this.later(this.faults.holdMs, () => sendJson(res, 200, answerOf(payment)));

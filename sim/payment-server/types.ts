@@ -52,6 +52,9 @@ export interface Faults {
   down: boolean; // listener closed: connects fail with ECONNREFUSED
   downForMs: number; // with down: come back by itself after this long (0: stay down until down:false)
   duplicateNotifications: boolean; // deliver every notification twice
+  // TEST ONLY: a broken payment server that charges the next N new code payments twice,
+  // so that the hospital simulation's invariant check can be seen to fail.
+  doubleCharge: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -62,4 +65,5 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   down: false,
   downForMs: 0,
   duplicateNotifications: false,
+  doubleCharge: 0,
 });

@@ -1,0 +1,33 @@
+// Issue 6: the default hospital day runs with every invariant holding, and a day with
+// a broken payment server is reported as FAIL, so the checker is known to work.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { loadScenario } from '../sim/hospital/scenario.js';
+import { runHospital } from '../sim/hospital/run.js';
+import { PROJECT_DIR } from './helpers/gateway.js';
+
+test('the default hospital day runs every flow and every invariant holds', async () => {
+  const report = await runHospital(loadScenario('default'));
+  const flows = new Map(report.flows.map((f) => [f.flow, f]));
+  for (const flow of ['registration', 'bill payment (wallet code)', 'bill payment (scan-to-pay)', 'cancellation', 'patient information']) {
+    assert.ok((flows.get(flow)?.ok ?? 0) > 0, `${flow} happened: ${JSON.stringify(flows.get(flow))}`);
+    assert.is(flows.get(flow)!.failed, 0, `${flow} never failed: ${JSON.stringify(flows.get(flow)!.reasons)}`);
+  }
+  for (const i of report.invariants) assert.ok(i.ok, `${i.invariant}: ${i.problems.join('; ')}`);
+  assert.ok(report.ok);
+});
+
+test('a day with a payment server that charges twice fails the "charged twice" invariant and exits non-zero', () => {
+  const run = spawnSync(process.execPath, [path.join(PROJECT_DIR, 'bin/ferry.js'), 'sim', 'hospital', '--scenario', 'broken-payment-server', '--json'], {
+    encoding: 'utf8', timeout: 120_000,
+  });
+  assert.is(run.status, 1, run.stderr);
+  const report = JSON.parse(run.stdout) as { ok: boolean; invariants: Array<{ invariant: string; ok: boolean }> };
+  assert.is(report.ok, false);
+  const failed = report.invariants.filter((i) => !i.ok).map((i) => i.invariant);
+  assert.equal(failed, ['2. no payment charged twice'], 'exactly the broken invariant fails');
+});
+
+test.run();
