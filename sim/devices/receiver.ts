@@ -16,9 +16,11 @@ export class ReceiverSim {
   }
 
   // Sends a report with the department's next version (or the one given, to replay an
-  // old report in tests).
+  // old report in tests). Versions are unix seconds, bumped when two reports share a
+  // second: milliseconds would be 13 digits, which the gateway's card guard can take
+  // for a card number.
   report(dept: string, date: string, sessions: SessionReport[], o: { version?: number; request?: RequestOptions } = {}): Promise<Reply<SlotsAppliedBody> | Reply<ErrorBody>> {
-    const version = o.version ?? Math.max(Date.now(), (this.versions.get(dept) ?? 0) + 1);
+    const version = o.version ?? Math.max(Math.floor(Date.now() / 1000), (this.versions.get(dept) ?? 0) + 1);
     if (version > (this.versions.get(dept) ?? 0)) this.versions.set(dept, version);
     const body: SlotsStatusBody = { dept, date, version, sessions };
     return this.client.request('slots.status', body, o.request) as Promise<Reply<SlotsAppliedBody> | Reply<ErrorBody>>;

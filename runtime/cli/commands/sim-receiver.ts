@@ -21,7 +21,7 @@ Options:
   --dept D            department code (departments.yaml)
   --date YYYY-MM-DD   the day (default today, UTC+8)
   --session SPEC      one per session, e.g. morning:40:12 or afternoon:30:0:closed
-  --version N         the report's version (default: the current time in ms, which grows)
+  --version N         the report's version (default: the current unix time in seconds)
 
 ${connectionHelp(DEFAULT_DEVICE)}
 
