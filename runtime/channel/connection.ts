@@ -12,6 +12,9 @@ export type Side = 'inner' | 'outer';
 
 // A peer silent for longer than this is taken as gone: heartbeats go every third of it.
 export const CHANNEL_SILENCE_MS_MAX = 15_000;
+// Records that arrive before anyone listens (the peer may send right after the hello, in
+// the same read) wait for the first listener; past this many the peer is misbehaving.
+export const CHANNEL_EARLY_RECORDS_MAX = 10_000;
 
 export interface ChannelConnectionEvents {
   record: [ChannelRecord];
@@ -29,6 +32,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   private closed = false;
   private lastHeardMs = Date.now();
   private readonly heartbeat: NodeJS.Timeout;
+  private early: ChannelRecord[] = [];
 
   constructor(socket: net.Socket, self: Side, log: Logger) {
     super();
@@ -40,6 +44,9 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
     socket.on('data', (chunk) => this.onData(chunk));
     socket.on('error', (err) => this.close(err));
     socket.on('close', () => this.close());
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'record' && this.early.length > 0) queueMicrotask(() => this.flushEarly());
+    });
     this.heartbeat = setInterval(() => this.tick(), CHANNEL_SILENCE_MS_MAX / 3);
     this.heartbeat.unref();
     this.write({ k: 'hello', side: self, version: CHANNEL_VERSION });
@@ -103,7 +110,19 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
     }
     if (record.k === 'hello') throw new RecordError('second hello');
     if (record.k === 'heartbeat') return;
+    if (this.listenerCount('record') === 0 || this.early.length > 0) {
+      // Whoever awaited 'ready' attaches its listener a tick later: keep, don't drop.
+      if (this.early.length >= CHANNEL_EARLY_RECORDS_MAX) throw new RecordError(`more than ${CHANNEL_EARLY_RECORDS_MAX} records before anyone listened`);
+      this.early.push(record);
+      return;
+    }
     this.emit('record', record);
+  }
+
+  private flushEarly(): void {
+    while (this.early.length > 0 && this.listenerCount('record') > 0 && !this.closed) {
+      this.emit('record', this.early.shift()!);
+    }
   }
 }
 

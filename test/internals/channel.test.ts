@@ -220,6 +220,27 @@ test('an order crosses from the inner side and its ack comes back', async () => 
   assert.equal((await atInner)[0], SAMPLES['order.ack']);
 });
 
+test('records sent in the same read as the hello wait for the listener that the caller attaches after connecting', async () => {
+  // A raw inner side that writes its hello and three orders at once, as a busy inner
+  // side resending its journal to a slow outer process can: none may be lost.
+  const socketPath = path.join(dir, `early-${++n}.sock`);
+  const orders = [1, 2, 3].map((i) => ({ ...ORDER, orderId: `P20261126-abcd-00000${i}` }));
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.resume();
+    socket.write(Buffer.concat([encodeFrame({ k: 'hello', side: 'inner', version: 1 }), ...orders.map((o) => encodeFrame(o))]));
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, () => resolve()));
+  servers.push(server);
+  const outer = await connectChannel(socketPath, log);
+  connections.push(outer);
+  await new Promise((r) => setTimeout(r, 20)); // the listener comes later still
+  const got: ChannelRecord[] = [];
+  outer.on('record', (r) => got.push(r));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(got, orders);
+});
+
 test('a side refuses to send a record its peer does not receive', async () => {
   const { socketPath, accepted } = await listen();
   const outer = await connectChannel(socketPath, log);
