@@ -57,7 +57,7 @@ export class ProcessGateway {
       '--rules', this.opts.rulesDir, '--data', this.opts.dataDir,
       '--mqtt-host', '127.0.0.1', '--mqtt-port', String(this.mqttPort),
       '--notify-host', '127.0.0.1', '--notify-port', String(this.notifyPort),
-      '--payment-url', this.opts.paymentUrl, '--reply-wait-ms', String(this.opts.replyWaitMs ?? 1500),
+      '--payment-url', this.opts.paymentUrl, '--reply-wait-ms', String(this.opts.replyWaitMs ?? 1500), '--management-port', '0',
       '--log-level', this.opts.logLevel ?? process.env.FERRY_TEST_LOG ?? 'warn',
     ];
   }

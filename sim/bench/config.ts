@@ -2,6 +2,7 @@
 // figures in BENCHMARKS.md). CI runs a tiny version with small values.
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { LOAD_DEVICES_MAX, LOAD_KIOSKS_MAX } from '../load/rules.js';
 
 export interface BenchConfig {
   payments: number; // per measured phase (maximum rate, then half of it)
@@ -54,5 +55,6 @@ export function benchConfig(argv: string[], env: NodeJS.ProcessEnv, projectDir: 
   const prof = values['cpu-prof'] ?? env.FERRY_BENCH_CPU_PROF;
   if (prof) cfg.cpuProfDir = path.resolve(prof);
   if (cfg.storm > cfg.idle) cfg.storm = cfg.idle;
+  if (cfg.idle > LOAD_DEVICES_MAX || cfg.concurrency > LOAD_KIOSKS_MAX) throw new Error(`at most ${LOAD_DEVICES_MAX} idle devices and ${LOAD_KIOSKS_MAX} in flight (the rules' device limit)`);
   return cfg;
 }

@@ -141,7 +141,7 @@ export async function ferryPhases(cfg: BenchConfig, rules: LoadRules, say: (s: s
 
 async function idlePhase(cfg: BenchConfig, rules: LoadRules, gateway: Awaited<ReturnType<typeof startGatewayProcesses>>, say: (s: string) => void): Promise<IdleResult> {
   say(`idle: connecting ${cfg.idle} devices`);
-  const fleet = await connectFleet(gateway.mqttUrl, rules.kiosks.slice(0, cfg.idle));
+  const fleet = await connectFleet(gateway.mqttUrl, [rules.desk, ...rules.kiosks].slice(0, cfg.idle));
   try {
     const mem = gateway.inner.memory();
     const result: IdleResult = {

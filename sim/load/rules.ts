@@ -14,7 +14,10 @@ import type { Credential } from './devices-file.js';
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const EXAMPLE_RULES = path.join(PROJECT, 'rules');
 
+// The rules allow 10,000 devices: the load rules hold only load devices, the billing desk
+// and at most this many kiosks.
 export const LOAD_DEVICES_MAX = 10_000;
+export const LOAD_KIOSKS_MAX = LOAD_DEVICES_MAX - 1;
 export const LOAD_DEVICES_FILE = 'load-devices.txt';
 export const LOAD_DESK_ID = 'load-desk';
 // The rules' own maxima (runtime/rules/defaults.ts): as fast as the gateway lets one device go.
@@ -46,7 +49,7 @@ export function loadDeptCode(i: number): string {
 // the load rules start from.
 export function writeLoadRules(devices: number, o: { baseDir?: string; target?: string } = {}): LoadRules {
   assert(Number.isSafeInteger(devices) && devices >= 1, 'at least one load device');
-  assert(devices <= LOAD_DEVICES_MAX, `at most ${LOAD_DEVICES_MAX} load devices`);
+  assert(devices <= LOAD_KIOSKS_MAX, `at most ${LOAD_KIOSKS_MAX} load kiosks`);
   const rulesDir = o.target ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-load-rules-'));
   if (o.target) fs.mkdirSync(rulesDir, { recursive: true });
   fs.cpSync(o.baseDir ?? EXAMPLE_RULES, rulesDir, { recursive: true });
@@ -58,7 +61,7 @@ export function writeLoadRules(devices: number, o: { baseDir?: string; target?: 
   const hash = cheapHash(password);
   const kiosks = Array.from({ length: devices }, (_, i) => ({ id: loadDeviceId(i), password }));
   const desk = { id: LOAD_DESK_ID, password };
-  addDevices(path.join(rulesDir, 'devices.yaml'), kiosks.map((k) => k.id), desk.id, hash);
+  writeDevices(path.join(rulesDir, 'devices.yaml'), kiosks.map((k) => k.id), desk.id, hash);
   // For `ferry sim load --devices-file` against a gateway started on these rules.
   fs.writeFileSync(path.join(rulesDir, LOAD_DEVICES_FILE), [desk, ...kiosks].map((d) => `${d.id}:${d.password}\n`).join(''), { mode: 0o600 });
   return { rulesDir, kiosks, desk, depts, remove: () => fs.rmSync(rulesDir, { recursive: true, force: true }) };
@@ -87,14 +90,12 @@ function addDepartments(file: string): string[] {
   return codes;
 }
 
-// Appended as text: building 10,000 YAML nodes costs seconds, a string join nothing.
-function addDevices(file: string, kiosks: string[], desk: string, hash: string): void {
-  const text = fs.readFileSync(file, 'utf8').trimEnd();
-  // Appending extends the list only when `devices:` is the file's last top-level key.
-  assert(text.match(/^[A-Za-z_][\w-]*:/gm)?.at(-1) === 'devices:', 'devices.yaml ends with its devices list');
+// Only load devices (the example devices would leave less room under the rules' 10,000),
+// written as text: building 10,000 YAML nodes costs seconds, a string join nothing.
+function writeDevices(file: string, kiosks: string[], desk: string, hash: string): void {
   const lines = [`  - { id: ${desk}, role: billing_desk, password: "${hash}" }`];
   for (const id of kiosks) lines.push(`  - { id: ${id}, role: kiosk, password: "${hash}" }`);
-  fs.writeFileSync(file, `${text}\n  # Load devices (sim/load/rules.ts)\n${lines.join('\n')}\n`);
+  fs.writeFileSync(file, `# Load devices written by sim/load/rules.ts; they share one password.\ndevices:\n${lines.join('\n')}\n`);
 }
 
 function cheapHash(password: string): string {

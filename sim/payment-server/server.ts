@@ -3,8 +3,8 @@
 // daily statements, and fault knobs (latency, errors, a charge whose answer never comes
 // in time, an outage, duplicate notifications) for the tests of invariants 1 and 2.
 //
-// Control API for standalone use (unsigned, loopback only): GET /_sim/state and
-// POST /_sim/faults. While `down` the listener is closed, so the control API is gone
+// Control API for standalone use (unsigned, loopback only): GET /_sim/state,
+// POST /_sim/faults and POST /_sim/statement-faults (statement-faults.ts). While `down` the listener is closed, so the control API is gone
 // too: bring it down with `downForMs` from outside, or call setFaults from code.
 import http from 'node:http';
 import https from 'node:https';

@@ -7,7 +7,7 @@ import { DEFAULT_URL, UsageError, nonNegativeInt, positiveInt, printJson, printL
 import { demoPassword } from '../../../sim/demo-devices.js';
 import { readDevicesFile, type Credential } from '../../../sim/load/devices-file.js';
 import { formatLoadTest, loadTest } from '../../../sim/load/load-test.js';
-import { LOAD_DESK_ID, LOAD_DEVICES_FILE, LOAD_DEVICES_MAX, loadDeptCode, LOAD_DEPTS, writeLoadRules } from '../../../sim/load/rules.js';
+import { LOAD_DESK_ID, LOAD_DEVICES_FILE, LOAD_DEVICES_MAX, LOAD_KIOSKS_MAX, loadDeptCode, LOAD_DEPTS, writeLoadRules } from '../../../sim/load/rules.js';
 import { localDate, parseMix, formatMix } from '../../../sim/load/workload.js';
 
 const DEFAULT_DEVICES = 1000;
@@ -49,8 +49,8 @@ Load:
   --json               print the report as JSON
 
 --write-rules DIR      writes a rule set for load runs to DIR (new): the rules of --rules
-                       (default rules/) with rate limits lifted, N load kiosks and a
-                       billing desk (cheap scrypt hashes), and departments LOAD01.. with room
+                       (default rules/) with rate limits lifted, only load devices (N
+                       kiosks and a billing desk, cheap scrypt hashes), and departments LOAD01.. with room
                        for 200,000 holds tomorrow; and DIR/${LOAD_DEVICES_FILE}. Then:
                          ferry start --rules DIR &
                          ferry sim load --devices-file DIR/${LOAD_DEVICES_FILE}
@@ -98,7 +98,7 @@ export const command: Command = {
 
 function writeRules(values: Values): number {
   const devices = values.devices === undefined ? DEFAULT_DEVICES : positiveInt(values.devices, '--devices');
-  if (devices > LOAD_DEVICES_MAX) throw new UsageError(`--devices is at most ${LOAD_DEVICES_MAX}`);
+  if (devices > LOAD_KIOSKS_MAX) throw new UsageError(`--devices is at most ${LOAD_KIOSKS_MAX} with --write-rules (the desk makes ${LOAD_DEVICES_MAX})`);
   const target = path.resolve(values['write-rules']!);
   const written = writeLoadRules(devices, { baseDir: path.resolve(values.rules!), target });
   printLine(`wrote load rules for ${written.kiosks.length} kiosks and billing desk ${written.desk.id} to ${target}; devices in ${path.join(target, LOAD_DEVICES_FILE)}`);

@@ -1,7 +1,7 @@
 import type { Level } from 'level';
 import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
-import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES } from './limits.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUES } from './limits.js';
 import { StoreError } from './errors.js';
 
 // A committed write as the store keeps it until synced: the value's JSON text, or
@@ -31,6 +31,11 @@ interface OverlayEntry {
 export class CommitQueue {
   readonly stats = { batches: 0, writes: 0, transactions: 0 };
   private readonly overlay = new Map<string, OverlayEntry>();
+  // Synced values (JSON text, or undefined for a delete) of the keys written last, oldest
+  // first. Every write passes through this queue, so an entry is what the disk holds until
+  // a later write of its key replaces it; reading it saves a LevelDB get, the largest
+  // single cost per payment in the inner side's profile (BENCHMARKS.md).
+  private readonly recent = new Map<string, string | undefined>();
   private readonly batches: Batch[] = [];
   private nextBatchId = 1;
   private writing = false;
@@ -46,8 +51,9 @@ export class CommitQueue {
   // overlay knows nothing (read the disk).
   peek(key: string): string | null | undefined {
     const entry = this.overlay.get(key);
-    if (!entry) return undefined;
-    return entry.json ?? null;
+    if (entry) return entry.json ?? null;
+    if (!this.recent.has(key)) return undefined;
+    return this.recent.get(key) ?? null;
   }
 
   // Pending writes under a prefix, unsorted.
@@ -129,9 +135,18 @@ export class CommitQueue {
     this.batches.shift();
     this.stats.batches += 1;
     this.stats.writes += batch.ops.length;
-    // A key rewritten by a later batch keeps its newer overlay entry.
-    for (const op of batch.ops) if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
+    for (const op of batch.ops) {
+      // A key rewritten by a later batch keeps its newer overlay entry, which peek reads first.
+      if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
+      this.remember(op.key, op.type === 'put' ? op.value : undefined);
+    }
     batch.settle.resolve();
+  }
+
+  private remember(key: string, json: string | undefined): void {
+    this.recent.delete(key); // re-inserted as the newest
+    this.recent.set(key, json);
+    if (this.recent.size > MAX_RECENT_VALUES) this.recent.delete(this.recent.keys().next().value!);
   }
 
   private fail(cause: unknown): void {

@@ -13,6 +13,10 @@ export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 // growing the unsynced overlay without bound (at most this many times MAX_BATCH_BYTES).
 export const MAX_QUEUED_BATCHES = 8;
 
+// Synced values kept in memory for the reads that follow a write (an order read back by
+// its outcome, a bill by its payment): the writes of a few seconds at full load, a few MiB.
+export const MAX_RECENT_VALUES = 4_096;
+
 // Transactions waiting for the mutex. Above this the caller is told the store is busy: a
 // device burst must not turn into unbounded memory on the inner side.
 export const MAX_WAITING_TRANSACTIONS = 65_536;
