@@ -103,7 +103,7 @@ async function waitListening(port: number, child: ChildProcess): Promise<void> {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.createConnection({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

@@ -21,6 +21,7 @@ import { applyOverrides } from '../runtime/rules/overrides.js';
 import { startInner, type RunningInner } from '../runtime/inner/inner.js';
 import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { certFingerprint } from '../runtime/tls/fingerprint.js';
+import { canConnect } from '../sim/gateway-processes.js';
 
 const FERRY = path.join(PROJECT_DIR, 'bin/ferry.js');
 const INNER_MAIN = path.join(PROJECT_DIR, 'dist/runtime/inner/main.js');
@@ -80,17 +81,6 @@ function servedFingerprint(port: number): Promise<string> {
       resolve(fp);
     });
     socket.once('error', reject);
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 

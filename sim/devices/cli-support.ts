@@ -6,6 +6,7 @@ import type { ConnectOptions } from '../../devices/client.js';
 import { DeviceClientError, isErrorReply } from '../../devices/client.js';
 import type { Reply } from '../../devices/protocol.js';
 import { demoPassword } from '../demo-devices.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../runtime/cli/command.js';
 
 export const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
 export const PASSWORD_ENV = 'FERRY_DEVICE_PASSWORD';
@@ -109,4 +110,28 @@ export function operatingError(err: unknown): string {
   if (err instanceof DeviceClientError) return `${err.code}: ${err.message}`;
   if (err instanceof Error && !err.message.startsWith('assertion failed')) return err.message;
   throw err;
+}
+
+// How one `ferry sim ...` command ends: a failure (exit 1), a wrong command line with
+// the help after the message (exit 2), or the help asked for (exit 0).
+export function commandOutput(name: string, help: string): { failure(message: string): number; usage(message: string): number; help(): number } {
+  return {
+    failure(message) {
+      process.stderr.write(`ferry ${name}: ${message}\n`);
+      return EXIT_FAILURE;
+    },
+    usage(message) {
+      process.stderr.write(`ferry ${name}: ${message}\n\n${help}\n`);
+      return EXIT_USAGE;
+    },
+    help() {
+      process.stdout.write(`${help}\n`);
+      return EXIT_OK;
+    },
+  };
+}
+
+// A wrong command line: ours (UsageError) or node:util parseArgs's.
+export function isUsageError(err: unknown): boolean {
+  return err instanceof UsageError || Boolean((err as { code?: string } | null)?.code?.startsWith('ERR_PARSE_ARGS'));
 }

@@ -7,7 +7,7 @@ import type { BillItem } from '../../../devices/protocol.js';
 import { BillingDeskSim } from '../../../sim/devices/billing-desk.js';
 import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError,
-  positiveInt, printJson, printLine, yuan,
+  positiveInt, printJson, printLine, yuan, commandOutput, isUsageError,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'billing-01';
@@ -47,6 +47,8 @@ function parse(args: string[]) {
   return parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS });
 }
 
+const { failure, usage, help } = commandOutput('sim billing-desk', HELP);
+
 export const command: Command = {
   name: 'sim billing-desk',
   summary: 'act as a billing desk: create a bill',
@@ -74,7 +76,7 @@ export const command: Command = {
         return failure(operatingError(err));
       }
     } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      if (isUsageError(err)) return usage((err as Error).message);
       throw err;
     }
     try {
@@ -114,19 +116,4 @@ export function parseItem(text: string): BillItem {
   const name = parts.slice(1, -2).join(':');
   if (code === '' || name === '') throw new UsageError(`--item ${JSON.stringify(text)}: code and name may not be empty`);
   return { code, name, quantity, unitPrice };
-}
-
-function failure(message: string): number {
-  process.stderr.write(`ferry sim billing-desk: ${message}\n`);
-  return EXIT_FAILURE;
-}
-
-function help(): number {
-  process.stdout.write(`${HELP}\n`);
-  return EXIT_OK;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`ferry sim billing-desk: ${message}\n\n${HELP}\n`);
-  return EXIT_USAGE;
 }

@@ -7,7 +7,7 @@ import type { BillSummary } from '../../../devices/protocol.js';
 import { KioskSim, DEFAULT_WAIT_FINAL_MS, type PayBillArgs, type PayOutcome } from '../../../sim/devices/kiosk.js';
 import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError,
-  positiveInt, printJson, printLine, yuan,
+  positiveInt, printJson, printLine, yuan, commandOutput, isUsageError,
 } from '../../../sim/devices/cli-support.js';
 import { PATIENT_INFO_HELP, PATIENT_INFO_OPTIONS, patientInfoBody, sendPatientInfo } from '../../../sim/devices/patient-info.js';
 
@@ -55,6 +55,8 @@ function parse(args: string[]) {
   return parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS });
 }
 
+const { failure, usage, help } = commandOutput('sim kiosk', HELP);
+
 export const command: Command = {
   name: 'sim kiosk',
   summary: 'act as a kiosk: query and pay bills',
@@ -77,7 +79,7 @@ export const command: Command = {
         return failure(operatingError(err));
       }
     } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      if (isUsageError(err)) return usage((err as Error).message);
       throw err;
     }
     try {
@@ -168,19 +170,4 @@ function report(outcome: PayOutcome, json: boolean): number {
 function describeBill(bill: BillSummary): string {
   const items = bill.items.map((i) => `${i.name} x${i.quantity}`).join(', ');
   return `  ${bill.billId}  ${yuan(bill.total).padStart(10)} CNY  ${bill.status}  ${bill.createdAt}  ${items}`;
-}
-
-function failure(message: string): number {
-  process.stderr.write(`ferry sim kiosk: ${message}\n`);
-  return EXIT_FAILURE;
-}
-
-function help(): number {
-  process.stdout.write(`${HELP}\n`);
-  return EXIT_OK;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`ferry sim kiosk: ${message}\n\n${HELP}\n`);
-  return EXIT_USAGE;
 }

@@ -5,7 +5,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { isErrorReply } from '../../../devices/client.js';
 import { ReceiverSim, type SessionReport } from '../../../sim/devices/receiver.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine, commandOutput, isUsageError,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'receiver-01';
@@ -36,6 +36,8 @@ const OPTIONS = {
   version: { type: 'string' },
 } as const;
 
+const { failure, usage } = commandOutput('sim receiver', HELP);
+
 export const command: Command = {
   name: 'sim receiver',
   summary: 'act as a medical information receiver: report slots',
@@ -58,7 +60,7 @@ export const command: Command = {
         return failure(operatingError(err));
       }
     } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      if (isUsageError(err)) return usage((err as Error).message);
       throw err;
     }
     try {
@@ -84,14 +86,4 @@ function parseSession(spec: string): SessionReport {
     throw new UsageError(`--session is NAME:CAPACITY:BOOKED[:closed], not ${spec}`);
   }
   return { session, capacity: nonNegativeInt(capacity, '--session capacity'), booked: nonNegativeInt(booked, '--session booked'), ...(closed ? { closed: true } : {}) };
-}
-
-function failure(message: string): number {
-  process.stderr.write(`ferry sim receiver: ${message}\n`);
-  return EXIT_FAILURE;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`ferry sim receiver: ${message}\n\n${HELP}\n`);
-  return EXIT_USAGE;
 }

@@ -5,7 +5,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { isErrorReply } from '../../../devices/client.js';
 import { KioskSim, DEFAULT_WAIT_FINAL_MS } from '../../../sim/devices/kiosk.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, operatingError, printJson, printLine, yuan,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, operatingError, printJson, printLine, yuan, commandOutput, isUsageError,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'kiosk-01';
@@ -42,6 +42,8 @@ const OPTIONS = {
   registration: { type: 'string' },
 } as const;
 
+const { failure, usage } = commandOutput('sim registration', HELP);
+
 export const command: Command = {
   name: 'sim registration',
   summary: 'act as a kiosk or desk: register for a session, pay, cancel',
@@ -64,7 +66,7 @@ export const command: Command = {
         return failure(operatingError(err));
       }
     } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      if (isUsageError(err)) return usage((err as Error).message);
       throw err;
     }
     const request = { timeoutMs: Number(values['timeout-ms']) };
@@ -109,13 +111,3 @@ export const command: Command = {
     }
   },
 };
-
-function failure(message: string): number {
-  process.stderr.write(`ferry sim registration: ${message}\n`);
-  return EXIT_FAILURE;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`ferry sim registration: ${message}\n\n${HELP}\n`);
-  return EXIT_USAGE;
-}

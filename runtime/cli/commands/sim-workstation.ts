@@ -6,7 +6,7 @@ import type { DispatchMessageBody } from '../../../devices/protocol.js';
 import { DEMO_DEVICES } from '../../../sim/demo-devices.js';
 import { WorkstationSim } from '../../../sim/devices/workstation.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, operatingError, positiveInt, printJson, printLine,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, operatingError, positiveInt, printJson, printLine, commandOutput, isUsageError,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'ws-int-01';
@@ -40,6 +40,8 @@ const OPTIONS = {
   'no-ack': { type: 'boolean', default: false },
 } as const;
 
+const { failure, usage } = commandOutput('sim workstation', HELP);
+
 export const command: Command = {
   name: 'sim workstation',
   summary: 'act as a workstation: show and acknowledge dispatched patient messages',
@@ -60,7 +62,7 @@ export const command: Command = {
         return failure(operatingError(err));
       }
     } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((err as Error).message);
+      if (isUsageError(err)) return usage((err as Error).message);
       throw err;
     }
     return watch(ws, values.json === true, count);
@@ -110,14 +112,4 @@ function describe(m: DispatchMessageBody): string {
   const who = [m.patientId ? `patient ${m.patientId}` : '', m.registrationId ? `booking ${m.registrationId}` : ''].filter(Boolean).join(', ');
   const why = m.routedBy === 'triage' ? `triage ${m.rule}` : m.routedBy;
   return `[${m.dept} #${m.seq} ${m.priority}${m.redelivery ? ' again' : ''}] ${m.dispatchId} from ${m.kiosk} (${why})${who ? ` ${who}` : ''}: ${JSON.stringify(m.symptoms)}${vitals}`;
-}
-
-function failure(message: string): number {
-  process.stderr.write(`ferry sim workstation: ${message}\n`);
-  return EXIT_FAILURE;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`ferry sim workstation: ${message}\n\n${HELP}\n`);
-  return EXIT_USAGE;
 }
