@@ -43,7 +43,8 @@ test('npm run bench at tiny sizes measures all three parts and writes every fiel
         for (const p of ['p50', 'p95', 'p99']) assert.ok(phase.latencyMs[p] > 0, p);
       }
     }
-    assert.ok(r.ferry.cpuMsPerRequest.inner > 0 && r.ferry.cpuMsPerRequest.outer >= 0 && r.baseline.cpuMsPerRequest.echo > 0);
+    // CPU time comes in clock ticks (10 ms): at these sizes a side may show none.
+    for (const cpu of [r.ferry.cpuMsPerRequest.inner, r.ferry.cpuMsPerRequest.outer, r.baseline.cpuMsPerRequest.echo]) assert.ok(Number.isFinite(cpu) && cpu >= 0, String(cpu));
     assert.is(r.ferry.half.mode, 'open');
     assert.ok(r.ferry.half.offeredPerSecond > 0);
     assert.ok(r.ratio > 0);
