@@ -43,7 +43,7 @@ export function paymentRequest(payments: Payments, registrations: Registrations,
       const order = body.billId !== undefined
         ? await payBill(tx, body as PaymentRequestBody & { billId: string }, device.id, request.id)
         : await payRegistration(tx, body as PaymentRequestBody & { registrationId: string }, device.id, request.id);
-      return { ref: order.orderId, afterCommit: () => payments.firstAnswer(order.orderId) };
+      return { ref: order.orderId, afterCommit: () => payments.firstAnswer(order) };
     },
     async replay(record) {
       return payments.answerFor(await payments.order(record.ref!));

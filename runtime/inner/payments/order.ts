@@ -2,11 +2,13 @@
 // journal holds every order that is not final; it is the source of truth that the
 // outer side is resent after any restart (DESIGN.md "Two processes").
 //
-//   accepted ─► sent ─► pending ─► succeeded
-//       │         │        │    └► failed
-//       └─────────┴────────┴─► unknown ─► (sent | pending | succeeded | failed)
+//   accepted ─► pending ─► succeeded
+//       │         │    └► failed
+//       └─────────┴─► unknown ─► (pending | succeeded | failed)
 //
 // A timeout makes an order `unknown`, never `failed`: the charge may have happened.
+// `sent` (the outer side acknowledged the order) is kept for orders stored by earlier
+// versions; it is no longer written.
 import { assert } from '../../common/errors.js';
 
 export type OrderStatus = 'accepted' | 'sent' | 'pending' | 'unknown' | 'succeeded' | 'failed';

@@ -113,18 +113,22 @@ export class Payments {
   // After the order is durable: send it across, and answer with its state once it is
   // final, once a QR code is there to show, or when the wait is over (then `pending`,
   // and the final result follows on the down topic when it comes).
-  async firstAnswer(orderId: string): Promise<Answer> {
+  async firstAnswer(order: Order): Promise<Answer> {
+    const { orderId } = order;
+    let latest = order;
     const done = new Promise<void>((resolve) => this.waiters.set(orderId, resolve));
     const timer = setTimeout(() => this.waiters.get(orderId)?.(), this.opts.replyWaitMs);
     try {
-      const order = await this.order(orderId);
       this.sendOrder(order);
-      if (!this.answerable(order)) await done;
+      if (!this.answerable(order)) {
+        await done;
+        latest = await this.order(orderId); // moved on, or the wait is over
+      }
     } finally {
       clearTimeout(timer);
       this.waiters.delete(orderId);
     }
-    return this.answerFor(await this.order(orderId));
+    return this.answerFor(latest);
   }
 
   answerFor(order: Order): Answer {
@@ -199,7 +203,10 @@ export class Payments {
 
   private async onRecord(connection: ChannelConnection, record: ChannelRecord): Promise<void> {
     try {
-      if (record.k === 'order.ack') await this.apply(record.orderId, 'sent', {}, 'outer');
+      // An order.ack says the outer side has the order. It is not written down: it would
+      // cost a durable transaction per payment and change nothing, since every open
+      // order is resent after any restart whatever its state.
+      if (record.k === 'order.ack') this.opts.log.debug({ orderId: record.orderId }, 'order acknowledged by the outer side');
       else if (record.k === 'outcome') await this.onOutcome(record);
       else if (record.k === 'notification') await this.onNotification(connection, record);
       else if (record.k === 'refund.outcome') await this.onRefundOutcome(record);
@@ -285,19 +292,32 @@ export class Payments {
     const effects = noEffects();
     if (FINAL.has(to)) {
       tx.del(journalKey(order.orderId));
-      if (order.billId) await this.settleBill(tx, next, now);
+      if (order.billId) {
+        const notice = await this.settleBill(tx, next, now);
+        if (notice) effects.notices.push(notice);
+      }
       if (order.registrationId) await this.settleRegistration(tx, next, to as 'succeeded' | 'failed', now, effects);
     }
     return { order: next, effects };
   }
 
-  private async settleBill(tx: Tx, order: Order, now: Date): Promise<void> {
+  // Returns the notice for the billing desk that created the bill, once it is paid.
+  private async settleBill(tx: Tx, order: Order, now: Date): Promise<Notice | null> {
     const bill = await tx.get<Bill>(billKey(order.billId!));
-    if (bill && bill.orderId === order.orderId && bill.status === 'paying') {
-      setBillStatus(tx, bill, order.status === 'succeeded' ? 'paid' : 'open', order.status === 'succeeded' ? { paidAt: now.toISOString() } : {});
-    } else {
+    if (!bill || bill.orderId !== order.orderId || bill.status !== 'paying') {
       tx.audit({ kind: 'payment.bill_state_unexpected', orderId: order.orderId, billId: order.billId!, billStatus: bill?.status ?? 'missing' });
+      return null;
     }
+    if (order.status !== 'succeeded') {
+      setBillStatus(tx, bill, 'open', {});
+      return null;
+    }
+    const paid = setBillStatus(tx, bill, 'paid', { paidAt: now.toISOString() });
+    const body: BillPaidBody = {
+      billId: paid.billId, reference: paid.reference, orderId: order.orderId,
+      amount: order.amount, currency: order.currency, paidAt: paid.paidAt!,
+    };
+    return { device: paid.createdBy, type: 'bill.paid', body };
   }
 
   private async settleRegistration(tx: Tx, order: Order, to: 'succeeded' | 'failed', now: Date, effects: Effects): Promise<void> {
@@ -325,17 +345,5 @@ export class Payments {
     }
     if (!FINAL.has(order.status)) return;
     for (const notice of effects.notices) await this.opts.send(notice.device, undefined, { type: notice.type, body: notice.body });
-    await this.tellBillingDesk(order);
-  }
-
-  private async tellBillingDesk(order: Order): Promise<void> {
-    if (order.status !== 'succeeded' || !order.billId) return;
-    const bill = await this.opts.store.get<Bill>(billKey(order.billId));
-    if (!bill || bill.status !== 'paid') return;
-    const body: BillPaidBody = {
-      billId: bill.billId, reference: bill.reference, orderId: order.orderId,
-      amount: order.amount, currency: order.currency, paidAt: bill.paidAt ?? order.updatedAt,
-    };
-    await this.opts.send(bill.createdBy, undefined, { type: 'bill.paid', body });
   }
 }
