@@ -72,6 +72,21 @@ test('devices add prints only the secret, and its hash in devices.yaml verifies 
   assert.not.ok(devicesText(dir).includes(secret), 'the secret itself is not written');
 });
 
+test('a certificate device is added with its fingerprint, no password, and nothing on stdout', async () => {
+  const dir = copyRules();
+  const fp = Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0')).join(':');
+  const run = await ferry('devices-add', ['kiosk-tls', '--role', 'kiosk', '--cert-fingerprint', fp, '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.is(run.stdout, '');
+  const device = loadRules(dir).devices.get('kiosk-tls');
+  assert.is(device!.certFingerprint, fp.toUpperCase());
+  assert.is(device!.password, undefined);
+  const bad = await ferry('devices-add', ['kiosk-bad', '--role', 'kiosk', '--cert-fingerprint', 'AB:CD', '--rules', dir]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /fingerprint/);
+  assert.is(loadRules(dir).devices.get('kiosk-bad'), undefined);
+});
+
 test('devices add keeps the comments and layout of devices.yaml', async () => {
   const dir = copyRules();
   const before = devicesText(dir);

@@ -108,6 +108,7 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
     });
   } catch (err) {
     await broker?.close();
+    await sweeper.close();
     payments.close();
     await store.close();
     throw err;

@@ -8,22 +8,33 @@ import { join, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ROLES, RulesError, type RuleProblem } from './types.js';
 import { RULE_FILES } from './defaults.js';
-import { DEPT, DEVICE_ID } from './file-schemas.js';
+import { CERT_FINGERPRINT, DEPT, DEVICE_ID } from './file-schemas.js';
 import { generateSecret, hashPassword } from './password.js';
 import { loadRulesWith } from './load.js';
 
-export interface NewDevice { id: string; role: string; dept?: string }
+export interface NewDevice {
+  id: string;
+  role: string;
+  dept?: string;
+  // A device that logs in with a TLS client certificate (its SHA-256 fingerprint, as
+  // `ferry tls make-test-ca` or `openssl x509 -fingerprint -sha256` print it) gets no
+  // password at all.
+  certFingerprint?: string;
+}
 
 const FILE = RULE_FILES.devices;
 // Another `devices` command may write between our read and our rename; we notice and
 // start again, a few times at most.
 const WRITE_ATTEMPTS_MAX = 3;
 
-// Returns the new device's password: shown once, stored nowhere but as its hash.
+// Returns the new device's password: shown once, stored nowhere but as its hash. A
+// certificate device has none: the empty string is returned.
 export async function addDevice(dir: string, device: NewDevice): Promise<string> {
   refuseBadSpec(device);
-  const secret = generateSecret();
-  const password = await hashPassword(secret);
+  const secret = device.certFingerprint === undefined ? generateSecret() : '';
+  const credential: Record<string, string> = device.certFingerprint === undefined
+    ? { password: await hashPassword(secret) }
+    : { certFingerprint: device.certFingerprint.toUpperCase() };
   await rewrite(dir, (doc, text, lines) => {
     const seq = devicesSeq(doc);
     const existing = seq ? findDevice(seq, device.id) : -1;
@@ -31,7 +42,7 @@ export async function addDevice(dir: string, device: NewDevice): Promise<string>
       const line = lines.linePos((seq.items[existing] as YAMLMap).range?.[0] ?? 0).line;
       throw refusal(`device "${device.id}" already exists (line ${line})`, line);
     }
-    const entry = { id: device.id, role: device.role, ...(device.dept !== undefined ? { dept: device.dept } : {}), password };
+    const entry = { id: device.id, role: device.role, ...(device.dept !== undefined ? { dept: device.dept } : {}), ...credential };
     const spliced = seq && seq.items.length > 0 && !seq.flow ? appendItem(seq, text, lines, entry) : null;
     if (seq) {
       seq.flow = false;
@@ -64,6 +75,9 @@ function refuseBadSpec(d: NewDevice): void {
   if (!(ROLES as readonly string[]).includes(d.role)) problems.push(`unknown role "${d.role}"; roles are ${ROLES.join(', ')}`);
   if (d.dept !== undefined && !new RegExp(DEPT).test(d.dept)) problems.push(`dept "${d.dept}" must match ${DEPT}`);
   if (d.role === 'workstation' && d.dept === undefined) problems.push('a workstation device needs --dept (its department code)');
+  if (d.certFingerprint !== undefined && !new RegExp(CERT_FINGERPRINT).test(d.certFingerprint)) {
+    problems.push(`certificate fingerprint "${d.certFingerprint}" must be 32 hex bytes separated by colons (openssl x509 -fingerprint -sha256)`);
+  }
   if (problems.length > 0) throw new RulesError(problems.map((message) => ({ file: FILE, line: 0, column: 0, message })));
 }
 

@@ -4,7 +4,7 @@ import { describeFailure } from '../../rules/report.js';
 import { ROLES } from '../../rules/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 
-const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--rules DIR]
+const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [--rules DIR]
 
 Registers a new device in DIR/devices.yaml (DIR defaults to ./rules) with a freshly
 generated password, and prints that password on stdout, alone on one line, so that it
@@ -18,6 +18,11 @@ Comments and layout of devices.yaml are kept. The file is replaced atomically, a
 if the whole rule set still passes \`ferry rules check\` with the new device.
 A running gateway picks the device up when it reloads its rules.
 
+With --cert-fingerprint the device logs in with its TLS client certificate on the MQTT
+TLS port instead: no password is made, nothing is printed on stdout, and the
+fingerprint (SHA-256, as \`ferry tls make-test-ca\` and
+\`openssl x509 -noout -fingerprint -sha256\` print it) is written to devices.yaml.
+
 Refused: an ID that exists already (also a disabled one), an ID other than letters,
 digits, _ and - (at most 64), a ROLE not defined in roles.yaml, a workstation
 without --dept.
@@ -25,6 +30,7 @@ without --dept.
 Options:
   --role ROLE   one of: ${ROLES.join(', ')}
   --dept DEPT   department code (required for a workstation), e.g. INT
+  --cert-fingerprint FP  a certificate device (no password), e.g. AB:CD:...:EF
   --rules DIR   rule directory (default ./rules)
   -h, --help    show this text
 
@@ -41,6 +47,7 @@ export const command: Command = {
 const OPTIONS = {
   role: { type: 'string' },
   dept: { type: 'string' },
+  'cert-fingerprint': { type: 'string' },
   rules: { type: 'string', default: './rules' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -64,7 +71,14 @@ async function run(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    const secret = await addDevice(values.rules, { id, role: values.role, ...(values.dept !== undefined ? { dept: values.dept } : {}) });
+    const certFingerprint = values['cert-fingerprint'];
+    const secret = await addDevice(values.rules, {
+      id, role: values.role, ...(values.dept !== undefined ? { dept: values.dept } : {}), ...(certFingerprint !== undefined ? { certFingerprint } : {}),
+    });
+    if (certFingerprint !== undefined) {
+      process.stderr.write(`device ${id} added; it logs in with the certificate ${certFingerprint.toUpperCase()}\n`);
+      return EXIT_OK;
+    }
     // stdout carries the password and nothing else; the note goes to stderr.
     process.stdout.write(`${secret}\n`);
     process.stderr.write(`device ${id} added; its password (above) is shown only this once\n`);
