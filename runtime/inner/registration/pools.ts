@@ -41,7 +41,8 @@ export function remaining(pool: SlotPool): number {
 export function savePool(tx: Tx, pool: SlotPool): void {
   assert(pool.held >= 0, `pool ${pool.dept}/${pool.date}/${pool.session} has no negative holds`);
   assert(pool.booked >= 0, `pool ${pool.dept}/${pool.date}/${pool.session} has no negative bookings`);
-  assert(pool.visitSeq >= pool.booked || pool.visitSeq >= 0, 'visit numbers are counted');
+  // Every booking took a visit number; a cancellation returns the slot, not the number.
+  assert(pool.visitSeq >= pool.booked, `pool ${pool.dept}/${pool.date}/${pool.session} gave a visit number to every booking`);
   pool.overCapacity = pool.booked + pool.window > pool.capacity;
   tx.put(poolKey(pool.dept, pool.date, pool.session), pool);
 }
