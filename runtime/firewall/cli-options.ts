@@ -6,6 +6,7 @@ import { FIREWALL_FILE } from './policy.js';
 import { planRuleset, renderRuleset, type Plan } from './ruleset.js';
 import { describeFailure } from '../rules/report.js';
 import type { Target } from './nft.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../cli/command.js';
 
 export const FIREWALL_OPTIONS_HELP = `Options:
   --rules DIR    rule files (default ./rules): firewall.yaml, and gateway.yaml for the
@@ -48,6 +49,23 @@ export function planFrom(rulesDir: string): Planned | null {
     process.stderr.write(describeFailure(rulesDir, err));
     return null;
   }
+}
+
+// How `firewall apply` and `firewall verify` start: the command line, then the plan.
+// A number is the exit status when there is nothing more to do (the help was asked for,
+// the command line is wrong, or the policy is bad: its problems are on stderr already).
+export function prepareHostCommand(name: string, help: string, args: string[]): { target: Target; planned: Planned } | number {
+  const parsed = parseFirewallArgs(args, true);
+  if ('help' in parsed) {
+    process.stdout.write(help);
+    return EXIT_OK;
+  }
+  if ('usage' in parsed) {
+    process.stderr.write(`${name}: ${parsed.usage}\n\n${help}`);
+    return EXIT_USAGE;
+  }
+  const planned = planFrom(parsed.rulesDir);
+  return planned ? { target: parsed.target, planned } : EXIT_FAILURE;
 }
 
 export function where(target: Target): string {

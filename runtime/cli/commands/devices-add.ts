@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { addDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
 import { ROLES } from '../../rules/types.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 
 const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [--rules DIR]
 
@@ -53,18 +52,9 @@ const OPTIONS = {
 } as const;
 
 async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    return EXIT_USAGE;
-  }
+  const parsed = parseCommandLine(args, OPTIONS, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT_OK;
-  }
   const [id, ...extra] = positionals;
   if (id === undefined || extra.length > 0 || values.role === undefined) {
     process.stderr.write(`devices add: expected one device ID and --role\n\n${HELP}`);

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { disableDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 
 const HELP = `Usage: ferry devices disable ID [--rules DIR]
 
@@ -35,18 +34,9 @@ const OPTIONS = {
 } as const;
 
 async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    return EXIT_USAGE;
-  }
+  const parsed = parseCommandLine(args, OPTIONS, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT_OK;
-  }
   if (positionals.length !== 1) {
     process.stderr.write(`devices disable: expected one device ID\n\n${HELP}`);
     return EXIT_USAGE;

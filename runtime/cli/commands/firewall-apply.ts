@@ -1,7 +1,7 @@
 // `ferry firewall apply`: load the planned table in one transaction, then read it back.
 import { applyPlan } from '../../firewall/host.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
-import { FIREWALL_OPTIONS_HELP, parseFirewallArgs, planFrom, where } from '../../firewall/cli-options.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { FIREWALL_OPTIONS_HELP, prepareHostCommand, where } from '../../firewall/cli-options.js';
 
 const HELP = `Usage: ferry firewall apply [--rules DIR] [--netns NAME]
 
@@ -25,24 +25,16 @@ export const command: Command = {
   summary: 'load the firewall ruleset atomically and check it was loaded as planned',
   help: HELP,
   async run(args: string[]): Promise<number> {
-    const parsed = parseFirewallArgs(args, true);
-    if ('help' in parsed) {
-      process.stdout.write(HELP);
-      return EXIT_OK;
-    }
-    if ('usage' in parsed) {
-      process.stderr.write(`firewall apply: ${parsed.usage}\n\n${HELP}`);
-      return EXIT_USAGE;
-    }
-    const planned = planFrom(parsed.rulesDir);
-    if (!planned) return EXIT_FAILURE;
-    const outcome = await applyPlan(parsed.target, planned.plan, planned.text);
+    const ready = prepareHostCommand('firewall apply', HELP, args);
+    if (typeof ready === 'number') return ready;
+    const { target, planned } = ready;
+    const outcome = await applyPlan(target, planned.plan, planned.text);
     for (const note of outcome.notes) process.stdout.write(`${note}\n`);
     if (outcome.problems.length > 0) {
-      process.stderr.write(`firewall apply (${where(parsed.target)}):\n${outcome.problems.map((p) => `  ${p}\n`).join('')}`);
+      process.stderr.write(`firewall apply (${where(target)}):\n${outcome.problems.map((p) => `  ${p}\n`).join('')}`);
       return EXIT_FAILURE;
     }
-    process.stdout.write(`firewall applied in ${where(parsed.target)}\n`);
+    process.stdout.write(`firewall applied in ${where(target)}\n`);
     return EXIT_OK;
   },
 };

@@ -1,7 +1,7 @@
 // `ferry firewall verify`: is a running host still as planned? Changes nothing.
 import { verifyHost } from '../../firewall/host.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
-import { FIREWALL_OPTIONS_HELP, parseFirewallArgs, planFrom, where } from '../../firewall/cli-options.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from '../command.js';
+import { FIREWALL_OPTIONS_HELP, prepareHostCommand, where } from '../../firewall/cli-options.js';
 
 const HELP = `Usage: ferry firewall verify [--rules DIR] [--netns NAME]
 
@@ -25,24 +25,16 @@ export const command: Command = {
   summary: 'check forwarding is off and the firewall table is loaded as planned',
   help: HELP,
   async run(args: string[]): Promise<number> {
-    const parsed = parseFirewallArgs(args, true);
-    if ('help' in parsed) {
-      process.stdout.write(HELP);
-      return EXIT_OK;
-    }
-    if ('usage' in parsed) {
-      process.stderr.write(`firewall verify: ${parsed.usage}\n\n${HELP}`);
-      return EXIT_USAGE;
-    }
-    const planned = planFrom(parsed.rulesDir);
-    if (!planned) return EXIT_FAILURE;
-    const outcome = await verifyHost(parsed.target, planned.plan, planned.text);
+    const ready = prepareHostCommand('firewall verify', HELP, args);
+    if (typeof ready === 'number') return ready;
+    const { target, planned } = ready;
+    const outcome = await verifyHost(target, planned.plan, planned.text);
     for (const note of outcome.notes) process.stdout.write(`ok: ${note}\n`);
     if (outcome.problems.length > 0) {
       process.stderr.write(outcome.problems.map((p) => `FAIL: ${p}\n`).join(''));
       return EXIT_FAILURE;
     }
-    process.stdout.write(`firewall verified in ${where(parsed.target)}\n`);
+    process.stdout.write(`firewall verified in ${where(target)}\n`);
     return EXIT_OK;
   },
 };
