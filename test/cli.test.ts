@@ -156,12 +156,13 @@ test('ferry start on a broken rule file exits non-zero, names file:line and star
 test('ferry start runs the gateway with the embedded simulator; the sims pay a bill; SIGTERM stops it cleanly; the audit chain verifies', async () => {
   const dir = tempDir('gateway');
   const data = path.join(dir, 'data');
-  const [mqttPort, notifyPort, simPort] = [await freePort(), await freePort(), await freePort()];
+  const [mqttPort, notifyPort, simPort, managementPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const url = `mqtt://127.0.0.1:${mqttPort}`;
   const gateway = ferry([
     'start', '--rules', RULES, '--data', data, '--log-level', 'info',
     '--mqtt-host', '127.0.0.1', '--mqtt-port', String(mqttPort),
     '--notify-host', '127.0.0.1', '--notify-port', String(notifyPort), '--sim-port', String(simPort),
+    '--management-port', String(managementPort),
   ]);
   const logged = (msg: string) => logLines(gateway.out()).some((l) => l.msg === msg);
   let exitedEarly = false;
@@ -183,6 +184,12 @@ test('ferry start runs the gateway with the embedded simulator; the sims pay a b
   const pay = await run(['sim', 'kiosk', 'pay-bill', '--patient', patient, '--method', 'code', '--url', url]);
   assert.is(pay.code, 0, pay.stderr);
   assert.match(pay.stdout, /payment succeeded/);
+
+  // While it runs the gateway holds the store: audit verify asks it instead.
+  const live = await run(['audit', 'verify', '--data', data, '--rules', RULES, '--url', `http://127.0.0.1:${managementPort}`]);
+  assert.is(live.code, 0, live.stderr);
+  assert.match(live.stdout, /audit chain intact/);
+  assert.match(live.stderr, /the gateway is running/);
 
   const stopTimer = setTimeout(() => gateway.child.kill('SIGKILL'), GATEWAY_STOP_TIMEOUT_MS);
   gateway.child.kill('SIGTERM');

@@ -1,22 +1,32 @@
-import { parseArgs } from 'node:util';
-import { verifyAudit } from '../../inner/store/index.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { verifyAudit, type AuditVerdict } from '../../inner/store/index.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, callApi, connection } from '../management-client.js';
 
-const HELP = `Usage: ferry audit verify [--data DIR]
+const HELP = `Usage: ferry audit verify [--data DIR] [--rules DIR]
 
 Walks the audit log in the store under DIR (default ./data) from its first entry to its
 last, recomputing each entry's hash and its link to the entry before, and names the
 first entry that was edited, deleted or moved.
 
-The gateway must be stopped: LevelDB lets one process open the store at a time.
+LevelDB lets one process open the store at a time. While the gateway runs, it holds the
+store, so the check is asked of the gateway instead, through its management API (the
+address and token from gateway.yaml under --rules).
 
 Options:
-  --data DIR   the gateway's data directory (default ./data)
-  -h, --help   show this text
+  --data DIR         the gateway's data directory (default ./data)
+  -h, --help         show this text
+For a running gateway:
+${CONNECTION_HELP}
 
 Exit status: 0 the chain is intact, 1 it is broken or the store cannot be read,
 2 the command line is wrong.
 `;
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  data: { type: 'string', default: './data' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export const command: Command = {
   name: 'audit verify',
@@ -26,32 +36,32 @@ export const command: Command = {
 };
 
 async function run(args: string[]): Promise<number> {
-  let values: { data: string; help: boolean };
-  try {
-    values = parseArgs({
-      args,
-      options: { data: { type: 'string', default: './data' }, help: { type: 'boolean', short: 'h', default: false } },
-      strict: true,
-      allowPositionals: false,
-    }).values as { data: string; help: boolean };
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+  const parsed = parseCommandLine(args, OPTIONS, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) {
+    process.stderr.write(`audit verify: unexpected argument ${parsed.positionals[0]}\n\n${HELP}`);
     return EXIT_USAGE;
   }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT_OK;
-  }
-  return report(values.data);
+  return report(parsed.values.data!, parsed.values);
 }
 
-async function report(dataDir: string): Promise<number> {
-  let verdict;
+async function report(dataDir: string, api: { url?: string; token?: string; 'token-file'?: string; rules?: string }): Promise<number> {
+  let verdict: AuditVerdict;
   try {
     verdict = await verifyAudit(dataDir);
   } catch (err) {
-    process.stderr.write(`audit verify: ${(err as Error).message}\n`);
-    return EXIT_FAILURE;
+    if ((err as { code?: string }).code !== 'STORE_LOCKED') {
+      process.stderr.write(`audit verify: ${(err as Error).message}\n`);
+      return EXIT_FAILURE;
+    }
+    // The gateway is running and holds the store: ask it, through its management API.
+    try {
+      verdict = await callApi(connection(api, false), 'GET', '/v1/audit/verify') as AuditVerdict;
+      process.stderr.write('audit verify: the gateway is running; verified by it through its management API\n');
+    } catch (apiErr) {
+      process.stderr.write(`audit verify: ${(err as Error).message}; and through the management API: ${(apiErr as Error).message}\n`);
+      return EXIT_FAILURE;
+    }
   }
   if (verdict.ok) {
     const pruned = verdict.prunedThrough !== undefined ? ` (entries up to ${verdict.prunedThrough} pruned by retention, behind a checkpoint)` : '';

@@ -4,6 +4,7 @@
 //   GET  /v1/query/{kind}?date&patient&order&limit&cursor&unmask   read token (unmask: admin)
 //   POST /v1/reconcile?date=YYYY-MM-DD                              read token
 //   POST /v1/retention/run                                          admin token
+//   GET  /v1/audit/verify                                           read token
 // Nothing here writes to the store except the audit entries of what was asked, and the
 // two jobs it starts (reconciliation, retention), which write only what they always do.
 import http from 'node:http';
@@ -93,6 +94,10 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
   if (url.pathname === '/v1/reconcile') {
     allow(req, 'POST');
     return runReconcile(opts, url.searchParams);
+  }
+  if (url.pathname === '/v1/audit/verify') {
+    allow(req, 'GET');
+    return opts.store.verifyAudit();
   }
   if (url.pathname === '/v1/retention/run') {
     allow(req, 'POST');

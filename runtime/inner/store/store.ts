@@ -16,6 +16,7 @@ export type { Tx } from './tx.js';
 export type { AuditEvent, AuditEntry } from './audit.js';
 export type { ListOptions } from './merge.js';
 export { verifyAudit, type AuditVerdict } from './verify.js';
+import { verifyAuditOf, type AuditVerdict } from './verify.js';
 
 export interface StoreOptions {
   now?: () => Date; // the clock stamped on audit entries; simulators inject their own
@@ -136,6 +137,12 @@ export class Store implements CommittedView {
 
   audit(event: AuditEvent): Promise<AuditEntry> {
     return this.transact((tx) => tx.audit(event));
+  }
+
+  // Verifies the audit chain as it stands, while the store is open (see verify.ts).
+  async verifyAudit(): Promise<AuditVerdict> {
+    await this.durable();
+    return verifyAuditOf(this.db);
   }
 
   close(): Promise<void> {
