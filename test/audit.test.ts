@@ -4,35 +4,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { canonicalJson } from '../runtime/common/canonical-json.js';
-import { createLogger } from '../runtime/common/logger.js';
+import { silentLog, storeFixture } from './helpers/store.js';
 import { command as auditVerify } from '../runtime/cli/commands/audit-verify.js';
 import { auditKey, GENESIS_PREV, Store, StoreError, verifyAudit, type AuditEntry } from '../runtime/inner/store/index.js';
 
-const log = createLogger('audit-test', 'silent');
-const dirs: string[] = [];
-const stores: Store[] = [];
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-audit-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function openStore(dir: string): Promise<Store> {
-  const store = await Store.open(dir, log);
-  stores.push(store);
-  return store;
-}
-
-test.after.each(async () => {
-  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
+const log = silentLog;
+const { tempDir, openStore } = storeFixture(test, 'audit');
 
 // A data directory whose audit log holds `count` refusals, closed again.
 async function dirWithEntries(count: number): Promise<string> {

@@ -3,33 +3,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../runtime/common/logger.js';
+import { silentLog, storeFixture } from './helpers/store.js';
 import { MAX_BATCH_OPS, Store, StoreError, verifyAudit } from '../runtime/inner/store/index.js';
 
-const log = createLogger('store-test', 'silent');
-const dirs: string[] = [];
-const stores: Store[] = [];
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function openStore(dir: string): Promise<Store> {
-  const store = await Store.open(dir, log);
-  stores.push(store);
-  return store;
-}
-
-test.after.each(async () => {
-  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-});
+const log = silentLog;
+const { tempDir, openStore } = storeFixture(test, 'store');
 
 test("a transaction's writes survive close and reopen", async () => {
   const dir = await tempDir();
