@@ -131,6 +131,21 @@ export function commandOutput(name: string, help: string): { failure(message: st
   };
 }
 
+export type CommandOutput = ReturnType<typeof commandOutput>;
+
+// A device command's set-up: parse and check the command line, then connect. Returns
+// the exit status instead when the help was asked for, the command line is wrong (2), or
+// the device could not connect (1). A programmer's error is rethrown.
+export async function prepared<T>(out: CommandOutput, prepare: () => Promise<T | 'help'>): Promise<T | number> {
+  try {
+    const ready = await prepare();
+    return ready === 'help' ? out.help() : ready;
+  } catch (err) {
+    if (isUsageError(err)) return out.usage((err as Error).message);
+    return out.failure(operatingError(err));
+  }
+}
+
 // A wrong command line: ours (UsageError) or node:util parseArgs's.
 export function isUsageError(err: unknown): boolean {
   return err instanceof UsageError || Boolean((err as { code?: string } | null)?.code?.startsWith('ERR_PARSE_ARGS'));

@@ -7,7 +7,7 @@ import type { BillItem } from '../../../devices/protocol.js';
 import { BillingDeskSim } from '../../../sim/devices/billing-desk.js';
 import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError,
-  positiveInt, printJson, printLine, yuan, commandOutput, isUsageError,
+  positiveInt, printJson, printLine, yuan, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'billing-01';
@@ -47,7 +47,8 @@ function parse(args: string[]) {
   return parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS });
 }
 
-const { failure, usage, help } = commandOutput('sim billing-desk', HELP);
+const out = commandOutput('sim billing-desk', HELP);
+const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim billing-desk',
@@ -56,29 +57,21 @@ export const command: Command = {
   async run(args: string[]): Promise<number> {
     const [action, ...rest] = args;
     if (action !== 'create-bill') return usage('expected an action: create-bill');
-    let values: Values;
-    let items: BillItem[];
-    let desk: BillingDeskSim;
-    try {
-      values = parse(rest).values;
-      if (values.help) return help();
+    const ready = await prepared(out, async () => {
+      const { values } = parse(rest);
+      if (values.help) return 'help' as const;
       if (!values.patient) throw new UsageError('--patient is required');
       if (!values.reference) throw new UsageError('--reference is required');
-      items = (values.item ?? []).map(parseItem);
+      const items = (values.item ?? []).map(parseItem);
       if (items.length === 0) throw new UsageError('give at least one --item');
       if (items.length > MAX_ITEMS) throw new UsageError(`at most ${MAX_ITEMS} items`);
       if (values['wait-paid-ms'] !== undefined) positiveInt(values['wait-paid-ms'], '--wait-paid-ms');
       positiveInt(values['timeout-ms']!, '--timeout-ms');
       const opts = connectOptions(values, DEFAULT_DEVICE);
-      try {
-        desk = await BillingDeskSim.connect(opts);
-      } catch (err) {
-        return failure(operatingError(err));
-      }
-    } catch (err) {
-      if (isUsageError(err)) return usage((err as Error).message);
-      throw err;
-    }
+      return { values, items, desk: await BillingDeskSim.connect(opts) };
+    });
+    if (typeof ready === 'number') return ready;
+    const { values, items, desk } = ready;
     try {
       return await createBill(desk, values, items);
     } catch (err) {

@@ -7,7 +7,7 @@ import type { BillSummary } from '../../../devices/protocol.js';
 import { KioskSim, DEFAULT_WAIT_FINAL_MS, type PayBillArgs, type PayOutcome } from '../../../sim/devices/kiosk.js';
 import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError,
-  positiveInt, printJson, printLine, yuan, commandOutput, isUsageError,
+  positiveInt, printJson, printLine, yuan, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
 import { PATIENT_INFO_HELP, PATIENT_INFO_OPTIONS, patientInfoBody, sendPatientInfo } from '../../../sim/devices/patient-info.js';
 
@@ -55,7 +55,8 @@ function parse(args: string[]) {
   return parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS });
 }
 
-const { failure, usage, help } = commandOutput('sim kiosk', HELP);
+const out = commandOutput('sim kiosk', HELP);
+const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim kiosk',
@@ -64,24 +65,17 @@ export const command: Command = {
   async run(args: string[]): Promise<number> {
     const [action, ...rest] = args;
     if (action !== 'query-bills' && action !== 'pay-bill' && action !== 'patient-info') return usage(`expected an action: query-bills, pay-bill or patient-info`);
-    let values: Values;
-    let kiosk: KioskSim;
-    try {
-      values = parse(rest).values;
-      if (values.help) return help();
+    const ready = await prepared(out, async () => {
+      const { values } = parse(rest);
+      if (values.help) return 'help' as const;
       if (action === 'patient-info') patientInfoBody(values);
       else if (!values.patient) throw new UsageError('--patient is required');
       const opts = connectOptions(values, DEFAULT_DEVICE);
       checkPayOptions(values);
-      try {
-        kiosk = await KioskSim.connect(opts);
-      } catch (err) {
-        return failure(operatingError(err));
-      }
-    } catch (err) {
-      if (isUsageError(err)) return usage((err as Error).message);
-      throw err;
-    }
+      return { values, kiosk: await KioskSim.connect(opts) };
+    });
+    if (typeof ready === 'number') return ready;
+    const { values, kiosk } = ready;
     try {
       if (action === 'patient-info') return await sendPatientInfo(kiosk.client, values);
       return action === 'query-bills' ? await queryBills(kiosk, values) : await payBill(kiosk, values);

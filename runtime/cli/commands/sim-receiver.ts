@@ -5,7 +5,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { isErrorReply } from '../../../devices/client.js';
 import { ReceiverSim, type SessionReport } from '../../../sim/devices/receiver.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine, commandOutput, isUsageError,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'receiver-01';
@@ -36,7 +36,8 @@ const OPTIONS = {
   version: { type: 'string' },
 } as const;
 
-const { failure, usage } = commandOutput('sim receiver', HELP);
+const out = commandOutput('sim receiver', HELP);
+const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim receiver',
@@ -45,24 +46,16 @@ export const command: Command = {
   async run(args) {
     const [action, ...rest] = args;
     if (action !== 'report') return usage('expected the action: report');
-    let receiver: ReceiverSim;
-    let values;
-    let sessions: SessionReport[];
-    try {
-      values = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    const ready = await prepared(out, async () => {
+      const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
       if (!values.dept) throw new UsageError('--dept is required');
-      sessions = (values.session ?? []).map(parseSession);
+      const sessions = (values.session ?? []).map(parseSession);
       if (sessions.length === 0) throw new UsageError('give at least one --session');
       if (values.version !== undefined) nonNegativeInt(values.version, '--version');
-      try {
-        receiver = await ReceiverSim.connect(connectOptions(values, DEFAULT_DEVICE));
-      } catch (err) {
-        return failure(operatingError(err));
-      }
-    } catch (err) {
-      if (isUsageError(err)) return usage((err as Error).message);
-      throw err;
-    }
+      return { values: { ...values, dept: values.dept }, sessions, receiver: await ReceiverSim.connect(connectOptions(values, DEFAULT_DEVICE)) };
+    });
+    if (typeof ready === 'number') return ready;
+    const { values, sessions, receiver } = ready;
     try {
       const date = values.date ?? new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
       const reply = await receiver.report(values.dept, date, sessions, {

@@ -5,7 +5,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { isErrorReply } from '../../../devices/client.js';
 import { KioskSim, DEFAULT_WAIT_FINAL_MS } from '../../../sim/devices/kiosk.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, operatingError, printJson, printLine, yuan, commandOutput, isUsageError,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, operatingError, printJson, printLine, yuan, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'kiosk-01';
@@ -42,7 +42,8 @@ const OPTIONS = {
   registration: { type: 'string' },
 } as const;
 
-const { failure, usage } = commandOutput('sim registration', HELP);
+const out = commandOutput('sim registration', HELP);
+const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim registration',
@@ -51,24 +52,17 @@ export const command: Command = {
   async run(args) {
     const [action, ...rest] = args;
     if (action !== 'register' && action !== 'cancel') return usage('expected an action: register or cancel');
-    let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true }>>['values'];
-    let kiosk: KioskSim;
-    try {
-      values = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    const ready = await prepared(out, async () => {
+      const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
       if (!values.patient) throw new UsageError('--patient is required');
       if (action === 'register' && (!values.dept || !values.session)) throw new UsageError('register needs --dept and --session');
       if (action === 'cancel' && !values.registration) throw new UsageError('cancel needs --registration');
       if (!['code', 'qr', 'none'].includes(values.pay!)) throw new UsageError('--pay is code, qr or none');
       const opts = connectOptions(values, DEFAULT_DEVICE);
-      try {
-        kiosk = await KioskSim.connect(opts);
-      } catch (err) {
-        return failure(operatingError(err));
-      }
-    } catch (err) {
-      if (isUsageError(err)) return usage((err as Error).message);
-      throw err;
-    }
+      return { values, kiosk: await KioskSim.connect(opts) };
+    });
+    if (typeof ready === 'number') return ready;
+    const { values, kiosk } = ready;
     const request = { timeoutMs: Number(values['timeout-ms']) };
     try {
       if (action === 'cancel') {

@@ -6,7 +6,7 @@ import type { DispatchMessageBody } from '../../../devices/protocol.js';
 import { DEMO_DEVICES } from '../../../sim/demo-devices.js';
 import { WorkstationSim } from '../../../sim/devices/workstation.js';
 import {
-  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, operatingError, positiveInt, printJson, printLine, commandOutput, isUsageError,
+  CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, positiveInt, printJson, printLine, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
 
 const DEFAULT_DEVICE = 'ws-int-01';
@@ -40,32 +40,23 @@ const OPTIONS = {
   'no-ack': { type: 'boolean', default: false },
 } as const;
 
-const { failure, usage } = commandOutput('sim workstation', HELP);
+const out = commandOutput('sim workstation', HELP);
 
 export const command: Command = {
   name: 'sim workstation',
   summary: 'act as a workstation: show and acknowledge dispatched patient messages',
   help: HELP,
   async run(args: string[]): Promise<number> {
-    let values: ReturnType<typeof parse>['values'];
-    let ws: WorkstationSim;
-    let count: number | undefined;
-    try {
-      values = parse(args).values;
+    const ready = await prepared(out, async () => {
+      const { values } = parse(args);
       const opts = connectOptions(values, DEFAULT_DEVICE);
       const dept = values.dept ?? DEMO_DEVICES.find((d) => d.id === opts.id)?.dept;
       if (dept === undefined) throw new UsageError(`${opts.id} is not a demo workstation: give --dept`);
-      count = values.count === undefined ? undefined : positiveInt(values.count, '--count');
-      try {
-        ws = await WorkstationSim.connect(opts, { dept, autoAck: !values['no-ack'], maxAcksInFlight: 1 });
-      } catch (err) {
-        return failure(operatingError(err));
-      }
-    } catch (err) {
-      if (isUsageError(err)) return usage((err as Error).message);
-      throw err;
-    }
-    return watch(ws, values.json === true, count);
+      const count = values.count === undefined ? undefined : positiveInt(values.count, '--count');
+      return { json: values.json === true, count, ws: await WorkstationSim.connect(opts, { dept, autoAck: !values['no-ack'], maxAcksInFlight: 1 }) };
+    });
+    if (typeof ready === 'number') return ready;
+    return watch(ready.ws, ready.json, ready.count);
   },
 };
 
