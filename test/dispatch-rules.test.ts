@@ -11,6 +11,7 @@ import { loadRules } from '../runtime/rules/load.js';
 import { RulesError, type RuleProblem } from '../runtime/rules/types.js';
 import { TRIAGE_DEFAULTS } from '../runtime/rules/triage.js';
 import { copyRules, PROJECT_DIR } from './helpers/gateway.js';
+import { problemsOf } from './helpers/rules.js';
 
 const dirs: string[] = [];
 
@@ -21,16 +22,6 @@ function withTriage(text: string): string {
   return dir;
 }
 
-function problemsOf(dir: string): RuleProblem[] {
-  try {
-    loadRules(dir);
-  } catch (err) {
-    assert.instance(err, RulesError);
-    return (err as RulesError).problems;
-  }
-  assert.unreachable('the rules loaded although triage.yaml is broken');
-  return [];
-}
 
 function assertProblem(problems: RuleProblem[], line: number, message: RegExp): void {
   const hit = problems.find((p) => p.file === 'triage.yaml' && p.line === line && message.test(p.message));

@@ -12,6 +12,7 @@ import { RulesError, type RuleProblem } from '../runtime/rules/types.js';
 import { generateSecret, hashPassword, verifyPassword } from '../runtime/rules/password.js';
 import { RULE_DEFAULTS } from '../runtime/rules/defaults.js';
 import { DEMO_DEVICES } from '../sim/demo-devices.js';
+import { problemsOf } from './helpers/rules.js';
 
 const EXAMPLE_RULES = fileURLToPath(new URL('../../rules', import.meta.url));
 const dirs: string[] = [];
@@ -38,16 +39,6 @@ function lineOf(text: string, needle: string): number {
   return index + 1;
 }
 
-function problemsOf(dir: string): RuleProblem[] {
-  try {
-    loadRules(dir);
-  } catch (err) {
-    assert.instance(err, RulesError);
-    return (err as RulesError).problems;
-  }
-  assert.unreachable('the rules loaded although they are broken');
-  return [];
-}
 
 function assertProblem(problems: RuleProblem[], file: string, line: number, message: RegExp): void {
   const hit = problems.find((p) => p.file === file && p.line === line && message.test(p.message));
