@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signRequest, verifySignature } from '../runtime/common/signature.js';
+import { NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signRequest, verifySignature } from '../runtime/common/signature.js';
 
 const SECRET = 'test-secret-0123456789';
 const NOW = 1_750_000_000;
@@ -8,7 +8,7 @@ const BODY = '{"orderId":"o-1","amount":1200}';
 
 function parts(headers: Record<string, string>, over: Partial<{ method: string; path: string; body: string }> = {}) {
   return {
-    timestamp: headers[TIMESTAMP_HEADER], signature: headers[SIGNATURE_HEADER],
+    timestamp: headers[TIMESTAMP_HEADER], signature: headers[SIGNATURE_HEADER], nonce: headers[NONCE_HEADER],
     method: 'POST', path: '/v1/payments', body: BODY, ...over,
   };
 }
@@ -46,6 +46,16 @@ test('missing or malformed signature headers are refused', () => {
   assert.equal(verifySignature(SECRET, { ...parts(headers), signature: 'abc' }, 300, NOW), { ok: false, reason: 'MALFORMED' });
   assert.equal(verifySignature(SECRET, { ...parts(headers), signature: headers[SIGNATURE_HEADER]!.toUpperCase() }, 300, NOW), { ok: false, reason: 'MALFORMED' });
   assert.equal(verifySignature(SECRET, { ...parts(headers), timestamp: '17e8' }, 300, NOW), { ok: false, reason: 'MALFORMED' });
+  assert.equal(verifySignature(SECRET, { ...parts(headers), nonce: undefined }, 300, NOW), { ok: false, reason: 'MISSING' });
+  assert.equal(verifySignature(SECRET, { ...parts(headers), nonce: 'not-hex' }, 300, NOW), { ok: false, reason: 'MALFORMED' });
+});
+
+test('two signings of the same request in the same second differ, and the nonce is bound', () => {
+  const first = signRequest(SECRET, 'POST', '/v1/payments', BODY, NOW);
+  const second = signRequest(SECRET, 'POST', '/v1/payments', BODY, NOW);
+  assert.is.not(first[NONCE_HEADER], second[NONCE_HEADER]);
+  assert.is.not(first[SIGNATURE_HEADER], second[SIGNATURE_HEADER]);
+  assert.equal(verifySignature(SECRET, { ...parts(first), nonce: second[NONCE_HEADER] }, 300, NOW), { ok: false, reason: 'BAD_SIGNATURE' });
 });
 
 test.run();

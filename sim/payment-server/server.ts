@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../runtime/common/backoff.js';
 import { assert } from '../../runtime/common/errors.js';
-import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, singleHeader, verifySignature } from '../../runtime/common/signature.js';
+import { SIGNATURE_TOLERANCE_SEC_DEFAULT, signedParts, singleHeader, verifySignature } from '../../runtime/common/signature.js';
 import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
 import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, type Refund } from './ledger.js';
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
@@ -200,13 +200,8 @@ export class PaymentServerSim {
 
   private signed(req: http.IncomingMessage, path: string, body: string): boolean {
     assert(this.opts !== undefined, 'started');
-    const verdict = verifySignature(this.opts.secret, {
-      timestamp: singleHeader(req.headers[TIMESTAMP_HEADER]),
-      signature: singleHeader(req.headers[SIGNATURE_HEADER]),
-      method: req.method ?? '',
-      path,
-      body,
-    }, this.opts.toleranceSec ?? SIGNATURE_TOLERANCE_SEC_DEFAULT);
+    const verdict = verifySignature(this.opts.secret, signedParts(req.headers, req.method ?? '', path, body),
+      this.opts.toleranceSec ?? SIGNATURE_TOLERANCE_SEC_DEFAULT);
     return verdict.ok;
   }
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, singleHeader, verifySignature } from '../../common/signature.js';
+import { signedParts, verifySignature } from '../../common/signature.js';
 import { checkRecord, RecordError, type NotificationRecord } from '../../channel/records.js';
 import { ExpiringSet, RecentSet } from './bounded.js';
 import type { NotificationForwarder, Verdict } from './forwarder.js';
@@ -83,9 +83,9 @@ class NotifyEndpoint {
     if (req.method !== 'POST') return answer(405, 'METHOD');
     const body = await readBody(req);
     if (body === undefined) return answer(413, 'TOO_LARGE');
-    const signature = singleHeader(req.headers[SIGNATURE_HEADER]);
-    const timestamp = singleHeader(req.headers[TIMESTAMP_HEADER]);
-    const verdict = verifySignature(this.opts.secret, { timestamp, signature, method: 'POST', path, body }, this.opts.toleranceSec);
+    const parts = signedParts(req.headers, 'POST', path, body);
+    const { signature, timestamp } = parts;
+    const verdict = verifySignature(this.opts.secret, parts, this.opts.toleranceSec);
     if (!verdict.ok) return this.refuse(401, 'SIGNATURE', { reason: verdict.reason });
     // Verified, so both headers are well formed here.
     const now = Date.now();
