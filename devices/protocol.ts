@@ -115,7 +115,7 @@ export interface SlotsStatusBody {
   dept: string;
   date: string;
   version: number;
-  sessions: Array<{ session: string; capacity: number; booked: number; closed?: boolean }>;
+  sessions: Array<{ session: string; capacity: number; booked: number; takenNumbers?: number[]; closed?: boolean }>;
 }
 export interface SlotsAppliedBody { dept: string; date: string; version: number; applied: boolean; reason?: string }
 // The retained snapshot on slots/{dept}/{date}.

@@ -36,6 +36,9 @@ export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: Sl
         const pool = await loadPool(tx, r, body.dept, body.date, s.session);
         pool.capacity = s.capacity;
         pool.window = s.booked;
+        // Numbers the window used: never given by the gateway (docs/registration.md).
+        if (s.takenNumbers) pool.takenNumbers = [...new Set(s.takenNumbers)].sort((a, b) => a - b);
+        else delete pool.takenNumbers;
         pool.closed = s.closed ?? false;
         pool.version = body.version;
         savePool(tx, pool);

@@ -15,7 +15,7 @@ import { assert, FerryError } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
 import { addDays, findSession, localDate, sessionEndMs } from './calendar.js';
-import { loadPool, remaining, savePool, type SlotPool } from './pools.js';
+import { loadPool, nextVisitNumber, remaining, savePool, type SlotPool } from './pools.js';
 
 export type RegistrationStatus =
   | 'held' | 'paying' | 'booked' | 'released' | 'expired' | 'lapsed' | 'refunding' | 'refunded' | 'refund_failed';
@@ -168,7 +168,7 @@ export class Registrations {
 
   private book(tx: Tx, reg: Registration, pool: SlotPool, now: Date): Notice {
     pool.booked += 1;
-    pool.visitSeq += 1;
+    pool.visitSeq = nextVisitNumber(pool, this.rules());
     savePool(tx, pool);
     if (reg.graceUntil) tx.del(expiryKey(Date.parse(reg.graceUntil), reg.registrationId));
     const booked = this.save(tx, reg, { status: 'booked', visitNo: pool.visitSeq }, now);
