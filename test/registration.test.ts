@@ -157,6 +157,21 @@ test('cancelling a paid booking twice refunds once and returns one slot', async 
   await snapshotMatchesStore();
 });
 
+test('a resent cancel answers the current state: refunded once the refund is done', async () => {
+  const booked = await kiosk.registerAndPay({ dept: 'PED', session: 'afternoon', date: DATE, patientId: 'P-R12' }, 'code', { bookedWaitMs: 5000 });
+  assert.ok(booked.booked, JSON.stringify(booked.held.body));
+  const registrationId = booked.booked!.body.registrationId;
+  const id = 'cancel-P-R12';
+  const first = await kiosk.cancelRegistration(registrationId, 'P-R12', { id });
+  assert.is((first.body as { status: string }).status, 'refunding');
+  const refundId = (first.body as { refundId?: string }).refundId;
+  assert.ok(refundId, 'the first answer names the refund');
+  await waitFor(async () => (await gw.inner.store.get<Registration>(`reg!${registrationId}`))!.status === 'refunded', 5000, 'the refund');
+  const again = await kiosk.cancelRegistration(registrationId, 'P-R12', { id });
+  assert.equal(again.body, { registrationId, status: 'refunded', refundId });
+  assert.is(gw.sim.refunds().filter((f) => f.refundId === refundId).length, 1, 'the resend made no second refund');
+});
+
 test('a cancel for another patient is refused as not found', async () => {
   const held = await kiosk.register(reg('P-R10'));
   const registrationId = (held.body as { registrationId: string }).registrationId;

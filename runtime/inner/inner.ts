@@ -77,7 +77,7 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
     messages: rules.messages,
     handlers: [
       billCreate(), billQuery(store), paymentRequest(payments, registrations),
-      registrationRequest(registrations, poolChanged), registrationCancel(registrations, payments, poolChanged),
+      registrationRequest(registrations, poolChanged), registrationCancel(store, registrations, payments, poolChanged),
       slotsStatus(currentDepartments, poolChanged, log.child({ part: 'slots' })),
       patientInfo({ ...dispatchDeps, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck(dispatchDeps),
