@@ -86,7 +86,7 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
-  const query = createQuerySide({ store, gateway: gw, log });
+  const query = createQuerySide({ store, gateway: gw, log, retryRefund: (id) => payments.retryRefund(id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   try {
