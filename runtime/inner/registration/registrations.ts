@@ -48,6 +48,8 @@ export interface Notice {
 }
 
 export const regKey = (id: string) => `reg!${id}`;
+// A patient's registrations, in id (so time) order: what registration.query lists.
+export const regsOfKey = (patientId: string, id: string) => `regsOf!${patientId}!${id}`;
 // Expiry index, in time order: the sweeper reads it from the start up to now.
 export const expiryKey = (atMs: number, id: string) => `regExpiry!${String(atMs).padStart(15, '0')}!${id}`;
 
@@ -94,6 +96,7 @@ export class Registrations {
       createdAt: now.toISOString(), updatedAt: now.toISOString(),
     };
     tx.put(regKey(registration.registrationId), registration);
+    tx.put(regsOfKey(req.patientId, registration.registrationId), registration.registrationId);
     tx.put(expiryKey(expiresMs, registration.registrationId), registration.registrationId);
     tx.audit({ kind: 'registration.held', registrationId: registration.registrationId, dept: req.dept, date, session: session.name, device });
     return { registration, pool };

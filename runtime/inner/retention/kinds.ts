@@ -76,7 +76,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
       // A booking is kept until its visit day has passed the cutoff too.
       if (!olderThan(`${reg.date}T23:59:59.999Z`, cutoffMs)) return null;
-      return [key];
+      return [key, `regsOf!${reg.patientId}!${reg.registrationId}`];
     },
   },
   {
