@@ -233,4 +233,14 @@ test('the visit numbers the window used are never given at a kiosk, whether repo
   await snapshotMatchesStore('ENT');
 });
 
+test('a report that claims a visit number the gateway already gave raises an alert and changes no booking', async () => {
+  const before = (await pool('ENT', 'morning'))!;
+  assert.ok(before.visitSeq >= 5, JSON.stringify(before));
+  await receiver.report('ENT', DATE, [{ session: 'morning', capacity: 10, booked: 5, takenNumbers: [1, 2, 3, 5, 6] }]);
+  const audit = await gw.inner.store.list<{ event: { kind: string; visitNo?: number; dept?: string } }>('audit!', { reverse: true, limit: 20 });
+  const clashes = audit.filter(([, e]) => e.event.kind === 'slots.visit_number_clash' && e.event.dept === 'ENT').map(([, e]) => e.event.visitNo);
+  assert.equal(clashes, [5], 'only the number the gateway gave and the window claims');
+  assert.is((await pool('ENT', 'morning'))!.booked, before.booked, 'no booking cancelled');
+});
+
 test.run();

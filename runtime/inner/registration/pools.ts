@@ -36,12 +36,22 @@ export async function loadPool(tx: Tx, rules: DepartmentsRule, dept: string, dat
   };
 }
 
+// Which registration the gateway gave a visit number to: lets a receiver's report that
+// claims the number for the window be told to an operator.
+export const visitNoKey = (dept: string, date: string, session: string, visitNo: number) =>
+  `visitNo!${dept}!${date}!${session}!${String(visitNo).padStart(6, '0')}`;
+
+// The numbers a receiver's report says the window holds: listed, or 1..window.
+export function windowNumbers(pool: SlotPool): number[] {
+  return pool.takenNumbers ?? Array.from({ length: pool.window }, (_, i) => i + 1);
+}
+
 // The next visit number the gateway gives: after every number it gave before, not below
 // the gateway's own range (departments.yaml gatewayNumbers), and never one the receiver
 // reported taken. Numbers only grow, so a number once given is never given again.
 export function nextVisitNumber(pool: SlotPool, rules: DepartmentsRule): number {
   const from = rules.departments.get(pool.dept)?.gatewayNumbers[pool.session] ?? 1;
-  const taken = new Set(pool.takenNumbers ?? Array.from({ length: pool.window }, (_, i) => i + 1));
+  const taken = new Set(windowNumbers(pool));
   let n = Math.max(pool.visitSeq + 1, from);
   while (taken.has(n)) n += 1;
   return n;

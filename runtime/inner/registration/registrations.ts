@@ -15,7 +15,7 @@ import { assert, FerryError } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
 import { addDays, findSession, localDate, sessionEndMs } from './calendar.js';
-import { loadPool, nextVisitNumber, remaining, savePool, type SlotPool } from './pools.js';
+import { loadPool, nextVisitNumber, remaining, savePool, visitNoKey, type SlotPool } from './pools.js';
 
 export type RegistrationStatus =
   | 'held' | 'paying' | 'booked' | 'released' | 'expired' | 'lapsed' | 'refunding' | 'refunded' | 'refund_failed';
@@ -174,6 +174,7 @@ export class Registrations {
     pool.visitSeq = nextVisitNumber(pool, this.rules());
     savePool(tx, pool);
     if (reg.graceUntil) tx.del(expiryKey(Date.parse(reg.graceUntil), reg.registrationId));
+    tx.put(visitNoKey(reg.dept, reg.date, reg.session, pool.visitSeq), reg.registrationId);
     const booked = this.save(tx, reg, { status: 'booked', visitNo: pool.visitSeq }, now);
     tx.audit({ kind: 'registration.booked', registrationId: reg.registrationId, visitNo: pool.visitSeq, dept: reg.dept, date: reg.date, session: reg.session });
     return {
