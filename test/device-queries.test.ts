@@ -10,6 +10,7 @@ import { buildSimRules, tomorrowLocal } from '../sim/hospital/rules.js';
 import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
 import type { BillStateBody, RegistrationListBody } from '../devices/protocol.js';
+import { ferry } from './helpers/management.js';
 
 let gw: TestGateway;
 let rulesDir: string;
@@ -21,7 +22,10 @@ const DATE = tomorrowLocal();
 
 test.before(async () => {
   rulesDir = buildSimRules({
-    devices: [{ id: 'billing-02', role: 'billing_desk', password: 'pw-billing-02' }],
+    devices: [
+      { id: 'billing-02', role: 'billing_desk', password: 'pw-billing-02' },
+      { id: 'billing-03', role: 'billing_desk', password: 'pw-billing-03' }, // for the simulator commands
+    ],
     departments: { TST: { morning: 5, afternoon: 5, fee: 1500 } },
   });
   gw = await startTestGateway({ rulesDir, qrDelayMs: 150 });
@@ -96,6 +100,22 @@ test('registration.query is for kiosks and registration desks only, and keeps to
   // The example rules allow a burst of 20 a device; the 21st at once is refused.
   const answers = await Promise.all(Array.from({ length: 21 }, () => kiosk.queryRegistrations({ patientId: 'P-3101' })));
   assert.ok(answers.some((a) => code(a) === 'RATE_LIMIT'), 'the rate rule applies');
+});
+
+test('the simulators ask too: ferry sim billing-desk status and ferry sim registration query', async () => {
+  const connect = ['--url', gw.mqttUrl, '--device', 'billing-03', '--password', 'pw-billing-03'];
+  const created = await ferry(['sim', 'billing-desk', 'create-bill', '--patient', 'P-3201', '--reference', 'INV-CLI', '--item', 'LAB-001:Blood-test:1:3500', ...connect]);
+  assert.is(created.code, 0, created.stderr);
+  const state = await ferry(['sim', 'billing-desk', 'status', '--reference', 'INV-CLI', ...connect]);
+  assert.is(state.code, 0, state.stderr);
+  assert.match(state.stdout, /^bill B\S+ \(reference INV-CLI\): open, 35\.00 CNY$/m);
+  const other = await ferry(['sim', 'billing-desk', 'status', '--reference', 'INV-Q1', ...connect]);
+  assert.is(other.code, 1, "another desk's reference is not found");
+  assert.match(other.stderr, /BILL_NOT_FOUND/);
+
+  const listed = await ferry(['sim', 'registration', 'query', '--patient', 'P-3101', '--url', gw.mqttUrl, '--device', 'kiosk-02']);
+  assert.is(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /TST \S+ morning, booked, visit number \d+/);
 });
 
 test.run();
