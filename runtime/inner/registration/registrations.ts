@@ -6,6 +6,7 @@
 //    │                                  │                 └─► refunding (none is)
 //    ├──cancel──► released              └──failed──► expired
 //    └──time────► expired
+//   refunding ──declined──► refund_failed ──operator retry──► refunding (same refund id)
 //
 // A hold counts against its pool from `held` until it is booked, released, expired or
 // lapsed; a booking counts until it is cancelled. A paid registration is never dropped:
