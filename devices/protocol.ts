@@ -61,6 +61,12 @@ export interface PaymentResultBody {
   qrCode?: string;
   reason?: string;
 }
+// bill.status (billing desk): one of its own bills, by bill id or by its reference.
+export interface BillStatusBody { billId?: string; reference?: string }
+export interface BillStateBody {
+  billId: string; reference: string; status: 'open' | 'paying' | 'paid'; total: number; currency: 'CNY'; createdAt: string;
+  orderId?: string; paidAt?: string; // when paid
+}
 export interface BillPaidBody { billId: string; reference: string; orderId: string; amount: number; currency: 'CNY'; paidAt: string }
 
 // Patient information and its dispatch to departments (docs/dispatch.md).
@@ -111,11 +117,18 @@ export interface RegistrationHeldBody {
 export interface RegistrationCancelBody { registrationId: string; patientId: string }
 export interface RegistrationCancelledBody { registrationId: string; status: string; refundId?: string }
 export interface RegistrationBookedBody { registrationId: string; orderId: string; dept: string; date: string; session: string; visitNo: number }
+// registration.query (kiosk, registration desk): a patient's registrations, newest last.
+export interface RegistrationQueryBody { patientId: string; date?: string }
+export interface RegistrationSummary {
+  registrationId: string; dept: string; date: string; session: string; level: string; fee: number; currency: 'CNY';
+  status: string; visitNo?: number; orderId?: string; refundId?: string; expiresAt?: string;
+}
+export interface RegistrationListBody { patientId: string; registrations: RegistrationSummary[] }
 export interface SlotsStatusBody {
   dept: string;
   date: string;
   version: number;
-  sessions: Array<{ session: string; capacity: number; booked: number; closed?: boolean }>;
+  sessions: Array<{ session: string; capacity: number; booked: number; takenNumbers?: number[]; closed?: boolean }>;
 }
 export interface SlotsAppliedBody { dept: string; date: string; version: number; applied: boolean; reason?: string }
 // The retained snapshot on slots/{dept}/{date}.

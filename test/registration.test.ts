@@ -4,6 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
 import { startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
 import { registrationRules, tomorrow } from './helpers/registration.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
@@ -24,6 +26,11 @@ const DATE = tomorrow();
 
 test.before(async () => {
   ({ rulesDir } = registrationRules({ capacity: { morning: 3, afternoon: 2 }, holdTtlSeconds: 2, paymentGraceSeconds: 1 }));
+  // Paediatrics keeps 1..20 of its morning numbers for the window.
+  const file = path.join(rulesDir, 'departments.yaml');
+  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+  doc.setIn(['departments', 'PED', 'gatewayNumbers'], doc.createNode({ morning: 21 }));
+  fs.writeFileSync(file, doc.toString());
   gw = await startTestGateway({ rulesDir, qrDelayMs: 150 });
   kiosk = new KioskSim(await gw.device('kiosk-01'));
   desk = new KioskSim(await gw.device('desk-01'));
@@ -150,6 +157,21 @@ test('cancelling a paid booking twice refunds once and returns one slot', async 
   await snapshotMatchesStore();
 });
 
+test('a resent cancel answers the current state: refunded once the refund is done', async () => {
+  const booked = await kiosk.registerAndPay({ dept: 'PED', session: 'afternoon', date: DATE, patientId: 'P-R12' }, 'code', { bookedWaitMs: 5000 });
+  assert.ok(booked.booked, JSON.stringify(booked.held.body));
+  const registrationId = booked.booked!.body.registrationId;
+  const id = 'cancel-P-R12';
+  const first = await kiosk.cancelRegistration(registrationId, 'P-R12', { id });
+  assert.is((first.body as { status: string }).status, 'refunding');
+  const refundId = (first.body as { refundId?: string }).refundId;
+  assert.ok(refundId, 'the first answer names the refund');
+  await waitFor(async () => (await gw.inner.store.get<Registration>(`reg!${registrationId}`))!.status === 'refunded', 5000, 'the refund');
+  const again = await kiosk.cancelRegistration(registrationId, 'P-R12', { id });
+  assert.equal(again.body, { registrationId, status: 'refunded', refundId });
+  assert.is(gw.sim.refunds().filter((f) => f.refundId === refundId).length, 1, 'the resend made no second refund');
+});
+
 test('a cancel for another patient is refused as not found', async () => {
   const held = await kiosk.register(reg('P-R10'));
   const registrationId = (held.body as { registrationId: string }).registrationId;
@@ -189,6 +211,36 @@ test('a capacity cut below the bookings raises an alert and loses no booking', a
   assert.ok(audit.some(([, e]) => e.event.kind === 'slots.over_capacity'), 'an over-capacity alert');
   assert.is(((await kiosk.register(reg('P-R11'))).body as { code: string }).code, 'SOLD_OUT');
   await snapshotMatchesStore();
+});
+
+test('the visit numbers the window used are never given at a kiosk, whether reported as a count or as numbers', async () => {
+  await receiver.report('ENT', DATE, [{ session: 'morning', capacity: 10, booked: 3 }]);
+  const visitNo = async (patientId: string, dept = 'ENT') => {
+    const outcome = await kiosk.registerAndPay({ dept, session: 'morning', date: DATE, patientId }, 'code', { bookedWaitMs: 5000 });
+    assert.ok(outcome.booked, JSON.stringify(outcome.held.body));
+    return outcome.booked!.body.visitNo;
+  };
+  const first = await visitNo('P-V1');
+  assert.is(first, 4, 'the window numbers from 1: its 3 bookings hold 1..3');
+  // A report after the gateway booked: the window holds 1..3 and 6; the gateway skips 6.
+  await receiver.report('ENT', DATE, [{ session: 'morning', capacity: 10, booked: 4, takenNumbers: [1, 2, 3, 6] }]);
+  const more = [await visitNo('P-V2'), await visitNo('P-V3'), await visitNo('P-V4')];
+  assert.equal(more, [5, 7, 8]);
+  for (const n of [first, ...more]) assert.not.ok([1, 2, 3, 6].includes(n), `visit number ${n} is not the window's`);
+  const p = (await pool('ENT', 'morning'))!;
+  assert.ok(p.booked + p.window + p.held <= p.capacity, 'never overbooked');
+  assert.is(await visitNo('P-V5', 'PED'), 21, 'a department with its own range numbers from its start');
+  await snapshotMatchesStore('ENT');
+});
+
+test('a report that claims a visit number the gateway already gave raises an alert and changes no booking', async () => {
+  const before = (await pool('ENT', 'morning'))!;
+  assert.ok(before.visitSeq >= 5, JSON.stringify(before));
+  await receiver.report('ENT', DATE, [{ session: 'morning', capacity: 10, booked: 5, takenNumbers: [1, 2, 3, 5, 6] }]);
+  const audit = await gw.inner.store.list<{ event: { kind: string; visitNo?: number; dept?: string } }>('audit!', { reverse: true, limit: 20 });
+  const clashes = audit.filter(([, e]) => e.event.kind === 'slots.visit_number_clash' && e.event.dept === 'ENT').map(([, e]) => e.event.visitNo);
+  assert.equal(clashes, [5], 'only the number the gateway gave and the window claims');
+  assert.is((await pool('ENT', 'morning'))!.booked, before.booked, 'no booking cancelled');
 });
 
 test.run();

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   'audit verify': () => import('./commands/audit-verify.js'),
   query: () => import('./commands/query.js'),
   reconcile: () => import('./commands/reconcile.js'),
+  'refunds retry': () => import('./commands/refunds-retry.js'),
   'devices add': () => import('./commands/devices-add.js'),
   'devices disable': () => import('./commands/devices-disable.js'),
   'sim payment-server': () => import('./commands/sim-payment-server.js'),

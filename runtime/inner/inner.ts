@@ -14,6 +14,8 @@ import { Gap } from './gap/gap.js';
 import { Payments } from './payments/payments.js';
 import { billCreate } from './handlers/bill-create.js';
 import { billQuery } from './handlers/bill-query.js';
+import { billStatus } from './handlers/bill-status.js';
+import { registrationQuery } from './handlers/registration-query.js';
 import { paymentRequest } from './handlers/payment-request.js';
 import { registrationRequest } from './handlers/registration-request.js';
 import { registrationCancel } from './handlers/registration-cancel.js';
@@ -76,8 +78,9 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
-      billCreate(), billQuery(store), paymentRequest(payments, registrations),
-      registrationRequest(registrations, poolChanged), registrationCancel(registrations, payments, poolChanged),
+      billCreate(), billQuery(store), billStatus(store), paymentRequest(payments, registrations),
+      registrationQuery(store),
+      registrationRequest(registrations, poolChanged), registrationCancel(store, registrations, payments, poolChanged),
       slotsStatus(currentDepartments, poolChanged, log.child({ part: 'slots' })),
       patientInfo({ ...dispatchDeps, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck(dispatchDeps),
@@ -86,7 +89,7 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
-  const query = createQuerySide({ store, gateway: gw, log });
+  const query = createQuerySide({ store, gateway: gw, log, retryRefund: (id) => payments.retryRefund(id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   try {

@@ -13,6 +13,7 @@ const CLOCK = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 // Generous bounds that still catch a slipped digit.
 const CAPACITY_MAX = 10_000;
 const FEE_FEN_MAX = 10_000_000;
+const VISIT_NO_MAX = 100_000;
 
 const schema = {
   type: 'object',
@@ -48,6 +49,10 @@ const schema = {
             type: 'object', maxProperties: 8, propertyNames: { pattern: NAME },
             additionalProperties: { type: 'integer', minimum: 0, maximum: CAPACITY_MAX },
           },
+          gatewayNumbers: {
+            type: 'object', maxProperties: 8, propertyNames: { pattern: NAME },
+            additionalProperties: { type: 'integer', minimum: 1, maximum: VISIT_NO_MAX },
+          },
         },
       },
     },
@@ -62,7 +67,7 @@ interface RawDepartments {
   paymentGraceSeconds?: number;
   bookAheadDays?: number;
   sessions: Record<string, { start: string; end: string }>;
-  departments: Record<string, { name: string; fees: Record<string, number>; capacity: Record<string, number> }>;
+  departments: Record<string, { name: string; fees: Record<string, number>; capacity: Record<string, number>; gatewayNumbers?: Record<string, number> }>;
 }
 
 export function buildDepartments(src: YamlSource, problems: RuleProblem[]): DepartmentsRule | null {
@@ -77,8 +82,10 @@ export function buildDepartments(src: YamlSource, problems: RuleProblem[]): Depa
     if (minutes(s.end) <= minutes(s.start)) problems.push(problemAt(src, ['sessions', name, 'end'], `session ${name} ends before it starts`));
   }
   for (const [code, d] of Object.entries(raw.departments)) {
-    for (const session of Object.keys(d.capacity)) {
-      if (!(session in raw.sessions)) problems.push(problemAt(src, ['departments', code, 'capacity', session], `unknown session ${session}; sessions are ${Object.keys(raw.sessions).join(', ')}`, true));
+    for (const key of ['capacity', 'gatewayNumbers'] as const) {
+      for (const session of Object.keys(d[key] ?? {})) {
+        if (!(session in raw.sessions)) problems.push(problemAt(src, ['departments', code, key, session], `unknown session ${session}; sessions are ${Object.keys(raw.sessions).join(', ')}`, true));
+      }
     }
   }
   const sessions = Object.entries(raw.sessions)
@@ -87,6 +94,7 @@ export function buildDepartments(src: YamlSource, problems: RuleProblem[]): Depa
   const departments = frozenMap(Object.entries(raw.departments).map(([code, d]) => [code, deepFreeze({
     code, name: d.name, fees: { ...d.fees },
     capacity: Object.fromEntries(sessions.map((s) => [s.name, d.capacity[s.name] ?? 0])),
+    gatewayNumbers: Object.fromEntries(sessions.map((s) => [s.name, d.gatewayNumbers?.[s.name] ?? 1])),
   })]));
   return deepFreeze({
     utcOffsetMinutes: offsetMinutes(raw.utcOffset ?? '+08:00'),

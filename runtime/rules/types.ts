@@ -94,6 +94,8 @@ export interface DepartmentRule {
   name: string;
   fees: Record<string, number>; // fen per doctor level; `regular` always present
   capacity: Record<string, number>; // default capacity per session name
+  // The first visit number the gateway gives per session; the numbers below are the window's.
+  gatewayNumbers: Record<string, number>;
 }
 
 export interface DepartmentsRule {

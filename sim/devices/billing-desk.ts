@@ -1,7 +1,7 @@
 // A billing desk: sends itemised bills to the gateway and hears `bill.paid` when a
 // patient has paid one. `bill.paid` is delivered at least once, so it is kept per bill.
 import { DeviceClient, type ConnectOptions, type RequestOptions } from '../../devices/client.js';
-import type { BillCreatedBody, BillItem, BillPaidBody, ErrorBody, Reply } from '../../devices/protocol.js';
+import type { BillCreatedBody, BillItem, BillPaidBody, BillStateBody, BillStatusBody, ErrorBody, Reply } from '../../devices/protocol.js';
 import { assert } from '../../runtime/common/errors.js';
 
 export type BillCreatedAnswer = Reply<BillCreatedBody> | Reply<ErrorBody>;
@@ -45,6 +45,12 @@ export class BillingDeskSim {
     assert(bill.items.length > 0, 'a bill has at least one item');
     const body = { ...bill, total: billTotal(bill.items), currency: 'CNY' as const };
     return this.client.request('bill.create', body, opts) as Promise<BillCreatedAnswer>;
+  }
+
+  // Asks again for one of the desk's own bills (by id or reference): for a desk that
+  // missed bill.paid.
+  billStatus(by: BillStatusBody, opts?: RequestOptions): Promise<Reply<BillStateBody> | Reply<ErrorBody>> {
+    return this.client.request('bill.status', by, opts) as Promise<Reply<BillStateBody> | Reply<ErrorBody>>;
   }
 
   paidBills(): BillPaidBody[] {

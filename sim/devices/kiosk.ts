@@ -7,7 +7,7 @@
 // state, so a lost final message costs a few seconds, not the payment.
 import { randomInt } from 'node:crypto';
 import { DeviceClient, DeviceClientError, isErrorReply, type ConnectOptions, type RequestOptions, newRequestId } from '../../devices/client.js';
-import type { BillListBody, BillSummary, ErrorBody, PaymentRequestBody, PaymentResultBody, RegistrationBookedBody, RegistrationCancelledBody, RegistrationHeldBody, RegistrationRequestBody, Reply } from '../../devices/protocol.js';
+import type { BillListBody, BillSummary, ErrorBody, PaymentRequestBody, PaymentResultBody, RegistrationBookedBody, RegistrationCancelledBody, RegistrationHeldBody, RegistrationListBody, RegistrationQueryBody, RegistrationRequestBody, Reply } from '../../devices/protocol.js';
 import { assert } from '../../runtime/common/errors.js';
 
 export const DEFAULT_WAIT_FINAL_MS = 120_000; // a patient scanning a QR code gets two minutes
@@ -55,6 +55,12 @@ export class KioskSim {
 
   static async connect(opts: ConnectOptions): Promise<KioskSim> {
     return new KioskSim(await DeviceClient.connect(opts));
+  }
+
+  // The patient's registrations with their visit numbers: for a kiosk that missed
+  // registration.booked.
+  queryRegistrations(q: RegistrationQueryBody, opts?: RequestOptions): Promise<Reply<RegistrationListBody> | Reply<ErrorBody>> {
+    return this.client.request('registration.query', q, opts) as Promise<Reply<RegistrationListBody> | Reply<ErrorBody>>;
   }
 
   queryBills(patientId: string, opts?: RequestOptions): Promise<BillListAnswer> {

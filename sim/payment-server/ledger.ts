@@ -63,15 +63,23 @@ export class Ledger {
     return payment;
   }
 
-  refund(request: RefundRequest, nowMs: number): Recorded<Refund> | { kind: 'not_found' } {
+  // `decline`: the server turns this attempt down (a fault knob), moving no money. As
+  // wallet providers do, a failed refund asked again under its own refund id (and with
+  // the same body) is a new attempt, not a replay: that is how a declined refund is
+  // retried without risking a second refund.
+  refund(request: RefundRequest, nowMs: number, decline = false): Recorded<Refund> | { kind: 'not_found' } {
     const requestJson = canonicalJson(request);
     const existing = this.byRefund.get(request.refundId);
-    if (existing) return existing.requestJson === requestJson ? { kind: 'replayed', value: existing } : { kind: 'conflict' };
+    if (existing && existing.requestJson !== requestJson) return { kind: 'conflict' };
+    if (existing && existing.status === 'succeeded') return { kind: 'replayed', value: existing };
     const payment = this.byOrder.get(request.orderId);
     if (!payment) return { kind: 'not_found' };
-    if (this.byRefund.size >= LEDGER_REFUNDS_MAX) return { kind: 'full' };
-    const refund: Refund = { ...request, status: 'succeeded', createdAtMs: nowMs, requestJson };
-    if (payment.status !== 'succeeded') {
+    if (!existing && this.byRefund.size >= LEDGER_REFUNDS_MAX) return { kind: 'full' };
+    const refund: Refund = { ...request, status: 'succeeded', createdAtMs: existing?.createdAtMs ?? nowMs, requestJson };
+    if (decline) {
+      refund.status = 'failed';
+      refund.failReason = 'declined';
+    } else if (payment.status !== 'succeeded') {
       refund.status = 'failed';
       refund.failReason = 'not_paid';
     } else if (payment.refunded + request.amount > payment.amount) {

@@ -251,7 +251,8 @@ export class PaymentServerSim {
     const checked = checkRefundRequest(parseJson(body));
     if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
     if (singleHeader(req.headers['idempotency-key']) !== checked.value.refundId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
-    const recorded = this.ledger.refund(checked.value, Date.now());
+    const recorded = this.ledger.refund(checked.value, Date.now(), this.faults.declineRefunds > 0);
+    if (recorded.kind === 'created' && recorded.value.failReason === 'declined') this.faults.declineRefunds -= 1;
     if (recorded.kind === 'not_found') return sendJson(res, 404, { error: 'NOT_FOUND' });
     if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
     if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
@@ -321,6 +322,7 @@ function checkFaults(value: unknown): Partial<Faults> | undefined {
   }
   if (out.errorRate !== undefined && out.errorRate > 1) return undefined;
   if (out.timeoutAfterCharge !== undefined && !Number.isInteger(out.timeoutAfterCharge)) return undefined;
+  if (out.declineRefunds !== undefined && !Number.isInteger(out.declineRefunds)) return undefined;
   return out;
 }
 

@@ -52,6 +52,7 @@ export interface Faults {
   down: boolean; // listener closed: connects fail with ECONNREFUSED
   downForMs: number; // with down: come back by itself after this long (0: stay down until down:false)
   duplicateNotifications: boolean; // deliver every notification twice
+  declineRefunds: number; // how many of the next refund attempts are declined (answered failed)
   // TEST ONLY: a broken payment server that charges the next N new code payments twice,
   // so that the hospital simulation's invariant check can be seen to fail.
   doubleCharge: number;
@@ -65,5 +66,6 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   down: false,
   downForMs: 0,
   duplicateNotifications: false,
+  declineRefunds: 0,
   doubleCharge: 0,
 });

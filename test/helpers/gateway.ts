@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import YAML from 'yaml';
 import { loadRules } from '../../runtime/rules/load.js';
 import { applyOverrides } from '../../runtime/rules/overrides.js';
@@ -58,6 +58,7 @@ export interface TestGatewayOptions {
   paymentTimeoutMs?: number;
   qrDelayMs?: number;
   rulesDir?: string;
+  log?: Logger; // the inner side's log (default: silent)
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -71,7 +72,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
   const rules: Rules = { ...loaded, gateway };
   const sim = new PaymentServerSim();
   const { url: paymentUrl } = await sim.start({ host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200 });
-  const inner = await startInner({ rules, dataDir, log: quietLog });
+  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog });
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {

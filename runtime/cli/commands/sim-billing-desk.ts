@@ -14,9 +14,11 @@ const DEFAULT_DEVICE = 'billing-01';
 const MAX_ITEMS = 100; // what rules/messages.yaml allows for bill.create
 
 const HELP = `Usage: ferry sim billing-desk create-bill [options]
+       ferry sim billing-desk status --bill B | --reference R [options]
 
 Acts as a billing desk on the medical network: sends an itemised bill for a patient.
-The total is computed from the items.
+The total is computed from the items. \`status\` asks for the state of one of this
+desk's bills (bill.status): open, paying, or paid with its order and time.
 
 Options:
   --patient P         the patient's id (required)
@@ -24,6 +26,7 @@ Options:
   --item CODE:NAME:QTY:UNIT_PRICE_FEN
                       one item; repeat for more (at least one, at most ${MAX_ITEMS})
   --wait-paid-ms N    after creating, wait up to N ms for the bill to be paid
+  --bill B            status: the bill id from bill.created
 
 ${connectionHelp(DEFAULT_DEVICE)}
 
@@ -37,6 +40,7 @@ const OPTIONS = {
   ...CONNECTION_OPTIONS,
   patient: { type: 'string' },
   reference: { type: 'string' },
+  bill: { type: 'string' },
   item: { type: 'string', multiple: true },
   'wait-paid-ms': { type: 'string' },
 } as const;
@@ -52,11 +56,12 @@ const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim billing-desk',
-  summary: 'act as a billing desk: create a bill',
+  summary: 'act as a billing desk: create a bill, ask for its status',
   help: HELP,
   async run(args: string[]): Promise<number> {
     const [action, ...rest] = args;
-    if (action !== 'create-bill') return usage('expected an action: create-bill');
+    if (action === 'status') return status(rest);
+    if (action !== 'create-bill') return usage('expected an action: create-bill or status');
     const ready = await prepared(out, async () => {
       const { values } = parse(rest);
       if (values.help) return 'help' as const;
@@ -81,6 +86,31 @@ export const command: Command = {
     }
   },
 };
+
+async function status(args: string[]): Promise<number> {
+  const ready = await prepared(out, async () => {
+    const { values } = parse(args);
+    if (values.help) return 'help' as const;
+    if ((values.bill === undefined) === (values.reference === undefined)) throw new UsageError('give --bill or --reference (one of them)');
+    positiveInt(values['timeout-ms']!, '--timeout-ms');
+    return { values, desk: await BillingDeskSim.connect(connectOptions(values, DEFAULT_DEVICE)) };
+  });
+  if (typeof ready === 'number') return ready;
+  const { values, desk } = ready;
+  try {
+    const by = values.bill !== undefined ? { billId: values.bill } : { reference: values.reference! };
+    const reply = await desk.billStatus(by, { timeoutMs: Number(values['timeout-ms']) });
+    if (values.json) printJson(reply);
+    if (isErrorReply(reply)) return values.json ? EXIT_FAILURE : failure(describeError(reply));
+    const b = reply.body;
+    if (!values.json) printLine(`bill ${b.billId} (reference ${b.reference}): ${b.status}, ${yuan(b.total)} CNY${b.status === 'paid' ? `, order ${b.orderId} at ${b.paidAt}` : ''}`);
+    return EXIT_OK;
+  } catch (err) {
+    return failure(operatingError(err));
+  } finally {
+    await desk.close();
+  }
+}
 
 async function createBill(desk: BillingDeskSim, values: Values, items: BillItem[]): Promise<number> {
   const reply = await desk.createBill(

@@ -21,6 +21,9 @@ Actions:
       success prints the visit number.
   cancel --registration R --patient P
       releases a hold, or cancels a paid booking (the fee is refunded).
+  query --patient P [--date YYYY-MM-DD]
+      lists the patient's registrations with status and visit number
+      (registration.query), e.g. after a missed registration.booked.
 
 ${connectionHelp(DEFAULT_DEVICE)}
 
@@ -47,11 +50,11 @@ const { failure, usage } = out;
 
 export const command: Command = {
   name: 'sim registration',
-  summary: 'act as a kiosk or desk: register for a session, pay, cancel',
+  summary: 'act as a kiosk or desk: register for a session, pay, cancel, query',
   help: HELP,
   async run(args) {
     const [action, ...rest] = args;
-    if (action !== 'register' && action !== 'cancel') return usage('expected an action: register or cancel');
+    if (action !== 'register' && action !== 'cancel' && action !== 'query') return usage('expected an action: register, cancel or query');
     const ready = await prepared(out, async () => {
       const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
       if (!values.patient) throw new UsageError('--patient is required');
@@ -65,6 +68,18 @@ export const command: Command = {
     const { values, kiosk } = ready;
     const request = { timeoutMs: Number(values['timeout-ms']) };
     try {
+      if (action === 'query') {
+        const reply = await kiosk.queryRegistrations({ patientId: values.patient!, ...(values.date ? { date: values.date } : {}) }, request);
+        if (values.json) printJson(reply);
+        if (isErrorReply(reply)) return failure(describeError(reply));
+        if (!values.json) {
+          if (reply.body.registrations.length === 0) printLine('no registrations');
+          for (const r of reply.body.registrations) {
+            printLine(`${r.registrationId}: ${r.dept} ${r.date} ${r.session}, ${r.status}${r.visitNo !== undefined ? `, visit number ${r.visitNo}` : ''}`);
+          }
+        }
+        return EXIT_OK;
+      }
       if (action === 'cancel') {
         const reply = await kiosk.cancelRegistration(values.registration!, values.patient!, request);
         if (values.json) printJson(reply);

@@ -56,6 +56,15 @@ export async function createBill(tx: Tx, createdBy: string, body: BillCreateBody
   return bill;
 }
 
+// A bill the desk created, by id or by the desk's own reference; another desk's bill is
+// not found, so a desk learns nothing of bills it did not make.
+export async function billOfDesk(store: Store, desk: string, by: { billId?: string; reference?: string }): Promise<Bill | undefined> {
+  const billId = by.billId ?? (by.reference !== undefined ? await store.get<string>(referenceKey(desk, by.reference)) : undefined);
+  if (billId === undefined) return undefined;
+  const bill = await store.get<Bill>(billKey(billId));
+  return bill?.createdBy === desk ? bill : undefined;
+}
+
 export async function unpaidBillsOf(store: Store, patientId: string): Promise<BillSummary[]> {
   const index = await store.list<string>(`billsOf!${patientId}!`);
   const bills: BillSummary[] = [];

@@ -1,14 +1,19 @@
 // registration.cancel (kiosk, registration desk): releases a hold, or cancels a paid
 // booking and refunds it. However many times it is sent, the slot comes back once and
 // the refund is made once: a cancelled registration neither holds nor books a slot.
+// A resend of the same request is answered with the registration's current state (as
+// a resent payment.request is with its order's), so a device that asks again after the
+// refund is done learns `refunded`, not the `refunding` of the first answer.
 import type { RegistrationCancelBody, RegistrationCancelledBody } from '../../../devices/protocol.js';
-import type { Handler } from '../gap/handler.js';
-import type { Registrations } from '../registration/registrations.js';
+import { FerryError } from '../../common/errors.js';
+import type { Answer, Handler } from '../gap/handler.js';
+import { regKey, type Registration, type Registrations } from '../registration/registrations.js';
 import type { SlotPool } from '../registration/pools.js';
 import type { Payments } from '../payments/payments.js';
 import type { Refund } from '../payments/refunds.js';
+import type { Store } from '../store/store.js';
 
-export function registrationCancel(registrations: Registrations, payments: Payments, poolChanged: (pool: SlotPool) => void, now: () => Date = () => new Date()): Handler {
+export function registrationCancel(store: Store, registrations: Registrations, payments: Payments, poolChanged: (pool: SlotPool) => void, now: () => Date = () => new Date()): Handler {
   return {
     type: 'registration.cancel',
     async accept(tx, request) {
@@ -18,17 +23,33 @@ export function registrationCancel(registrations: Registrations, payments: Payme
       if (result.refund) {
         refund = await payments.requestRefund(tx, { orderId: result.registration.orderId!, registrationId, ...result.refund });
       }
-      const body: RegistrationCancelledBody = {
-        registrationId, status: refund ? 'refunding' : result.registration.status,
-        ...(refund ? { refundId: refund.refundId } : result.registration.refundId ? { refundId: result.registration.refundId } : {}),
-      };
+      // Read back: the refund's id was written to the registration after the cancel.
+      const current = (await tx.get<Registration>(regKey(registrationId))) ?? result.registration;
       return {
-        answer: { type: 'registration.cancelled', body },
+        ref: registrationId,
+        answer: cancelledAnswer(current),
         onCommitted: () => {
           if (result.changed) poolChanged(result.changed);
           if (refund) payments.sendRefund(refund);
         },
       };
     },
+    async replay(record) {
+      // A record from before resends were answered afresh keeps its stored answer.
+      if (record.ref === undefined) {
+        if (!record.answer) throw new FerryError('INTERNAL', 'registration.cancel record has neither a registration nor an answer');
+        return record.answer;
+      }
+      const reg = await store.get<Registration>(regKey(record.ref));
+      if (!reg) throw new FerryError('INTERNAL', `registration ${record.ref} is missing`);
+      return cancelledAnswer(reg);
+    },
   };
+}
+
+function cancelledAnswer(reg: Registration): Answer {
+  const body: RegistrationCancelledBody = {
+    registrationId: reg.registrationId, status: reg.status, ...(reg.refundId ? { refundId: reg.refundId } : {}),
+  };
+  return { type: 'registration.cancelled', body };
 }

@@ -7,8 +7,10 @@ import { FerryError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { DepartmentsRule } from '../../rules/types.js';
 import type { Handler } from '../gap/handler.js';
+import type { Tx } from '../store/store.js';
 import { findSession } from '../registration/calendar.js';
-import { loadPool, savePool, type SlotPool } from '../registration/pools.js';
+import { loadPool, savePool, visitNoKey, windowNumbers, type SlotPool } from '../registration/pools.js';
+import { regKey, type Registration } from '../registration/registrations.js';
 
 export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: SlotPool) => void, log: Logger): Handler {
   return {
@@ -36,10 +38,14 @@ export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: Sl
         const pool = await loadPool(tx, r, body.dept, body.date, s.session);
         pool.capacity = s.capacity;
         pool.window = s.booked;
+        // Numbers the window used: never given by the gateway (docs/registration.md).
+        if (s.takenNumbers) pool.takenNumbers = [...new Set(s.takenNumbers)].sort((a, b) => a - b);
+        else delete pool.takenNumbers;
         pool.closed = s.closed ?? false;
         pool.version = body.version;
         savePool(tx, pool);
         changed.push(pool);
+        await alertClashes(tx, pool, log);
         if (pool.overCapacity) {
           log.warn({ dept: pool.dept, date: pool.date, session: pool.session, capacity: pool.capacity, booked: pool.booked, window: pool.window }, 'ALERT: session over capacity; no booking was cancelled');
           tx.audit({ kind: 'slots.over_capacity', dept: pool.dept, date: pool.date, session: pool.session, capacity: pool.capacity, booked: pool.booked, window: pool.window });
@@ -49,4 +55,21 @@ export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: Sl
       return { answer: answer(true), onCommitted: () => changed.forEach(poolChanged) };
     },
   };
+}
+
+// A report can claim for the window a number the gateway already gave (a booking made
+// at the window, reported after the gateway's): two patients may hold it. Nothing is
+// changed, since the gateway's patient was told their number; an operator sorts it
+// out, and a gateway range (departments.yaml gatewayNumbers) keeps it from happening.
+async function alertClashes(tx: Tx, pool: SlotPool, log: Logger): Promise<void> {
+  for (const visitNo of windowNumbers(pool)) {
+    if (visitNo > pool.visitSeq) break;
+    const registrationId = await tx.get<string>(visitNoKey(pool.dept, pool.date, pool.session, visitNo));
+    if (registrationId === undefined) continue;
+    const reg = await tx.get<Registration>(regKey(registrationId));
+    if (reg?.status !== 'booked' || reg.visitNo !== visitNo) continue;
+    const clash = { dept: pool.dept, date: pool.date, session: pool.session, visitNo, registrationId };
+    log.warn(clash, 'ALERT: the receiver reports a visit number the gateway gave; two patients may hold it');
+    tx.audit({ kind: 'slots.visit_number_clash', ...clash });
+  }
 }

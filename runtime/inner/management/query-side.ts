@@ -20,7 +20,7 @@ export interface QuerySide {
 }
 
 // Synchronous, so that the channel can attach before anything listens.
-export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger }): QuerySide {
+export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger; retryRefund?: (id: string) => Promise<unknown> }): QuerySide {
   const statements = new StatementRequester();
   const reconciler = new Reconciler({ store: o.store, statements, log: o.log.child({ part: 'reconcile' }) });
   const retention = new Retention({ store: o.store, config: o.gateway.retention, log: o.log.child({ part: 'retention' }) });
@@ -34,7 +34,10 @@ export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: 
       const config = o.gateway.management;
       if (!config) return;
       try {
-        management = await startManagement({ config, store: o.store, reconciler, retention, log: o.log.child({ part: 'management' }) });
+        management = await startManagement({
+          config, store: o.store, reconciler, retention, log: o.log.child({ part: 'management' }),
+          ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
+        });
       } catch (err) {
         // Payments matter more than queries: the gateway runs on without its query API.
         o.log.error({ err: (err as Error).message, host: config.host, port: config.port }, 'management API not started; queries are unavailable');

@@ -5,8 +5,10 @@
 //   POST /v1/reconcile?date=YYYY-MM-DD                              read token
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
-// Nothing here writes to the store except the audit entries of what was asked, and the
-// two jobs it starts (reconciliation, retention), which write only what they always do.
+//   POST /v1/refunds/{registrationId|refundId}/retry                admin token
+// Nothing here writes to the store except the audit entries of what was asked, the
+// two jobs it starts (reconciliation, retention), which write only what they always do,
+// and an operator's retry of a declined refund, which the payments part makes (audited).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
@@ -15,6 +17,7 @@ import type { Store } from '../store/store.js';
 import { ReconcileError, type ReconcileErrorCode } from '../reconcile/errors.js';
 import { isCalendarDate, type Reconciler } from '../reconcile/reconcile.js';
 import type { Retention } from '../retention/retention.js';
+import { RefundRetryRefused } from '../payments/refunds.js';
 import { TokenCheck, type Access } from './auth.js';
 import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
@@ -38,6 +41,8 @@ export interface ManagementOptions {
   store: Store;
   reconciler: Reconciler;
   retention: Retention;
+  // Retries a declined refund; refuses with RefundRetryRefused.
+  retryRefund?: (id: string) => Promise<unknown>;
   log: Logger;
 }
 
@@ -104,7 +109,23 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
     if (access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'running retention needs the admin token');
     return opts.retention.run();
   }
+  const retry = /^\/v1\/refunds\/([^/]+)\/retry$/.exec(url.pathname);
+  if (retry && opts.retryRefund) {
+    allow(req, 'POST');
+    if (access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'retrying a refund needs the admin token');
+    return runRefundRetry(opts.retryRefund, decodeURIComponent(retry[1]!));
+  }
   throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+}
+
+async function runRefundRetry(retryRefund: (id: string) => Promise<unknown>, id: string): Promise<unknown> {
+  if (!/^[RF][0-9A-Za-z-]{1,40}$/.test(id)) throw new HttpError(400, 'BAD_PARAM', 'give a registration id (R…) or a refund id (F…)');
+  try {
+    return await retryRefund(id);
+  } catch (err) {
+    if (err instanceof RefundRetryRefused) throw new HttpError(err.code === 'REFUND_NOT_FOUND' ? 404 : 409, err.code, err.message);
+    throw err;
+  }
 }
 
 function allow(req: http.IncomingMessage, method: string): void {

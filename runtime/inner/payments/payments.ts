@@ -9,11 +9,11 @@ import type { PaymentResultBody, BillPaidBody } from '../../../devices/protocol.
 import type { Store, Tx } from '../store/store.js';
 import type { Answer } from '../gap/handler.js';
 import { billKey, setBillStatus, type Bill } from '../billing/bills.js';
-import type { Notice, Registrations } from '../registration/registrations.js';
+import { regKey, type Notice, type Registration, type Registrations } from '../registration/registrations.js';
 import type { SlotPool } from '../registration/pools.js';
 import { nextId } from '../ids.js';
 import { FINAL, canMove, journalKey, kioskStatus, moved, orderKey, type Order, type OrderStatus } from './order.js';
-import { createRefund, refundJournalKey, refundKey, settleRefund, type Refund } from './refunds.js';
+import { createRefund, refundJournalKey, refundKey, reopenRefund, RefundRetryRefused, settleRefund, type Refund } from './refunds.js';
 
 // Orders and refunds still open this long after their last change are resent to the
 // outer side, which then asks the payment server: covers a lost notification.
@@ -158,6 +158,37 @@ export class Payments {
     return refund;
   }
 
+  // An operator's retry of a declined refund (`ferry refunds retry ID`, by registration
+  // or refund id): the registration goes back to refunding and the same refund, under
+  // the same id, is sent to the payment server again. Only a refund_failed registration.
+  async retryRefund(id: string): Promise<{ registrationId: string; refundId: string; status: 'refunding' }> {
+    const refund = await this.opts.store.transact(async (tx) => {
+      let registrationId = id;
+      if (id.startsWith('F')) {
+        const named = await tx.get<Refund>(refundKey(id));
+        if (!named) throw new RefundRetryRefused('REFUND_NOT_FOUND', `no refund ${id}`);
+        if (!named.registrationId) throw new RefundRetryRefused('NOT_REFUND_FAILED', `refund ${id} is not a registration's`);
+        registrationId = named.registrationId;
+      }
+      const reg = await tx.get<Registration>(regKey(registrationId));
+      if (!reg) throw new RefundRetryRefused('REFUND_NOT_FOUND', `no registration ${registrationId}`);
+      if (reg.status !== 'refund_failed' || !reg.refundId) {
+        throw new RefundRetryRefused('NOT_REFUND_FAILED', `registration ${registrationId} is ${reg.status}, not refund_failed: there is no declined refund to retry`);
+      }
+      const failed = await tx.get<Refund>(refundKey(reg.refundId));
+      if (!failed || failed.status !== 'failed') {
+        throw new RefundRetryRefused('NOT_REFUND_FAILED', `refund ${reg.refundId} of ${registrationId} is ${failed?.status ?? 'missing'}, not failed`);
+      }
+      const reopened = await reopenRefund(tx, failed, this.now());
+      await this.opts.registrations.refunding(tx, registrationId, reopened.refundId, this.now());
+      tx.audit({ kind: 'refund.retried', refundId: reopened.refundId, registrationId, orderId: reopened.orderId, amount: reopened.amount, by: 'management' });
+      return reopened;
+    });
+    this.opts.log.info({ refundId: refund.refundId, registrationId: refund.registrationId }, 'declined refund retried by an operator');
+    this.sendRefund(refund);
+    return { registrationId: refund.registrationId!, refundId: refund.refundId, status: 'refunding' };
+  }
+
   sendRefund(refund: Refund): void {
     if (refund.status !== 'requested' || !this.channel?.isReady) return;
     this.channel.send({ k: 'refund', refundId: refund.refundId, orderId: refund.orderId, amount: refund.amount, currency: refund.currency, reason: refund.reason });
@@ -245,7 +276,7 @@ export class Payments {
 
   private async onRefundOutcome(record: RefundOutcomeRecord): Promise<void> {
     if (record.status === 'unknown') return; // the outer side keeps asking
-    const notice = await this.opts.store.transact(async (tx) => {
+    const settled = await this.opts.store.transact(async (tx) => {
       const refund = await tx.get<Refund>(refundKey(record.refundId));
       if (!refund || refund.status !== 'requested') return null;
       if (refund.orderId !== record.orderId || refund.amount !== record.amount) {
@@ -254,11 +285,21 @@ export class Payments {
       }
       const ok = record.status === 'succeeded';
       settleRefund(tx, refund, ok, this.now());
-      return refund.registrationId
-        ? this.opts.registrations.refunded(tx, refund.registrationId, refund.refundId, ok, refund.amount, record.reason, this.now())
+      const notice = refund.registrationId
+        ? await this.opts.registrations.refunded(tx, refund.registrationId, refund.refundId, ok, refund.amount, record.reason, this.now())
         : null;
+      return { refund, ok, notice };
     });
-    if (notice) await this.opts.send(notice.device, undefined, { type: notice.type, body: notice.body });
+    if (!settled) return;
+    if (!settled.ok) {
+      // The patient's money is still with the hospital: an operator must act. Ids only.
+      const { refund } = settled;
+      this.opts.log.error({
+        alert: 'refund.declined', refundId: refund.refundId, orderId: refund.orderId,
+        ...(refund.registrationId ? { registrationId: refund.registrationId } : {}), ...(record.reason ? { reason: record.reason } : {}),
+      }, `ALERT: the payment server declined a refund; retry it with: ferry refunds retry ${refund.registrationId ?? refund.refundId}`);
+    }
+    if (settled.notice) await this.opts.send(settled.notice.device, undefined, { type: settled.notice.type, body: settled.notice.body });
   }
 
   private async apply(orderId: string, to: OrderStatus, change: Partial<Order>, source: string, amount?: number): Promise<void> {

@@ -21,6 +21,13 @@ export interface Refund {
   updatedAt: string;
 }
 
+// Why an operator's retry of a refund was refused (the management API's answer).
+export class RefundRetryRefused extends Error {
+  constructor(readonly code: 'REFUND_NOT_FOUND' | 'NOT_REFUND_FAILED', message: string) {
+    super(message);
+  }
+}
+
 export const refundKey = (refundId: string) => `refund!${refundId}`;
 export const refundJournalKey = (refundId: string) => `refundJournal!${refundId}`;
 const ofOrderKey = (orderId: string, refundId: string) => `refundsOf!${orderId}!${refundId}`;
@@ -29,11 +36,7 @@ export async function createRefund(tx: Tx, o: { orderId: string; amount: number;
   const order = await tx.get<Order>(orderKey(o.orderId));
   assert(order !== undefined, `order ${o.orderId} exists`);
   if (order.status !== 'succeeded') throw new FerryError('INTERNAL', `order ${o.orderId} is ${order.status}: nothing to refund`);
-  let refunded = 0;
-  for (const [, refundId] of await tx.list<string>(`refundsOf!${o.orderId}!`)) {
-    const earlier = await tx.get<Refund>(refundKey(refundId));
-    if (earlier && earlier.status !== 'failed') refunded += earlier.amount;
-  }
+  const refunded = await refundedOf(tx, o.orderId);
   if (refunded + o.amount > order.amount) {
     throw new FerryError('INTERNAL', `refunds of ${o.orderId} would exceed what was paid (${refunded} + ${o.amount} > ${order.amount})`);
   }
@@ -47,6 +50,33 @@ export async function createRefund(tx: Tx, o: { orderId: string; amount: number;
   tx.put(ofOrderKey(o.orderId, refund.refundId), refund.refundId);
   tx.audit({ kind: 'refund.requested', refundId: refund.refundId, orderId: o.orderId, amount: o.amount, reason: o.reason });
   return refund;
+}
+
+// What the refunds of an order take from it: every refund not failed.
+async function refundedOf(tx: Tx, orderId: string): Promise<number> {
+  let refunded = 0;
+  for (const [, refundId] of await tx.list<string>(`refundsOf!${orderId}!`)) {
+    const earlier = await tx.get<Refund>(refundKey(refundId));
+    if (earlier && earlier.status !== 'failed') refunded += earlier.amount;
+  }
+  return refunded;
+}
+
+// An operator retries a declined refund: the same refund, under the same id (the
+// payment server's idempotency key), is open again and journaled to be sent across.
+// It still may not take the order's refunds past what was paid.
+export async function reopenRefund(tx: Tx, refund: Refund, now: Date): Promise<Refund> {
+  assert(refund.status === 'failed', `refund ${refund.refundId} failed`);
+  const order = await tx.get<Order>(orderKey(refund.orderId));
+  assert(order !== undefined, `order ${refund.orderId} exists`);
+  const refunded = await refundedOf(tx, refund.orderId);
+  if (refunded + refund.amount > order.amount) {
+    throw new FerryError('INTERNAL', `refunds of ${refund.orderId} would exceed what was paid (${refunded} + ${refund.amount} > ${order.amount})`);
+  }
+  const next: Refund = { ...refund, status: 'requested', updatedAt: now.toISOString() };
+  tx.put(refundKey(refund.refundId), next);
+  tx.put(refundJournalKey(refund.refundId), next.updatedAt);
+  return next;
 }
 
 export function settleRefund(tx: Tx, refund: Refund, ok: boolean, now: Date): Refund {

@@ -17,6 +17,9 @@ export interface SlotPool {
   closed: boolean;
   version: number; // the receiver's version last applied (0: defaults from the rules)
   visitSeq: number; // the last visit number given in this session
+  // Visit numbers the receiver reported taken outside the gateway; when a report gives
+  // only a count, the window's numbers are 1..window.
+  takenNumbers?: number[];
   overCapacity: boolean; // capacity was cut below the bookings: an operator must act
 }
 
@@ -31,6 +34,27 @@ export async function loadPool(tx: Tx, rules: DepartmentsRule, dept: string, dat
     dept, date, session, capacity: department.capacity[session] ?? 0,
     booked: 0, window: 0, held: 0, closed: false, version: 0, visitSeq: 0, overCapacity: false,
   };
+}
+
+// Which registration the gateway gave a visit number to: lets a receiver's report that
+// claims the number for the window be told to an operator.
+export const visitNoKey = (dept: string, date: string, session: string, visitNo: number) =>
+  `visitNo!${dept}!${date}!${session}!${String(visitNo).padStart(6, '0')}`;
+
+// The numbers a receiver's report says the window holds: listed, or 1..window.
+export function windowNumbers(pool: SlotPool): number[] {
+  return pool.takenNumbers ?? Array.from({ length: pool.window }, (_, i) => i + 1);
+}
+
+// The next visit number the gateway gives: after every number it gave before, not below
+// the gateway's own range (departments.yaml gatewayNumbers), and never one the receiver
+// reported taken. Numbers only grow, so a number once given is never given again.
+export function nextVisitNumber(pool: SlotPool, rules: DepartmentsRule): number {
+  const from = rules.departments.get(pool.dept)?.gatewayNumbers[pool.session] ?? 1;
+  const taken = new Set(windowNumbers(pool));
+  let n = Math.max(pool.visitSeq + 1, from);
+  while (taken.has(n)) n += 1;
+  return n;
 }
 
 export function remaining(pool: SlotPool): number {

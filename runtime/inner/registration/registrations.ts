@@ -6,6 +6,7 @@
 //    │                                  │                 └─► refunding (none is)
 //    ├──cancel──► released              └──failed──► expired
 //    └──time────► expired
+//   refunding ──declined──► refund_failed ──operator retry──► refunding (same refund id)
 //
 // A hold counts against its pool from `held` until it is booked, released, expired or
 // lapsed; a booking counts until it is cancelled. A paid registration is never dropped:
@@ -15,7 +16,7 @@ import { assert, FerryError } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
 import { addDays, findSession, localDate, sessionEndMs } from './calendar.js';
-import { loadPool, remaining, savePool, type SlotPool } from './pools.js';
+import { loadPool, nextVisitNumber, remaining, savePool, visitNoKey, type SlotPool } from './pools.js';
 
 export type RegistrationStatus =
   | 'held' | 'paying' | 'booked' | 'released' | 'expired' | 'lapsed' | 'refunding' | 'refunded' | 'refund_failed';
@@ -48,6 +49,8 @@ export interface Notice {
 }
 
 export const regKey = (id: string) => `reg!${id}`;
+// A patient's registrations, in id (so time) order: what registration.query lists.
+export const regsOfKey = (patientId: string, id: string) => `regsOf!${patientId}!${id}`;
 // Expiry index, in time order: the sweeper reads it from the start up to now.
 export const expiryKey = (atMs: number, id: string) => `regExpiry!${String(atMs).padStart(15, '0')}!${id}`;
 
@@ -94,6 +97,7 @@ export class Registrations {
       createdAt: now.toISOString(), updatedAt: now.toISOString(),
     };
     tx.put(regKey(registration.registrationId), registration);
+    tx.put(regsOfKey(req.patientId, registration.registrationId), registration.registrationId);
     tx.put(expiryKey(expiresMs, registration.registrationId), registration.registrationId);
     tx.audit({ kind: 'registration.held', registrationId: registration.registrationId, dept: req.dept, date, session: session.name, device });
     return { registration, pool };
@@ -168,9 +172,10 @@ export class Registrations {
 
   private book(tx: Tx, reg: Registration, pool: SlotPool, now: Date): Notice {
     pool.booked += 1;
-    pool.visitSeq += 1;
+    pool.visitSeq = nextVisitNumber(pool, this.rules());
     savePool(tx, pool);
     if (reg.graceUntil) tx.del(expiryKey(Date.parse(reg.graceUntil), reg.registrationId));
+    tx.put(visitNoKey(reg.dept, reg.date, reg.session, pool.visitSeq), reg.registrationId);
     const booked = this.save(tx, reg, { status: 'booked', visitNo: pool.visitSeq }, now);
     tx.audit({ kind: 'registration.booked', registrationId: reg.registrationId, visitNo: pool.visitSeq, dept: reg.dept, date: reg.date, session: reg.session });
     return {

@@ -9,6 +9,7 @@ import type { Bill } from '../billing/bills.js';
 import { FINAL, journalKey, type Order } from '../payments/order.js';
 import { refundJournalKey, type Refund } from '../payments/refunds.js';
 import type { Registration } from '../registration/registrations.js';
+import { visitNoKey } from '../registration/pools.js';
 import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
 import type { IdempotencyRecord } from '../gap/handler.js';
 
@@ -76,7 +77,8 @@ export const PRUNE_RULES: readonly PruneRule[] = [
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
       // A booking is kept until its visit day has passed the cutoff too.
       if (!olderThan(`${reg.date}T23:59:59.999Z`, cutoffMs)) return null;
-      return [key];
+      return [key, `regsOf!${reg.patientId}!${reg.registrationId}`,
+        ...(reg.visitNo !== undefined ? [visitNoKey(reg.dept, reg.date, reg.session, reg.visitNo)] : [])];
     },
   },
   {
