@@ -58,13 +58,15 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   // Node refuses a header deadline past the request deadline.
   assert(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'the headers deadline is within the request deadline');
   const endpoint = new NotifyEndpoint(opts);
+  const inRequest = new WeakSet<Socket>(); // sockets whose request the endpoint is reading or answering
   const server = http.createServer({
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   }, (req, res) => {
-    endpoint.handle(req).then(
+    inRequest.add(req.socket);
+    endpoint.handle(req).finally(() => inRequest.delete(req.socket)).then(
       (answer) => {
         if (answer) reply(res, answer);
       },
@@ -78,7 +80,7 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   server.maxConnections = limits.connectionsMax;
   limitPerAddress(server, limits.connectionsPerAddressMax, opts.refused);
   server.on('drop', (data?: { remoteAddress?: string }) => opts.refused({ reason: 'CONNECTIONS', remote: data?.remoteAddress ?? 'unknown' }));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, opts));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, inRequest.has(socket), opts));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -121,11 +123,14 @@ function limitPerAddress(server: http.Server, max: number, refused: (r: Refusal)
 
 // Node's own answer to a broken or overdue request, with the refusal told. A client that
 // hangs up is not refused: it went away on its own, and hosts on the payment network may
-// do so at will, so it costs a debug line only.
-function onClientError(err: NodeJS.ErrnoException, socket: Socket, opts: NotifyServerOptions): void {
+// do so at will, so it costs one debug line (the endpoint writes it when it was reading
+// that request's body).
+const HUNG_UP = new Set(['ECONNRESET', 'HPE_INVALID_EOF_STATE']);
+
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, inRequest: boolean, opts: NotifyServerOptions): void {
   const remote = socket.remoteAddress ?? 'unknown';
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    opts.log.debug({ remote, code: err.code }, 'notification client hung up');
+  if (HUNG_UP.has(err.code ?? '') || !socket.writable) {
+    if (!inRequest) opts.log.debug({ remote, code: err.code }, 'notification client hung up');
     socket.destroy();
     return;
   }
@@ -154,7 +159,7 @@ class NotifyEndpoint {
     if (req.method !== 'POST') return this.refuse(405, 'METHOD', { reason: 'METHOD', remote });
     const read = await readBody(req);
     if (read.kind === 'aborted') {
-      this.opts.log.debug({ remote }, 'notification client hung up before its body was in');
+      this.opts.log.debug({ remote }, 'notification client hung up, or was cut off, before its body was in');
       return undefined;
     }
     if (read.kind === 'too-large') return this.refuse(413, 'TOO_LARGE', { reason: 'TOO_LARGE', remote });
