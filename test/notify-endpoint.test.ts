@@ -1,6 +1,7 @@
 // The notification endpoint as the payment network sees it, with the real inner side
 // behind it: slow and crowded clients are cut off, reused notification ids are told
 // apart from duplicates, and every refusal ends up in the inner side's audit chain.
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'uvu';
@@ -9,8 +10,12 @@ import { createLogger } from '../runtime/common/logger.js';
 import { signRequest } from '../runtime/common/signature.js';
 import { command as auditVerify } from '../runtime/cli/commands/audit-verify.js';
 import type { AuditEntry } from '../runtime/inner/store/index.js';
+import type { ChannelRecord, NotifyRefusedRecord } from '../runtime/channel/records.js';
+import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
 import { NOTIFY_LIMITS } from '../runtime/outer/notify/limits.js';
-import { EXAMPLE_RULES, sampleItems, sampleTotal, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
+import { RefusalReporter } from '../runtime/outer/notify/refusals.js';
+import { startOuter } from '../runtime/outer/outer.js';
+import { EXAMPLE_RULES, quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
 import type { Reply } from '../devices/protocol.js';
 
 const WAIT_MS = 10_000;
@@ -221,6 +226,121 @@ test("an outer-side refusal is an entry of the chain that `ferry audit verify` c
   assert.is(entry.event.reason, 'BAD_SIGNATURE');
   assert.is(entry.event.remote, HOSTILE);
   assert.is(entry.event.orderId, 'P20261201-abcd-000001');
+});
+
+// ---- counting refusals (a manual clock: nothing here sleeps)
+
+function reporter(o: { talliesMax?: number } = {}) {
+  let nowMs = 1_764_000_000_000;
+  let up = true;
+  const sent: NotifyRefusedRecord[] = [];
+  const { log, lines } = capturedLog('info');
+  const r = new RefusalReporter({ send: (rec) => up && sent.push(rec) > 0, log, now: () => nowMs, ...o });
+  return {
+    r, sent, lines,
+    advance(ms: number) { nowMs += ms; },
+    setUp(value: boolean) { up = value; },
+    total: () => sent.reduce((n, rec) => n + rec.count, 0),
+  };
+}
+
+test('a flood from one address is one record at once, then one a second counting what it stands for', () => {
+  const w = reporter();
+  for (let i = 0; i < 1_000; i++) {
+    w.r.refused({ reason: 'BAD_SIGNATURE', remote: HOSTILE, orderId: 'P-1' });
+    w.advance(1);
+    if (i % 100 === 99) w.r.flush();
+  }
+  // 1,000 refusals over exactly one window: the first at once, the rest at its end.
+  assert.is(w.sent.length, 2);
+  assert.equal(w.sent.map((rec) => rec.count), [1, 999]);
+  assert.equal(w.sent.map((rec) => rec.orderId), ['P-1', 'P-1']);
+  assert.ok(w.sent[1]!.at > w.sent[0]!.at, 'the count starts at its first refusal');
+  w.r.flush();
+  assert.is(w.sent.length, 2, 'nothing new, nothing sent');
+  const warned = w.lines.filter((l) => l.msg === 'notification refused');
+  assert.equal(warned.map((l) => [l.remote, l.reason, l.count]), [[HOSTILE, 'BAD_SIGNATURE', 1], [HOSTILE, 'BAD_SIGNATURE', 999]]);
+});
+
+test('refusals are counted per reason and address; an order id stays only when all of them named it', () => {
+  const w = reporter();
+  w.r.refused({ reason: 'STALE', remote: '198.51.100.1', orderId: 'P-1' });
+  w.r.refused({ reason: 'STALE', remote: '198.51.100.2' });
+  w.r.refused({ reason: 'REPLAYED', remote: '198.51.100.1' });
+  w.r.refused({ reason: 'STALE', remote: '198.51.100.1', orderId: 'P-2' });
+  w.r.refused({ reason: 'STALE', remote: '198.51.100.1', orderId: 'P-3' });
+  w.advance(1_000);
+  w.r.flush();
+  assert.equal(w.sent.map(({ reason, remote, count, orderId }) => ({ reason, remote, count, orderId })), [
+    { reason: 'STALE', remote: '198.51.100.1', count: 1, orderId: 'P-1' },
+    { reason: 'STALE', remote: '198.51.100.2', count: 1, orderId: undefined },
+    { reason: 'REPLAYED', remote: '198.51.100.1', count: 1, orderId: undefined },
+    { reason: 'STALE', remote: '198.51.100.1', count: 2, orderId: undefined },
+  ]);
+});
+
+test('while the channel is down the counts wait in bounded room, and every refusal is counted when it is back', () => {
+  const w = reporter({ talliesMax: 16 });
+  w.setUp(false);
+  for (let window = 0; window < 5; window++) {
+    for (let a = 0; a < 1_000; a++) w.r.refused({ reason: 'INVALID', remote: `10.0.${a >> 8}.${a & 255}` });
+    w.advance(1_000);
+    w.r.flush();
+  }
+  assert.is(w.sent.length, 0);
+  assert.is(w.r.waiting, 5_000, 'every refusal waits, counted');
+  w.setUp(true);
+  w.r.drain();
+  assert.is(w.total(), 5_000);
+  assert.ok(w.sent.length <= 17, `${w.sent.length} records: the bound and one for the addresses past it`);
+  assert.ok(w.sent.some((rec) => rec.remote === '*'));
+  assert.is(w.r.waiting, 0);
+});
+
+test('a refusal the inner side audited itself is logged here but not sent again', () => {
+  const w = reporter();
+  w.r.refused({ reason: 'CONFLICT', remote: HOSTILE, orderId: 'P-1', audited: true });
+  w.r.refused({ reason: 'REFUSED', remote: HOSTILE, orderId: 'P-1', audited: true });
+  w.advance(1_000);
+  w.r.flush();
+  assert.is(w.sent.length, 0);
+  assert.equal(w.lines.filter((l) => l.msg === 'notification refused').map((l) => l.reason), ['CONFLICT', 'REFUSED']);
+});
+
+test('refusals made while the inner side is away reach it when it is back', async () => {
+  const dir = tempDir('notify-away');
+  const socketPath = `${dir}/channel.sock`;
+  const received: ChannelRecord[] = [];
+  const connections: ChannelConnection[] = [];
+  const listen = () => listenChannel(socketPath, quietLog, (c) => {
+    connections.push(c);
+    c.on('record', (rec) => received.push(rec));
+  });
+  let server = await listen();
+  const outer = await startOuter({
+    socketPath, payment: { url: 'http://127.0.0.1:9', secret: 'away-secret', timeoutMs: 1_000 },
+    notify: { host: '127.0.0.1', port: 0, toleranceSec: 300 }, log: quietLog,
+  });
+  try {
+    await waitFor(() => outer.status().connected, WAIT_MS, 'the outer side connected');
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const c of connections) c.close();
+    });
+    await waitFor(() => !outer.status().connected, WAIT_MS, 'the outer side saw the inner side go');
+    const url = new URL(outer.notifyUrl);
+    assert.is((await post(url, '{"orderId":"P-7","amount":1}', {}, HOSTILE)).status, 401);
+    assert.is(received.filter((rec) => rec.k === 'notify.refused').length, 0);
+    server = await listen();
+    await waitFor(() => received.some((rec) => rec.k === 'notify.refused'), WAIT_MS, 'the refusal crossed');
+    const rec = received.find((r): r is NotifyRefusedRecord => r.k === 'notify.refused')!;
+    assert.equal({ ...rec, at: 0 }, { k: 'notify.refused', reason: 'SIGNATURE_MISSING', remote: HOSTILE, at: 0, count: 1, orderId: 'P-7' });
+  } finally {
+    await outer.close();
+    for (const c of connections) c.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
