@@ -179,6 +179,37 @@ test('a notification id seen before with other content is 409 and audited; the s
   assert.is(order.status, 'succeeded', 'the conflicting notification changed nothing');
 });
 
+test('a dedupe record written before content was kept still tells a duplicate from another amount', async () => {
+  const g = gw = await startTestGateway({ qrDelayMs: 100 });
+  const { notifyId, orderId } = await paidByNotification(g, 'P-3301');
+  // What earlier versions stored under the id: the order and the status only.
+  await g.inner.store.transact((tx) => tx.put(`notify!${notifyId}`, { orderId, status: 'succeeded' }));
+  await g.stopOuter();
+  await g.startOuter();
+  const same = { notifyId, orderId, status: 'succeeded', amount: sampleTotal, currency: 'CNY' };
+  assert.equal(await postSigned(g, { ...same, amount: sampleTotal - 1 }), { status: 409, body: { error: 'CONFLICT' } });
+  const [conflict] = await auditEntries(g, 'payment.notification.conflict');
+  assert.equal(conflict!.differ, ['amount']);
+  await g.stopOuter();
+  await g.startOuter();
+  assert.equal(await postSigned(g, same), { status: 200, body: { ok: true, duplicate: true } });
+});
+
+test('past the total cap a socket is dropped, and the drop is audited', async () => {
+  const g = gw = await startTestGateway({ notifyLimits: { connectionsMax: 3 } });
+  const port = Number(notifyUrl(g).port);
+  const held = Array.from({ length: 3 }, () => rawSocket(port, HOSTILE, 'POST /v1/notifications HTTP/1.1\r\n'));
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = rawSocket(port, '127.0.0.3', 'POST /v1/notifications HTTP/1.1\r\n');
+    await extra.closed;
+    assert.ok(held.every((s) => !s.isClosed), 'the first three are kept');
+    await waitFor(async () => (await auditEntries(g, 'notify.refused')).some((e) => e.reason === 'CONNECTIONS' && e.remote === '127.0.0.3'), WAIT_MS, 'the drop audited');
+  } finally {
+    for (const s of held) s.socket.destroy();
+  }
+});
+
 test('a client that hangs up mid-request is logged at debug, never as an error', async () => {
   const { log, lines } = capturedLog('debug');
   const g = gw = await startTestGateway({ outerLog: log });
