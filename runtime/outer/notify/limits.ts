@@ -8,7 +8,8 @@ export interface NotifyLimits {
   // every connectionsCheckingIntervalMs, so a request lives at most the sum of the two.
   requestTimeoutMs: number;
   connectionsCheckingIntervalMs: number;
-  // A socket that sends nothing at all (no request started) is closed after this.
+  // A socket silent this long is closed. Longer than the wait for the inner side's
+  // verdict (NOTIFY_ACK_WAIT_MS), during which an honest client is silent too.
   idleSocketMs: number;
   // How long a kept-alive socket waits for its next request.
   keepAliveTimeoutMs: number;
