@@ -326,6 +326,9 @@ test('while the channel is down the counts wait in bounded room, and every refus
   assert.ok(w.sent.length <= 17, `${w.sent.length} records: the bound and one for the addresses past it`);
   assert.ok(w.sent.some((rec) => rec.remote === '*'));
   assert.is(w.r.waiting, 0);
+  const warned = w.lines.filter((l) => l.msg === 'notification refused');
+  assert.ok(warned.length <= 5 * (2 * 16 + 1), `${warned.length} log lines for 5,000 refusals from 1,000 addresses`);
+  assert.is(warned.reduce((n, l) => n + (l.count as number), 0), 5_000);
 });
 
 test('a refusal the inner side audited itself is logged here but not sent again', () => {

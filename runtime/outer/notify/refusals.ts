@@ -80,7 +80,9 @@ export class RefusalReporter {
       return;
     }
     const last = this.reportedAt.get(key);
-    if (last === undefined || now - last >= this.windowMs) {
+    // Many new addresses at once are counted rather than each reported at once.
+    const room = last !== undefined || this.reportedAt.size < this.talliesMax;
+    if (room && (last === undefined || now - last >= this.windowMs)) {
       this.report(key, fresh, now);
       this.drain();
       return;
