@@ -4,7 +4,8 @@
 // record that fails is a protocol violation and ends the connection (OpenSSH monitor.c).
 //
 // What may cross is deliberately poor: an order carries id, amount, currency, method,
-// description and an optional one-time wallet code; outcomes carry ids and statuses.
+// description and an optional one-time wallet code; outcomes carry ids and statuses; a
+// refusal at the notification endpoint carries a reason, an address, a time and a count.
 // No schema here has a field that could hold a patient's identity or what they entered.
 import { Ajv, type ValidateFunction } from 'ajv';
 
@@ -45,7 +46,20 @@ export interface NotificationRecord {
   amount: number;
   currency: 'CNY';
 }
-export interface NotificationAckRecord { k: 'notification.ack'; notifyId: string; accepted: boolean; reason?: string }
+// `seen` says the id was accepted before: with the same content (a duplicate, accepted
+// again without effect) or with different content (a conflict, refused).
+export interface NotificationAckRecord { k: 'notification.ack'; notifyId: string; accepted: boolean; reason?: string; seen?: 'same' | 'different' }
+// What the outer side's notification endpoint refused, for the inner side's audit chain.
+// It carries only why, from where, when and how often, and the order id when the body
+// named one: nothing else of a refused body crosses. Under a flood one record counts many
+// refusals of one reason from one address (`at` is the first of them); remote `*` counts
+// the addresses beyond the outer side's bound on distinct tallies.
+export const NOTIFY_REFUSAL_REASONS = [
+  'NOT_FOUND', 'METHOD', 'TOO_LARGE', 'SIGNATURE_MISSING', 'SIGNATURE_MALFORMED', 'STALE', 'BAD_SIGNATURE',
+  'REPLAYED', 'INVALID', 'AMOUNT_MISMATCH', 'CONFLICT', 'CONNECTIONS', 'TIMEOUT', 'BAD_HTTP',
+] as const;
+export type NotifyRefusalReason = typeof NOTIFY_REFUSAL_REASONS[number];
+export interface NotifyRefusedRecord { k: 'notify.refused'; reason: NotifyRefusalReason; remote: string; at: number; count: number; orderId?: string }
 export interface RefundRecord {
   k: 'refund';
   refundId: string;
@@ -84,12 +98,14 @@ export interface StatementFailedRecord { k: 'statement.failed'; requestId: strin
 
 export type ChannelRecord =
   | HelloRecord | HeartbeatRecord | OrderRecord | OrderAckRecord
-  | OutcomeRecord | NotificationRecord | NotificationAckRecord
+  | OutcomeRecord | NotificationRecord | NotificationAckRecord | NotifyRefusedRecord
   | RefundRecord | RefundOutcomeRecord
   | StatementRequestRecord | StatementPartRecord | StatementFailedRecord;
 export type RecordKind = ChannelRecord['k'];
 
-const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' };
+// Every id that crosses (orders, notifications, refunds, requests) has this form.
+export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
+const id = { type: 'string', pattern: ID_PATTERN };
 const amount = { type: 'integer', minimum: 1, maximum: 100_000_000 };
 const currency = { const: 'CNY' };
 const DATE = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
@@ -128,7 +144,17 @@ const SCHEMAS: Record<RecordKind, object> = {
   notification: obj({
     notifyId: id, orderId: id, status: { enum: ['succeeded', 'failed'] }, amount, currency,
   }, ['notifyId', 'orderId', 'status', 'amount', 'currency']),
-  'notification.ack': obj({ notifyId: id, accepted: { type: 'boolean' }, reason: { type: 'string', maxLength: 256 } }, ['notifyId', 'accepted']),
+  'notification.ack': obj({
+    notifyId: id, accepted: { type: 'boolean' }, reason: { type: 'string', maxLength: 256 }, seen: { enum: ['same', 'different'] },
+  }, ['notifyId', 'accepted']),
+  'notify.refused': obj({
+    reason: { enum: [...NOTIFY_REFUSAL_REASONS] },
+    // An IPv4 or IPv6 address (with a zone, for link-local), `*` or `unknown`.
+    remote: { type: 'string', pattern: '^([0-9A-Fa-f:.]{2,45}(%[A-Za-z0-9_.-]{1,16})?|\\*|unknown)$' },
+    at: { type: 'integer', minimum: 0 },
+    count: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+    orderId: id,
+  }, ['reason', 'remote', 'at', 'count']),
   refund: obj({
     refundId: id, orderId: id, amount, currency,
     reason: { type: 'string', maxLength: 128, pattern: '^[^\\u0000-\\u001f]*$' },
@@ -155,7 +181,7 @@ function obj(properties: Record<string, object>, required: string[]): object {
 // Which side may receive which kind: the table that refuses a record arriving in the
 // wrong direction (an outer side cannot send an order to the inner side).
 export const RECEIVES: Record<'inner' | 'outer', ReadonlySet<RecordKind>> = {
-  inner: new Set<RecordKind>(['hello', 'heartbeat', 'order.ack', 'outcome', 'notification', 'refund.outcome', 'statement.part', 'statement.failed']),
+  inner: new Set<RecordKind>(['hello', 'heartbeat', 'order.ack', 'outcome', 'notification', 'notify.refused', 'refund.outcome', 'statement.part', 'statement.failed']),
   outer: new Set<RecordKind>(['hello', 'heartbeat', 'order', 'notification.ack', 'refund', 'statement.request']),
 };
 

@@ -5,6 +5,8 @@ import type { Logger } from '../common/logger.js';
 import type { ChannelRecord } from '../channel/records.js';
 import { ChannelClient } from './channel-client.js';
 import { NotificationForwarder, NOTIFY_ACK_WAIT_MS } from './notify/forwarder.js';
+import type { NotifyLimits } from './notify/limits.js';
+import { RefusalReporter } from './notify/refusals.js';
 import { startNotifyServer } from './notify/server.js';
 import { BREAKER_COOL_DOWN_MS, BREAKER_FAILURE_THRESHOLD, CircuitBreaker, type BreakerState } from './relay/breaker.js';
 import { PaymentClient, type PaymentClientOptions } from './relay/payment-client.js';
@@ -16,6 +18,7 @@ export interface OuterTuning extends RelayTuning {
   breakerFailureThreshold: number;
   breakerCoolDownMs: number;
   notifyAckWaitMs: number;
+  notifyLimits: Partial<NotifyLimits>;
 }
 
 export interface OuterOptions {
@@ -24,6 +27,7 @@ export interface OuterOptions {
   notify: { host: string; port: number; toleranceSec: number };
   log: Logger;
   tuning?: Partial<OuterTuning>; // tests and benchmarks shorten the waits
+  now?: () => number; // the clock of the notification endpoint's signatures and refusal counts
 }
 
 export interface Outer {
@@ -47,6 +51,9 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
   const refunds = new RefundRelay({ client, breaker, send, log: log.child({ part: 'refunds' }), retryBaseMs: tuning.retryBaseMs ?? 250 });
   const statements = new StatementFetcher({ client, send, log: log.child({ part: 'statements' }) });
   const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS);
+  const now = opts.now ?? Date.now;
+  const notifyLog = log.child({ part: 'notify' });
+  const refusals = new RefusalReporter({ send, log: notifyLog, now });
 
   channel.on('record', (record) => {
     if (record.k === 'order') relay.onOrder(record);
@@ -55,15 +62,20 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     else if (record.k === 'statement.request') statements.onRequest(record);
   });
   channel.on('disconnected', () => forwarder.dropAll());
+  channel.on('connected', () => refusals.drain());
 
   const notify = await startNotifyServer({
     ...opts.notify,
     secret: opts.payment.secret,
-    log: log.child({ part: 'notify' }),
+    log: notifyLog,
     forwarder,
     amountOf: (orderId) => relay.amountOf(orderId),
     onAccepted: (n) => relay.settled(n.orderId),
+    refused: (r) => refusals.refused(r),
+    now,
+    ...(tuning.notifyLimits ? { limits: tuning.notifyLimits } : {}),
   });
+  refusals.start();
   channel.start();
 
   return {
@@ -71,6 +83,8 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     status: () => ({ connected: channel.connected, breaker: breaker.state, inFlight: relay.inFlightCount() }),
     async close() {
       await notify.close();
+      refusals.stop();
+      refusals.flush(true); // what was counted goes across while the channel is still there
       const relayClosed = Promise.all([relay.close(), refunds.close()]);
       breaker.close();
       client.close(); // aborts calls in flight, so that the relay's loops end now

@@ -11,6 +11,7 @@ import { applyOverrides } from '../../runtime/rules/overrides.js';
 import type { Rules } from '../../runtime/rules/types.js';
 import { startInner, type RunningInner } from '../../runtime/inner/inner.js';
 import { startOuter } from '../../runtime/outer/outer.js';
+import type { NotifyLimits } from '../../runtime/outer/notify/limits.js';
 import { PaymentServerSim } from '../../sim/payment-server/server.js';
 import { DeviceClient } from '../../devices/client.js';
 import { demoPassword } from '../../sim/demo-devices.js';
@@ -47,6 +48,7 @@ export interface TestGateway {
   mqttUrl: string;
   inner: RunningInner;
   sim: PaymentServerSim;
+  notifyUrl(): string; // the running outer side's notification endpoint
   stopOuter(): Promise<void>;
   startOuter(): Promise<void>;
   device(id: string, password?: string): Promise<DeviceClient>;
@@ -59,6 +61,8 @@ export interface TestGatewayOptions {
   qrDelayMs?: number;
   rulesDir?: string;
   log?: Logger; // the inner side's log (default: silent)
+  outerLog?: Logger; // to read what the outer side logs
+  notifyLimits?: Partial<NotifyLimits>;
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -79,7 +83,8 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
     outer = await startOuter({
       socketPath: inner.socketPath,
       payment: { url: paymentUrl, secret: gateway.payment.secret, timeoutMs: o.paymentTimeoutMs ?? gateway.payment.timeoutMs },
-      notify: gateway.notify, log: quietLog,
+      notify: gateway.notify, log: o.outerLog ?? quietLog,
+      ...(o.notifyLimits ? { tuning: { notifyLimits: o.notifyLimits } } : {}),
     });
     sim.setNotifyUrl(outer.notifyUrl);
   };
@@ -90,6 +95,10 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
   const mqttUrl = `mqtt://127.0.0.1:${inner.broker.port}`;
   return {
     rules, dataDir, mqttUrl, inner, sim,
+    notifyUrl() {
+      if (!outer) throw new Error('the outer side is stopped');
+      return outer.notifyUrl;
+    },
     async stopOuter() {
       await outer?.close();
       outer = null;

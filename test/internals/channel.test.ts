@@ -22,6 +22,7 @@ const SAMPLES: Record<RecordKind, ChannelRecord> = {
   outcome: { k: 'outcome', orderId: 'P20261126-abcd-000001', status: 'pending', qrCode: 'ferrysim://pay/xyz' },
   notification: { k: 'notification', notifyId: 'N-1', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 4000, currency: 'CNY' },
   'notification.ack': { k: 'notification.ack', notifyId: 'N-1', accepted: true },
+  'notify.refused': { k: 'notify.refused', reason: 'BAD_SIGNATURE', remote: '198.51.100.7', at: 1_764_000_000_000, count: 3, orderId: 'P20261126-abcd-000001' },
   refund: { k: 'refund', refundId: 'F20261126-abcd-000001', orderId: 'P20261126-abcd-000001', amount: 4000, currency: 'CNY', reason: 'registration cancelled' },
   'refund.outcome': { k: 'refund.outcome', refundId: 'F20261126-abcd-000001', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 4000 },
   'statement.request': { k: 'statement.request', requestId: 'st-0123456789abcdef', date: '2026-11-26' },
@@ -135,6 +136,27 @@ test('a record with a field of the wrong type or value is refused', () => {
   refused(() => checkRecord({ ...ORDER, orderId: '../etc/passwd' }, 'outer'), /orderId/);
   refused(() => checkRecord({ ...ORDER, authCode: '4111111111111111' }, 'outer'), /authCode/);
   refused(() => checkRecord({ ...SAMPLES['notification.ack'], accepted: 'yes' }, 'outer'), /accepted/);
+});
+
+test('a notify.refused record holds a declared reason, an address, a time, a count and an order id, and nothing of the body', () => {
+  const sample = SAMPLES['notify.refused'];
+  assert.ok(checkRecord({ ...sample, remote: '::ffff:127.0.0.1' }, 'inner'));
+  assert.ok(checkRecord({ ...sample, remote: 'fe80::1%eth0' }, 'inner'));
+  assert.ok(checkRecord({ ...sample, remote: '*' }, 'inner'), 'addresses past the bound');
+  refused(() => checkRecord(sample, 'outer'), /does not receive notify.refused/);
+  refused(() => checkRecord({ ...sample, body: '{"patientId":"P-1"}' }, 'inner'));
+  refused(() => checkRecord({ ...sample, patientId: 'P-1001' }, 'inner'));
+  refused(() => checkRecord({ ...sample, reason: 'whatever the body said' }, 'inner'), /reason/);
+  refused(() => checkRecord({ ...sample, remote: 'Zhang San, bed 12' }, 'inner'), /remote/);
+  refused(() => checkRecord({ ...sample, orderId: 'Zhang San' }, 'inner'), /orderId/);
+  refused(() => checkRecord({ ...sample, count: 0 }, 'inner'), /count/);
+  refused(() => checkRecord({ ...sample, at: '2026-11-26' }, 'inner'), /at/);
+});
+
+test('a notification.ack may say that the id was seen before, with the same or different content', () => {
+  assert.ok(checkRecord({ ...SAMPLES['notification.ack'], seen: 'same' }, 'outer'));
+  assert.ok(checkRecord({ k: 'notification.ack', notifyId: 'N-1', accepted: false, seen: 'different', reason: 'another amount' }, 'outer'));
+  refused(() => checkRecord({ ...SAMPLES['notification.ack'], seen: 'maybe' }, 'outer'), /seen/);
 });
 
 test('a record missing a required field is refused', () => {

@@ -3,7 +3,7 @@
 // until final; refunds likewise. Every change is a store transaction; devices are
 // told only after it is durable.
 import type { ChannelConnection } from '../../channel/connection.js';
-import type { ChannelRecord, NotificationRecord, OutcomeRecord, RefundOutcomeRecord } from '../../channel/records.js';
+import type { ChannelRecord, NotificationRecord, NotifyRefusedRecord, OutcomeRecord, RefundOutcomeRecord } from '../../channel/records.js';
 import type { Logger } from '../../common/logger.js';
 import type { PaymentResultBody, BillPaidBody } from '../../../devices/protocol.js';
 import type { Store, Tx } from '../store/store.js';
@@ -13,6 +13,7 @@ import { regKey, type Notice, type Registration, type Registrations } from '../r
 import type { SlotPool } from '../registration/pools.js';
 import { nextId } from '../ids.js';
 import { FINAL, canMove, journalKey, kioskStatus, moved, orderKey, type Order, type OrderStatus } from './order.js';
+import { conflictEvent, differences, notifyKey, refusalEvent, seenOf, type SeenNotification } from './notifications.js';
 import { createRefund, refundJournalKey, refundKey, reopenRefund, RefundRetryRefused, settleRefund, type Refund } from './refunds.js';
 
 // Orders and refunds still open this long after their last change are resent to the
@@ -241,6 +242,7 @@ export class Payments {
       else if (record.k === 'outcome') await this.onOutcome(record);
       else if (record.k === 'notification') await this.onNotification(connection, record);
       else if (record.k === 'refund.outcome') await this.onRefundOutcome(record);
+      else if (record.k === 'notify.refused') await this.onRefused(record);
     } catch (err) {
       this.opts.log.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
     }
@@ -255,9 +257,16 @@ export class Payments {
 
   private async onNotification(connection: ChannelConnection, record: NotificationRecord): Promise<void> {
     const verdict = await this.opts.store.transact(async (tx) => {
-      const seenKey = `notify!${record.notifyId}`;
-      if (await tx.get(seenKey)) return { accepted: true };
+      const seenKey = notifyKey(record.notifyId);
       const order = await tx.get<Order>(orderKey(record.orderId));
+      const seen = await tx.get<SeenNotification>(seenKey);
+      if (seen) {
+        const accepted = seen.orderId === record.orderId ? order : await tx.get<Order>(orderKey(seen.orderId));
+        const differ = differences(seen, record, accepted?.amount);
+        if (differ.length === 0) return { accepted: true, seen: 'same' as const };
+        tx.audit(conflictEvent(record, seen, differ));
+        return { accepted: false, seen: 'different' as const, reason: `notification id already accepted with another ${differ.join(', ')}` };
+      }
       let refusal: string | undefined;
       if (!order) refusal = 'unknown order';
       else if (record.amount !== order.amount) refusal = `amount ${record.amount} differs from the order's ${order.amount}`;
@@ -266,12 +275,21 @@ export class Payments {
         tx.audit({ kind: 'payment.notification.refused', notifyId: record.notifyId, orderId: record.orderId, reason: refusal });
         return { accepted: false, reason: refusal };
       }
-      tx.put(seenKey, { orderId: record.orderId, status: record.status });
+      tx.put(seenKey, seenOf(record));
       const changed = FINAL.has(order!.status) ? null : await this.move(tx, order!, record.status, {}, 'notification');
       return { accepted: true, changed };
     });
-    connection.send({ k: 'notification.ack', notifyId: record.notifyId, accepted: verdict.accepted, ...(verdict.reason ? { reason: verdict.reason } : {}) });
-    if (verdict.changed) await this.announce(verdict.changed.order, verdict.changed.effects);
+    connection.send({
+      k: 'notification.ack', notifyId: record.notifyId, accepted: verdict.accepted,
+      ...('reason' in verdict && verdict.reason ? { reason: verdict.reason } : {}),
+      ...('seen' in verdict ? { seen: verdict.seen } : {}),
+    });
+    if ('changed' in verdict && verdict.changed) await this.announce(verdict.changed.order, verdict.changed.effects);
+  }
+
+  // The outer side has no store: what its endpoint refused is kept in this audit chain.
+  private async onRefused(record: NotifyRefusedRecord): Promise<void> {
+    await this.opts.store.audit(refusalEvent(record));
   }
 
   private async onRefundOutcome(record: RefundOutcomeRecord): Promise<void> {

@@ -1,6 +1,7 @@
-// Bounded in-memory sets for the notification endpoint. Both drop their oldest entry
-// when full: a flood of junk cannot grow memory, and what it pushes out is only a
-// second line of defence (the inner side dedupes notifications in its journal too).
+// Bounded in-memory caches for the notification endpoint. Both drop their oldest entry
+// when full: a flood of junk cannot grow memory, and what it pushes out is only an
+// optimisation (the inner side dedupes notifications in its store and compares their
+// content; see docs/notifications.md).
 import { assert } from '../../common/errors.js';
 
 // Keys remembered until a deadline: signatures seen within the timestamp tolerance.
@@ -37,21 +38,22 @@ export class ExpiringSet {
   }
 }
 
-// Keys remembered until pushed out by newer ones: notification ids already accepted.
-export class RecentSet {
-  private readonly keys = new Set<string>();
+// Keys remembered with a value until pushed out by newer ones: the notification ids
+// already accepted, each with the content it was accepted with.
+export class RecentMap<V> {
+  private readonly entries = new Map<string, V>();
 
   constructor(private readonly max: number) {
-    assert(max >= 1, 'a bounded set holds at least one key');
+    assert(max >= 1, 'a bounded map holds at least one key');
   }
 
-  has(key: string): boolean {
-    return this.keys.has(key);
+  get(key: string): V | undefined {
+    return this.entries.get(key);
   }
 
-  add(key: string): void {
-    this.keys.delete(key);
-    if (this.keys.size >= this.max) this.keys.delete(this.keys.values().next().value!);
-    this.keys.add(key);
+  set(key: string, value: V): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, value);
   }
 }

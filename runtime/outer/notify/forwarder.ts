@@ -10,7 +10,12 @@ export const NOTIFY_ACK_WAIT_MS = 5_000;
 // Notifications awaiting an ack at once; more are answered 503 and retried later.
 export const NOTIFY_WAITING_MAX = 1_000;
 
-export type Verdict = { kind: 'accepted' } | { kind: 'refused'; reason: string } | { kind: 'unavailable' };
+export type Verdict =
+  | { kind: 'accepted' }
+  | { kind: 'duplicate' } // accepted before with the same content
+  | { kind: 'conflict'; reason: string } // accepted before with different content
+  | { kind: 'refused'; reason: string }
+  | { kind: 'unavailable' };
 
 export class NotificationForwarder {
   private readonly waiting = new Map<string, { resolve: (v: Verdict) => void; timer: NodeJS.Timeout }>();
@@ -33,7 +38,7 @@ export class NotificationForwarder {
   }
 
   onAck(ack: NotificationAckRecord): void {
-    this.settle(ack.notifyId, ack.accepted ? { kind: 'accepted' } : { kind: 'refused', reason: ack.reason ?? 'refused' });
+    this.settle(ack.notifyId, verdictOf(ack));
   }
 
   // The inner side went away: nothing waiting will be acked on that connection.
@@ -48,4 +53,10 @@ export class NotificationForwarder {
     clearTimeout(waiter.timer);
     waiter.resolve(verdict);
   }
+}
+
+function verdictOf(ack: NotificationAckRecord): Verdict {
+  const reason = ack.reason ?? 'refused';
+  if (ack.accepted) return ack.seen === 'same' ? { kind: 'duplicate' } : { kind: 'accepted' };
+  return ack.seen === 'different' ? { kind: 'conflict', reason } : { kind: 'refused', reason };
 }

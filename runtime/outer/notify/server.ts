@@ -1,15 +1,20 @@
 // The endpoint for the payment server's signed notifications (POST /v1/notifications).
 // Exposed on the payment network, so every request is treated as hostile until it has
-// passed, in order: size, signature and timestamp, replay, shape, dedupe, amount.
-// Only then is it forwarded to the inner side, and the answer waits for the inner
-// side's verdict: 200 accepted, 400 refused, 503 "retry later" (inner side away).
+// passed, in order: connection limits, time limits, size, signature and timestamp,
+// replay, shape, dedupe, amount. Only then is it forwarded to the inner side, and the
+// answer waits for the inner side's verdict: 200 accepted (or a duplicate of what was
+// accepted), 409 another content under an accepted id, 400 refused, 503 "retry later".
+// Every refusal made here goes to the inner side's audit chain, counted (refusals.ts).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { signedParts, verifySignature } from '../../common/signature.js';
-import { checkRecord, RecordError, type NotificationRecord } from '../../channel/records.js';
-import { ExpiringSet, RecentSet } from './bounded.js';
+import { signedParts, verifySignature, type SignatureFailure } from '../../common/signature.js';
+import { checkRecord, ID_PATTERN, RecordError, type NotificationRecord, type NotifyRefusalReason } from '../../channel/records.js';
+import { ExpiringSet, RecentMap } from './bounded.js';
 import type { NotificationForwarder, Verdict } from './forwarder.js';
+import { NOTIFY_LIMITS, type NotifyLimits } from './limits.js';
+import type { Refusal } from './refusals.js';
 
 export const NOTIFY_PATH = '/v1/notifications';
 // A notification is about 150 bytes.
@@ -17,10 +22,15 @@ export const NOTIFICATION_BYTES_MAX = 4 * 1024;
 // Signatures seen within the tolerance window; at 300 s this covers ~300 notifications
 // a second, far above a hospital's rate.
 export const REPLAY_CACHE_MAX = 100_000;
-// Notification ids already accepted, answered 200 again without reaching the inner side.
+// Notification ids already accepted, answered again without reaching the inner side.
 export const ACCEPTED_NOTIFY_IDS_MAX = 50_000;
-// A client that trickles its request is cut off after this.
-const REQUEST_TIMEOUT_MS = 10_000;
+
+const SIGNATURE_REASONS: Record<SignatureFailure, NotifyRefusalReason> = {
+  MISSING: 'SIGNATURE_MISSING',
+  MALFORMED: 'SIGNATURE_MALFORMED',
+  STALE: 'STALE',
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+};
 
 export interface NotifyServerOptions {
   host: string;
@@ -31,6 +41,9 @@ export interface NotifyServerOptions {
   forwarder: NotificationForwarder;
   amountOf: (orderId: string) => number | undefined; // amount of an order this process has seen
   onAccepted: (notification: NotificationRecord) => void;
+  refused: (refusal: Refusal) => void; // counted, logged and audited by the caller
+  limits?: Partial<NotifyLimits>; // tests shorten the timeouts
+  now?: () => number;
 }
 
 export interface NotifyServer {
@@ -41,17 +54,33 @@ export interface NotifyServer {
 type Answer = { status: number; body: Record<string, unknown> };
 
 export async function startNotifyServer(opts: NotifyServerOptions): Promise<NotifyServer> {
+  const limits: NotifyLimits = { ...NOTIFY_LIMITS, ...opts.limits };
+  // Node refuses a header deadline past the request deadline.
+  assert(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'the headers deadline is within the request deadline');
   const endpoint = new NotifyEndpoint(opts);
-  const server = http.createServer((req, res) => {
-    endpoint.handle(req).then(
-      (answer) => reply(res, answer),
+  const inRequest = new WeakSet<Socket>(); // sockets whose request the endpoint is reading or answering
+  const server = http.createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  }, (req, res) => {
+    inRequest.add(req.socket);
+    endpoint.handle(req).finally(() => inRequest.delete(req.socket)).then(
+      (answer) => {
+        if (answer) reply(res, answer);
+      },
       (err: unknown) => {
         opts.log.error({ err }, 'notification handling failed');
         reply(res, { status: 500, body: { error: 'INTERNAL' } });
       },
     );
   });
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.timeout = limits.idleSocketMs;
+  server.maxConnections = limits.connectionsMax;
+  limitPerAddress(server, limits.connectionsPerAddressMax, opts.refused);
+  server.on('drop', (data?: { remoteAddress?: string }) => opts.refused({ reason: 'CONNECTIONS', remote: data?.remoteAddress ?? 'unknown' }));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, inRequest.has(socket), opts));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -70,59 +99,137 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   };
 }
 
+// Node has a total cap (maxConnections) but none per address: one host on the payment
+// network could take every socket. Past the cap its new sockets are closed at once.
+function limitPerAddress(server: http.Server, max: number, refused: (r: Refusal) => void): void {
+  assert(max >= 1, 'at least one connection per address');
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const remote = socket.remoteAddress ?? 'unknown';
+    const n = open.get(remote) ?? 0;
+    if (n >= max) {
+      refused({ reason: 'CONNECTIONS', remote });
+      socket.destroy();
+      return;
+    }
+    open.set(remote, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(remote) ?? 1) - 1;
+      if (left > 0) open.set(remote, left);
+      else open.delete(remote);
+    });
+  });
+}
+
+// Node's own answer to a broken or overdue request, with the refusal told. A client that
+// hangs up is not refused: it went away on its own, and hosts on the payment network may
+// do so at will, so it costs one debug line (the endpoint writes it when it was reading
+// that request's body).
+const HUNG_UP = new Set(['ECONNRESET', 'HPE_INVALID_EOF_STATE']);
+
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, inRequest: boolean, opts: NotifyServerOptions): void {
+  const remote = socket.remoteAddress ?? 'unknown';
+  if (HUNG_UP.has(err.code ?? '') || !socket.writable) {
+    if (!inRequest) opts.log.debug({ remote, code: err.code }, 'notification client hung up');
+    socket.destroy();
+    return;
+  }
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  opts.refused({ reason: timeout ? 'TIMEOUT' : 'BAD_HTTP', remote });
+  socket.write(timeout ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  socket.destroy();
+}
+
 class NotifyEndpoint {
   private readonly replays: ExpiringSet = new ExpiringSet(REPLAY_CACHE_MAX);
-  private readonly accepted = new RecentSet(ACCEPTED_NOTIFY_IDS_MAX);
-  private readonly inProgress = new Map<string, Promise<Verdict>>();
+  // Content accepted under each notification id, as a fingerprint.
+  private readonly accepted = new RecentMap<string>(ACCEPTED_NOTIFY_IDS_MAX);
+  private readonly inProgress = new Map<string, { fingerprint: string; verdict: Promise<Verdict> }>();
+  private readonly now: () => number;
 
-  constructor(private readonly opts: NotifyServerOptions) {}
+  constructor(private readonly opts: NotifyServerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
-  async handle(req: http.IncomingMessage): Promise<Answer> {
+  // Undefined when the client went away before its request was in: nobody to answer.
+  async handle(req: http.IncomingMessage): Promise<Answer | undefined> {
+    const remote = req.socket.remoteAddress ?? 'unknown';
     const path = req.url ?? '/';
-    if (path !== NOTIFY_PATH) return answer(404, 'NOT_FOUND');
-    if (req.method !== 'POST') return answer(405, 'METHOD');
-    const body = await readBody(req);
-    if (body === undefined) return answer(413, 'TOO_LARGE');
+    if (path !== NOTIFY_PATH) return this.refuse(404, 'NOT_FOUND', { reason: 'NOT_FOUND', remote });
+    if (req.method !== 'POST') return this.refuse(405, 'METHOD', { reason: 'METHOD', remote });
+    const read = await readBody(req);
+    if (read.kind === 'aborted') {
+      this.opts.log.debug({ remote }, 'notification client hung up, or was cut off, before its body was in');
+      return undefined;
+    }
+    if (read.kind === 'too-large') return this.refuse(413, 'TOO_LARGE', { reason: 'TOO_LARGE', remote });
+    const body = read.text;
     const parts = signedParts(req.headers, 'POST', path, body);
     const { signature, timestamp } = parts;
-    const verdict = verifySignature(this.opts.secret, parts, this.opts.toleranceSec);
-    if (!verdict.ok) return this.refuse(401, 'SIGNATURE', { reason: verdict.reason });
+    const now = this.now();
+    const verdict = verifySignature(this.opts.secret, parts, this.opts.toleranceSec, Math.floor(now / 1000));
+    if (!verdict.ok) return this.refuse(401, 'SIGNATURE', { reason: SIGNATURE_REASONS[verdict.reason], remote, ...orderIdOf(body) });
     // Verified, so both headers are well formed here.
-    const now = Date.now();
-    if (this.replays.has(signature!, now)) return this.refuse(401, 'REPLAYED', {});
+    if (this.replays.has(signature!, now)) return this.refuse(401, 'REPLAYED', { reason: 'REPLAYED', remote, ...orderIdOf(body) });
     this.replays.add(signature!, (Number(timestamp) + this.opts.toleranceSec + 1) * 1000, now);
     const notification = parseNotification(body);
-    if (notification === undefined) return this.refuse(400, 'INVALID', {});
-    const result = await this.deliver(notification);
-    // Nothing was recorded: the payment server's retry of this very request (identical
-    // within the same second) must not be mistaken for a replay.
+    if (notification === undefined) return this.refuse(400, 'INVALID', { reason: 'INVALID', remote, ...orderIdOf(body) });
+    const result = await this.deliver(notification, remote);
+    // Nothing was recorded: the payment server may send this very request again.
     if (result.status === 503) this.replays.delete(signature!);
     return result;
   }
 
-  private async deliver(n: NotificationRecord): Promise<Answer> {
-    if (this.accepted.has(n.notifyId)) return { status: 200, body: { ok: true, duplicate: true } };
-    const known = this.opts.amountOf(n.orderId);
-    if (known !== undefined && known !== n.amount) return this.refuse(400, 'AMOUNT_MISMATCH', { orderId: n.orderId });
-    // A duplicate arriving while the first is with the inner side shares its verdict.
+  private async deliver(n: NotificationRecord, remote: string): Promise<Answer> {
+    const fingerprint = fingerprintOf(n);
+    const { orderId } = n;
+    const before = this.accepted.get(n.notifyId);
+    if (before === fingerprint) return { status: 200, body: { ok: true, duplicate: true } };
+    if (before !== undefined) return this.refuse(409, 'CONFLICT', { reason: 'CONFLICT', remote, orderId });
+    const known = this.opts.amountOf(orderId);
+    if (known !== undefined && known !== n.amount) return this.refuse(400, 'AMOUNT_MISMATCH', { reason: 'AMOUNT_MISMATCH', remote, orderId });
+    // A duplicate arriving while the first is with the inner side shares its verdict; other
+    // content under that id waits for the first to be decided (503: asked again later).
     let pending = this.inProgress.get(n.notifyId);
+    if (pending && pending.fingerprint !== fingerprint) return answer(503, 'UNAVAILABLE');
     if (!pending) {
-      pending = this.opts.forwarder.forward(n).finally(() => this.inProgress.delete(n.notifyId));
+      pending = { fingerprint, verdict: this.opts.forwarder.forward(n).finally(() => this.inProgress.delete(n.notifyId)) };
       this.inProgress.set(n.notifyId, pending);
     }
-    const verdict = await pending;
-    if (verdict.kind === 'accepted') {
-      if (!this.accepted.has(n.notifyId)) this.opts.onAccepted(n);
-      this.accepted.add(n.notifyId);
-      return { status: 200, body: { ok: true } };
+    const verdict = await pending.verdict;
+    if (verdict.kind === 'accepted' || verdict.kind === 'duplicate') {
+      if (this.accepted.get(n.notifyId) === undefined) this.opts.onAccepted(n);
+      this.accepted.set(n.notifyId, fingerprint);
+      return { status: 200, body: verdict.kind === 'duplicate' ? { ok: true, duplicate: true } : { ok: true } };
     }
-    if (verdict.kind === 'refused') return this.refuse(400, 'REFUSED', { reason: verdict.reason, orderId: n.orderId });
+    // The inner side audited these itself: logged here, not reported again.
+    if (verdict.kind === 'conflict') return this.refuse(409, 'CONFLICT', { reason: 'CONFLICT', remote, orderId, audited: true });
+    if (verdict.kind === 'refused') return this.refuse(400, 'REFUSED', { reason: 'REFUSED', remote, orderId, audited: true });
     return answer(503, 'UNAVAILABLE');
   }
 
-  private refuse(status: number, error: string, detail: Record<string, unknown>): Answer {
-    this.opts.log.warn({ status, error, ...detail }, 'notification refused');
+  private refuse(status: number, error: string, refusal: Refusal): Answer {
+    this.opts.refused(refusal);
     return answer(status, error);
+  }
+}
+
+// What a notification says, for telling a duplicate from another content under its id.
+function fingerprintOf(n: NotificationRecord): string {
+  return JSON.stringify([n.orderId, n.status, n.amount, n.currency]);
+}
+
+const ID = new RegExp(ID_PATTERN);
+
+// The order id a refused body names, when it names one of the form an id has: the one
+// thing of a refused body that the audit keeps (the channel takes nothing else of it).
+function orderIdOf(body: string): { orderId?: string } {
+  try {
+    const value = JSON.parse(body) as { orderId?: unknown } | null;
+    const orderId = typeof value === 'object' && value !== null ? value.orderId : undefined;
+    return typeof orderId === 'string' && ID.test(orderId) ? { orderId } : {};
+  } catch {
+    return {};
   }
 }
 
@@ -142,9 +249,11 @@ function parseNotification(body: string): NotificationRecord | undefined {
   }
 }
 
-// Resolves undefined when the body is larger than a notification can be.
-function readBody(req: http.IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
+type Body = { kind: 'body'; text: string } | { kind: 'too-large' } | { kind: 'aborted' };
+
+// Never rejects: a client that hangs up mid-body is an ordinary event out there.
+function readBody(req: http.IncomingMessage): Promise<Body> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -152,13 +261,14 @@ function readBody(req: http.IncomingMessage): Promise<string | undefined> {
       if (size > NOTIFICATION_BYTES_MAX) {
         req.removeAllListeners('data');
         req.resume();
-        resolve(undefined);
+        resolve({ kind: 'too-large' });
       } else {
         chunks.push(chunk);
       }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => resolve({ kind: 'body', text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('error', () => resolve({ kind: 'aborted' }));
+    req.on('close', () => resolve({ kind: 'aborted' })); // no effect once resolved
   });
 }
 
