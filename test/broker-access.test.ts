@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import { copyRules, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
 import { disableDevice } from '../runtime/rules/devices-file.js';
-import { closeRaw, closedWithin, connectRaw, refusalCode } from './helpers/raw-mqtt.js';
+import { closeRaw, closedWithin, connectRaw, refusalCode, subackCodes } from './helpers/raw-mqtt.js';
 import { demoPassword } from '../sim/demo-devices.js';
 import type { AuditEntry } from '../runtime/inner/store/store.js';
 
@@ -71,14 +71,39 @@ test('a kiosk cannot publish outside its up topics', async () => {
 });
 
 for (const filter of ['#', 'dev/kiosk-02/down', 'dev/+/down', 'dev/kiosk-01/up/#', 'dept/INT/inbox', '$SYS/#']) {
-  test(`a kiosk cannot subscribe to ${filter}`, async () => {
+  test(`a kiosk cannot subscribe to ${filter}: it is granted 0x80 and stays connected`, async () => {
     const client = await connectRaw(gw.mqttUrl, kioskLogin);
-    const granted = await client.subscribeAsync(filter, { qos: 1 }).catch((err: Error) => err);
-    const refused = granted instanceof Error || granted.every((g) => g.qos === 128);
-    assert.ok(refused, `subscription to ${filter} refused`);
+    assert.equal(await subackCodes(client, [filter]), [0x80], `subscription to ${filter} refused with 0x80`);
+    assert.ok(client.connected, 'the connection is kept');
     await closeRaw(client);
   });
 }
+
+test('a kiosk subscribing to its down topic and # is granted the first, refused the second, and still answered', async () => {
+  const client = await connectRaw(gw.mqttUrl, { ...kioskLogin, clientId: 'kiosk-02', username: 'kiosk-02', password: demoPassword('kiosk-02')! });
+  let closed = false;
+  client.on('close', () => { closed = true; });
+  assert.equal(await subackCodes(client, ['dev/kiosk-02/down', '#']), [1, 0x80]);
+
+  const id = 'k2-refused-sub-1';
+  const reply = new Promise<{ re?: string; type: string }>((resolve) => {
+    client.on('message', (topic, payload) => {
+      const message = JSON.parse(payload.toString()) as { re?: string; type: string };
+      if (topic === 'dev/kiosk-02/down' && message.re === id) resolve(message);
+    });
+  });
+  await client.publishAsync('dev/kiosk-02/up/bill.query',
+    JSON.stringify({ v: 1, id, type: 'bill.query', ts: new Date().toISOString(), body: { patientId: 'P-REFUSED-SUB' } }), { qos: 1 });
+  assert.is((await reply).re, id);
+  assert.not.ok(closed, 'the connection was never closed');
+  await closeRaw(client);
+
+  await waitFor(async () => {
+    await gw.inner.store.durable();
+    const entries = await gw.inner.store.list<AuditEntry>('audit!');
+    return entries.some(([, e]) => e.event.kind === 'acl.denied.subscribe' && e.event.device === 'kiosk-02' && e.event.topic === '#');
+  }, 3000, 'audit of the refused subscription');
+});
 
 test('a kiosk may subscribe to its own down topic and to slots', async () => {
   const client = await connectRaw(gw.mqttUrl, kioskLogin);

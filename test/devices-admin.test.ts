@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +29,11 @@ function copyRules(): string {
 interface Run { status: number; stdout: string; stderr: string }
 
 // Runs one command module in its own node process, as `ferry` would.
-function ferry(module: string, args: string[]): Promise<Run> {
+function ferry(module: string, args: string[], as: { uid?: number; gid?: number } = {}): Promise<Run> {
   const script = 'const { command } = await import(process.argv[1]); process.exitCode = await command.run(process.argv.slice(2));';
   const url = new URL(`${module}.js`, COMMANDS).href;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script, url, ...args], { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script, url, ...args], { timeout: CLI_TIMEOUT_MS, ...as }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(err);
       else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
     });
@@ -186,6 +186,55 @@ test('a device is added to an empty flow-style list, and no temp file is left be
   assert.ok(text.startsWith('# no devices yet\n'));
   assert.ok(await verifyPassword(secret, loadRules(dir).devices.get('kiosk-01')!.password!));
   assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+// An installed box: devices.yaml belongs to the service account, not to root, and only
+// that account (and its group) may read it.
+const SERVICE = { uid: 12345, gid: 12345 };
+function installedLike(dir: string, mode: number): void {
+  chownSync(join(dir, 'devices.yaml'), SERVICE.uid, SERVICE.gid);
+  chmodSync(join(dir, 'devices.yaml'), mode);
+}
+function ownership(dir: string): { uid: number; gid: number; mode: string } {
+  const st = statSync(join(dir, 'devices.yaml'));
+  return { uid: st.uid, gid: st.gid, mode: (st.mode & 0o7777).toString(8) };
+}
+
+test('devices add run as root keeps the owner, group and mode of devices.yaml, and leaves no temp file', async () => {
+  const dir = copyRules();
+  installedLike(dir, 0o640);
+  const listing = readdirSync(dir).sort();
+  const run = await ferry('devices-add', ['kiosk-07', '--role', 'kiosk', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.ok(loadRules(dir).devices.has('kiosk-07'));
+  assert.equal(ownership(dir), { ...SERVICE, mode: '640' });
+  assert.equal(readdirSync(dir).sort(), listing);
+});
+
+test('devices disable run as root keeps the owner, group and mode of devices.yaml, and leaves no temp file', async () => {
+  const dir = copyRules();
+  // Group-writable: a umask of 022 must not take the group's write bit away.
+  installedLike(dir, 0o660);
+  const listing = readdirSync(dir).sort();
+  const run = await ferry('devices-disable', ['kiosk-02', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.is(loadRules(dir).devices.get('kiosk-02')!.disabled, true);
+  assert.equal(ownership(dir), { ...SERVICE, mode: '660' });
+  assert.equal(readdirSync(dir).sort(), listing);
+});
+
+test('a user who cannot give devices.yaml its owner back is refused, and the file is left as it was', async () => {
+  const dir = copyRules();
+  chmodSync(dir, 0o777);
+  installedLike(dir, 0o666);
+  const before = devicesText(dir);
+  const listing = readdirSync(dir).sort();
+  const run = await ferry('devices-disable', ['kiosk-02', '--rules', dir], { uid: SERVICE.uid + 1, gid: SERVICE.gid + 1 });
+  assert.is(run.status, 1, run.stderr);
+  assert.match(run.stderr, /belongs to 12345:12345.*run the command as root or as the file's owner/);
+  assert.is(devicesText(dir), before);
+  assert.equal(ownership(dir), { ...SERVICE, mode: '666' });
+  assert.equal(readdirSync(dir).sort(), listing);
 });
 
 test('an invalid device id is refused with the reason', async () => {

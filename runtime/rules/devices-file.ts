@@ -1,9 +1,9 @@
 // `ferry devices add|disable`: the only code that writes a rule file. A change is
 // made on the YAML document (so comments and layout stay as the operator left them),
 // the whole rule set is loaded with the change, and only then is devices.yaml replaced,
-// atomically. A rule set that would not load is never written (DESIGN.md invariant 5).
-import { randomBytes } from 'node:crypto';
-import { openSync, closeSync, fsyncSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// atomically and keeping its owner, group and mode. A rule set that would not load is
+// never written.
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ROLES, RulesError, type RuleProblem } from './types.js';
@@ -11,6 +11,7 @@ import { RULE_FILES } from './defaults.js';
 import { CERT_FINGERPRINT, DEPT, DEVICE_ID } from './file-schemas.js';
 import { generateSecret, hashPassword } from './password.js';
 import { loadRulesWith } from './load.js';
+import { replaceFile } from '../common/replace-file.js';
 
 export interface NewDevice {
   id: string;
@@ -164,20 +165,7 @@ function yamlScalar(value: string): string {
   return stringify(value, { lineWidth: 0 }).trimEnd();
 }
 
+// Replaced only if nobody wrote it since we read it; owner, group and mode are kept.
 function writeIfUnchanged(path: string, before: string, next: string): boolean {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const mode = statSync(path).mode & 0o777;
-  writeFileSync(tmp, next, { mode });
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  if (readFileSync(path, 'utf8') !== before) {
-    unlinkSync(tmp);
-    return false;
-  }
-  renameSync(tmp, path);
-  return true;
+  return replaceFile(path, next, { beforeRename: () => readFileSync(path, 'utf8') === before });
 }

@@ -15,8 +15,13 @@ export function managementUrl(gw: TestGateway): string {
 
 export const tokens = (gw: TestGateway) => ({ read: gw.rules.gateway.management!.token, admin: gw.rules.gateway.management!.adminToken });
 
+// A call that gets no answer fails after API_WAIT_MS instead of hanging the suite.
+const API_WAIT_MS = 30_000;
+
 export async function api(gw: TestGateway, method: 'GET' | 'POST', route: string, token?: string): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${managementUrl(gw)}${route}`, { method, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${managementUrl(gw)}${route}`, {
+    method, headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(API_WAIT_MS),
+  });
   return { status: res.status, json: await res.json() };
 }
 

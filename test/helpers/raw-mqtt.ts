@@ -42,3 +42,15 @@ export function closedWithin(client: MqttClient, ms: number): Promise<boolean> {
     });
   });
 }
+
+// The return codes of the SUBACK that answers one SUBSCRIBE of `filters`. MQTT.js reports
+// a 0x80 as an error but still hands over the SUBACK; a connection that closes before any
+// SUBACK rejects.
+export function subackCodes(client: MqttClient, filters: string[], qos: 0 | 1 = 1): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(filters, { qos }, (err, _granted, packet) => {
+      if (packet && 'granted' in packet && Array.isArray(packet.granted)) return resolve(packet.granted as number[]);
+      reject(err ?? new Error('no SUBACK'));
+    });
+  });
+}

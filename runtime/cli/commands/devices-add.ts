@@ -13,8 +13,9 @@ can be piped straight into the device's configuration:
 
 Only the password's scrypt hash is written to devices.yaml; the password itself is not
 stored anywhere, so keep it now (lost: disable the device and add a new one).
-Comments and layout of devices.yaml are kept. The file is replaced atomically, and only
-if the whole rule set still passes \`ferry rules check\` with the new device.
+Comments and layout of devices.yaml are kept. The file is replaced atomically, keeping
+its owner, group and mode, and only if the whole rule set still passes
+\`ferry rules check\` with the new device.
 A running gateway picks the device up when it reloads its rules.
 
 With --cert-fingerprint the device logs in with its TLS client certificate on the MQTT

@@ -10,8 +10,9 @@ stays in the file so that its id is not reused and the audit log still names it;
 enable it again, delete the \`disabled: true\` line by hand and run ferry rules check.
 
 Disabling a device that is already disabled changes nothing and succeeds.
-Comments and layout of devices.yaml are kept; the file is replaced atomically and only
-if the whole rule set still passes \`ferry rules check\`.
+Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
+its owner, group and mode, and only if the whole rule set still passes
+\`ferry rules check\`.
 
 Options:
   --rules DIR   rule directory (default ./rules)

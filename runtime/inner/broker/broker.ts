@@ -112,7 +112,10 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       const allowed = device ? allowedFilters(device, roles.get(device.role)) : [];
       if (!device || !maySubscribe(subscription.topic, allowed)) {
         opts.onDenied({ device: client.id, action: 'subscribe', reason: 'filter not allowed', topic: subscription.topic });
-        return done(new Error('subscription not allowed'));
+        // A null subscription is granted 0x80 in the SUBACK (MQTT 3.1.1 section 3.9.3) and the
+        // session stays. An error would cut the connection with no SUBACK, and a client that
+        // subscribes to a list on connect would then reconnect and be cut again, forever.
+        return done(null, null);
       }
       done(null, subscription);
     },

@@ -10,7 +10,7 @@
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
@@ -23,11 +23,32 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QueryInputError, queryPage } from './query.js';
 
-// Operators and scripts, not the public: a few connections, short waits.
-export const MANAGEMENT_CONNECTIONS_MAX = 16;
-export const MANAGEMENT_HEADERS_TIMEOUT_MS = 10_000;
-// A reconciliation waits for the statement (STATEMENT_WAIT_MS) and then matches it.
-export const MANAGEMENT_REQUEST_TIMEOUT_MS = 120_000;
+// How many connections the API takes and how long each may sit. Its clients are operators
+// and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
+// idle sockets are closed soon, and one address cannot take the whole server.
+export const MANAGEMENT_LIMITS = Object.freeze({
+  // All connections at once; the kernel's backlog holds the next ones.
+  connectionsMax: 256,
+  // Connections from one remote address; more are destroyed as they arrive.
+  connectionsPerAddressMax: 32,
+  // From the connection (or the previous response) to the end of the request's headers.
+  // A socket that never sends a request is closed after this, with a 408.
+  headersTimeoutMs: 10_000,
+  // A whole request and its answer: a reconciliation waits for the statement
+  // (STATEMENT_WAIT_MS, 60 s) and then matches it.
+  requestTimeoutMs: 120_000,
+  // How often Node checks the two timeouts above (its default, 30 s, would stretch them).
+  timeoutCheckIntervalMs: 1_000,
+  // A kept-alive socket with no next request is closed after this.
+  keepAliveTimeoutMs: 5_000,
+  // Backstop: a socket with no traffic either way for this long is destroyed. Longer than
+  // requestTimeoutMs, so that a slow reconciliation is answered first.
+  socketIdleTimeoutMs: 130_000,
+  // At most one log line per this interval about refused connections; it carries the count.
+  refusalLogIntervalMs: 60_000,
+});
+export type ManagementLimits = { readonly [K in keyof typeof MANAGEMENT_LIMITS]: number };
+type RefusedBy = 'connectionsMax' | 'connectionsPerAddressMax';
 const QUERY_PARAMS = new Set(['date', 'patient', 'order', 'limit', 'cursor', 'unmask']);
 const ID_PARAM = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const PATIENT_PARAM = /^[^\u0000-\u001f]{1,64}$/;
@@ -44,6 +65,9 @@ export interface ManagementOptions {
   // Retries a declined refund; refuses with RefundRetryRefused.
   retryRefund?: (id: string) => Promise<unknown>;
   log: Logger;
+  // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
+  limits?: Partial<ManagementLimits>;
+  now?: () => number;
 }
 
 export interface RunningManagement {
@@ -59,13 +83,40 @@ class HttpError extends Error {
 
 export async function startManagement(opts: ManagementOptions): Promise<RunningManagement> {
   const tokens = new TokenCheck(opts.config);
-  const server = http.createServer({ headersTimeout: MANAGEMENT_HEADERS_TIMEOUT_MS, requestTimeout: MANAGEMENT_REQUEST_TIMEOUT_MS }, (req, res) => {
+  const limits: ManagementLimits = { ...MANAGEMENT_LIMITS, ...opts.limits };
+  // Both timeouts set: given one alone, Node derives the other (headersTimeout defaults to
+  // min(60 s, requestTimeout)), and it refuses a headersTimeout above requestTimeout.
+  const server = http.createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  }, (req, res) => {
     void handle(opts, tokens, req).then(
       (body) => send(res, 200, body),
       (err: unknown) => fail(opts.log, res, err),
     );
   });
-  server.maxConnections = MANAGEMENT_CONNECTIONS_MAX;
+  server.maxConnections = limits.connectionsMax;
+  server.timeout = limits.socketIdleTimeoutMs;
+  const refusals = new RefusalLog(opts.log, limits, opts.now ?? Date.now);
+  server.on('drop', (data?: { remoteAddress?: string }) => refusals.refused(data?.remoteAddress, 'connectionsMax'));
+  const perAddress = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const open = perAddress.get(address) ?? 0;
+    if (open >= limits.connectionsPerAddressMax) {
+      refusals.refused(address, 'connectionsPerAddressMax');
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.config.port, opts.config.host, () => {
@@ -80,6 +131,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
   return {
     url,
     close: () => new Promise<void>((resolve) => {
+      refusals.flush();
       server.close(() => resolve());
       server.closeAllConnections();
     }),
@@ -198,4 +250,29 @@ function fail(log: Logger, res: http.ServerResponse, err: unknown): void {
   }
   log.error({ err: (err as Error).stack }, 'management request failed');
   send(res, 500, { error: 'INTERNAL', message: 'internal error; see the gateway log' });
+}
+
+// Refused connections, counted, in at most one log line per refusalLogIntervalMs: a client
+// that retries in a loop must not flood the log it is being reported in.
+class RefusalLog {
+  private readonly counts = new Map<string, { address: string; limit: RefusedBy; max: number; count: number }>();
+  private lastLineAt = -Infinity;
+
+  constructor(private readonly log: Logger, private readonly limits: ManagementLimits, private readonly now: () => number) {}
+
+  refused(address: string | undefined, limit: RefusedBy): void {
+    const key = `${limit} ${address ?? 'unknown'}`;
+    const entry = this.counts.get(key) ?? { address: address ?? 'unknown', limit, max: this.limits[limit], count: 0 };
+    entry.count += 1;
+    this.counts.set(key, entry);
+    if (this.now() - this.lastLineAt >= this.limits.refusalLogIntervalMs) this.flush();
+  }
+
+  flush(): void {
+    if (this.counts.size === 0) return;
+    const refused = [...this.counts.values()];
+    this.counts.clear();
+    this.lastLineAt = this.now();
+    this.log.warn({ refused, total: refused.reduce((n, r) => n + r.count, 0) }, 'management connections refused: too many at once');
+  }
 }
