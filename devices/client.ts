@@ -222,13 +222,16 @@ export class DeviceClient {
       const timer = setTimeout(() => {
         reject(new DeviceClientError('DEVICE_TIMEOUT', `${this.id}: no SUBACK for ${filter} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.mqtt.subscribe(filter, { qos: 1 }, (err, granted) => {
+      this.mqtt.subscribe(filter, { qos: 1 }, (err, granted, packet) => {
         clearTimeout(timer);
-        if (err) return reject(err);
-        // MQTT 3.1.1 section 3.9.3: 0x80 in a SUBACK is a refused subscription.
-        if (!granted || granted.some((g) => g.qos === 128)) {
+        // MQTT 3.1.1 section 3.9.3: 0x80 in a SUBACK is a refused subscription. MQTT.js
+        // reports it as an error too, but still hands over the SUBACK, which tells a
+        // refusal apart from a broken connection.
+        const codes = packet && 'granted' in packet && Array.isArray(packet.granted) ? packet.granted as number[] : undefined;
+        if (codes?.includes(0x80) || (!err && (!granted || granted.some((g) => g.qos === 0x80)))) {
           return reject(new DeviceClientError('DEVICE_SUBSCRIBE_REFUSED', `${this.id}: subscription to ${filter} refused`));
         }
+        if (err) return reject(err);
         resolve();
       });
     });

@@ -7,6 +7,7 @@ import { disableDevice } from '../runtime/rules/devices-file.js';
 import { closeRaw, closedWithin, connectRaw, refusalCode, subackCodes } from './helpers/raw-mqtt.js';
 import { demoPassword } from '../sim/demo-devices.js';
 import type { AuditEntry } from '../runtime/inner/store/store.js';
+import { DeviceClient, DeviceClientError } from '../devices/client.js';
 
 let gw: TestGateway;
 let rulesDir: string;
@@ -103,6 +104,18 @@ test('a kiosk subscribing to its down topic and # is granted the first, refused 
     const entries = await gw.inner.store.list<AuditEntry>('audit!');
     return entries.some(([, e]) => e.event.kind === 'acl.denied.subscribe' && e.event.device === 'kiosk-02' && e.event.topic === '#');
   }, 3000, 'audit of the refused subscription');
+});
+
+test('the device client tells a refused subscription apart from a broken connection, and stays connected', async () => {
+  const client = await DeviceClient.connect({ url: gw.mqttUrl, id: 'kiosk-01', password: demoPassword('kiosk-01')!, connectTimeoutMs: 5_000 });
+  try {
+    const refused = await client.subscribe('#').then(() => undefined, (err: unknown) => err);
+    assert.instance(refused, DeviceClientError);
+    assert.is((refused as DeviceClientError).code, 'DEVICE_SUBSCRIBE_REFUSED');
+    await client.subscribe('slots/#');
+  } finally {
+    await client.close();
+  }
 });
 
 test('a kiosk may subscribe to its own down topic and to slots', async () => {
