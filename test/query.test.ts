@@ -154,6 +154,31 @@ test('POST /v1/retention/run needs the admin token and reports what it pruned', 
 
 // ---- the masks and the CSV cell, alone
 
+test('a payment at 07:00 hospital time is listed under that hospital day, by the API and by ferry query, not under the UTC day', async () => {
+  // 2026-11-26 07:00 in Beijing (rules/gateway.yaml timeZone: Asia/Shanghai) is 2026-11-25 23:00 UTC.
+  const at = new Date('2026-11-26T07:00:00+08:00');
+  const early = await startTestGateway({ now: () => at });
+  try {
+    const { orderId } = await payBill(early, 'P-0700');
+    const ids = async (date: string) => {
+      const { status, json } = await api(early, 'GET', `/v1/query/payments?date=${date}`, tokens(early).read);
+      assert.is(status, 200, JSON.stringify(json));
+      return (json.items as { orderId: string }[]).map((i) => i.orderId);
+    };
+    assert.equal(await ids('2026-11-26'), [orderId]);
+    assert.equal(await ids('2026-11-25'), []);
+    const bills = await api(early, 'GET', '/v1/query/bills?date=2026-11-26', tokens(early).read);
+    assert.is(bills.json.items.length, 1);
+    const cli = await ferry(['query', 'payments', '--date', '2026-11-26', '--format', 'jsonl', '--url', managementUrl(early), '--token', tokens(early).read]);
+    assert.is(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { orderId: string }).orderId), [orderId]);
+    const audit = await api(early, 'GET', `/v1/query/audit?date=2026-11-26&order=${orderId}`, tokens(early).read);
+    assert.ok(audit.json.items.length > 0, 'the payment\'s audit entries are of the hospital day too');
+  } finally {
+    await early.close();
+  }
+});
+
 test('masks keep enough to tell rows apart and no more', () => {
   assert.is(maskPatientId('P-12345'), 'P-1***');
   assert.is(maskPatientId('P'), '***');

@@ -58,6 +58,7 @@ export interface TestGatewayOptions {
   paymentTimeoutMs?: number;
   qrDelayMs?: number;
   rulesDir?: string;
+  now?: () => Date; // one clock for the inner side and the payment server
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -70,8 +71,12 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
   });
   const rules: Rules = { ...loaded, gateway };
   const sim = new PaymentServerSim();
-  const { url: paymentUrl } = await sim.start({ host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200 });
-  const inner = await startInner({ rules, dataDir, log: quietLog });
+  const clock = o.now;
+  const { url: paymentUrl } = await sim.start({
+    host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200, timeZone: gateway.timeZone,
+    ...(clock ? { now: () => clock().getTime() } : {}),
+  });
+  const inner = await startInner({ rules, dataDir, log: quietLog, ...(clock ? { now: clock } : {}) });
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {

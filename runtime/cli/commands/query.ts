@@ -19,7 +19,8 @@ Patient ids, phone and ID-card numbers are masked (P-1***, 138****5678,
 110105********1234) unless --unmask is given with the admin token.
 
 Options:
-  --date YYYY-MM-DD  records of that (UTC) day; for registrations, the visit day
+  --date YYYY-MM-DD  records of that day in the hospital (gateway.yaml timeZone);
+                     for registrations, the visit day
   --patient ID       records of one patient (payments: through their bill or registration)
   --order ID         records of one order
   --format F         table (default), jsonl or csv

@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { KINDS, matches, type QueryFilters, type View } from './kinds.js';
 import type { QueryKindName } from './columns.js';
 import { maskValue } from './mask.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 
 export const QUERY_PAGE_ITEMS_DEFAULT = 100;
 export const QUERY_PAGE_ITEMS_MAX = 500;
@@ -30,20 +31,22 @@ export interface QueryPage {
 
 export class QueryInputError extends Error {}
 
-export async function queryPage(store: Store, q: QueryRequest): Promise<QueryPage> {
+export async function queryPage(store: Store, day: HospitalDay, q: QueryRequest): Promise<QueryPage> {
   const kind = KINDS[q.kind];
-  const prefix = kind.narrow(q.filters) ?? kind.prefix;
-  let after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, prefix);
+  const range = kind.narrow(q.filters, day) ?? { prefix: kind.prefix };
+  const prefix = range.prefix;
+  let after = q.cursor === undefined ? range.after : decodeCursor(q.cursor, prefix);
   const items: View[] = [];
   let scanned = 0;
   for (;;) {
     const want = Math.min(SCAN_BATCH_ROWS, QUERY_SCAN_ROWS_MAX - scanned);
     const rows = await store.list<unknown>(prefix, { limit: want, ...(after !== undefined ? { after } : {}) });
     for (const [key, value] of rows) {
+      if (range.beyond?.(key)) return page(q, items, undefined);
       after = key;
       scanned += 1;
       const view = await kind.view(value, store);
-      if (!matches(kind, view, q.filters)) continue;
+      if (!matches(kind, view, q.filters, day)) continue;
       items.push(q.unmask ? view : (maskValue(view) as View));
       if (items.length >= q.limit) return page(q, items, after);
     }

@@ -13,7 +13,8 @@ import type { Logger } from '../../common/logger.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
 import { ReconcileError, type ReconcileErrorCode } from '../reconcile/errors.js';
-import { isCalendarDate, type Reconciler } from '../reconcile/reconcile.js';
+import type { Reconciler } from '../reconcile/reconcile.js';
+import { isCalendarDate, type HospitalDay } from '../../common/hospital-day.js';
 import type { Retention } from '../retention/retention.js';
 import { TokenCheck, type Access } from './auth.js';
 import { QUERY_KINDS, type QueryKindName } from './columns.js';
@@ -36,6 +37,7 @@ const RECONCILE_STATUS: Record<ReconcileErrorCode, number> = {
 export interface ManagementOptions {
   config: ManagementConfig;
   store: Store;
+  day: HospitalDay; // what a `date` parameter means
   reconciler: Reconciler;
   retention: Retention;
   log: Logger;
@@ -122,7 +124,7 @@ async function runQuery(opts: ManagementOptions, access: Access, kindName: strin
   if (!Number.isInteger(limit) || limit < 1 || limit > QUERY_PAGE_ITEMS_MAX) throw new HttpError(400, 'BAD_PARAM', `limit is 1..${QUERY_PAGE_ITEMS_MAX}`);
   const cursor = params.get('cursor') ?? undefined;
   try {
-    const page = await queryPage(opts.store, { kind, filters, limit, unmask, ...(cursor !== undefined ? { cursor } : {}) });
+    const page = await queryPage(opts.store, opts.day, { kind, filters, limit, unmask, ...(cursor !== undefined ? { cursor } : {}) });
     // Who looked at which patient's data, unmasked, is itself worth keeping.
     if (unmask && cursor === undefined) {
       await opts.store.audit({ kind: 'management.unmasked_query', queryKind: kind, ...(filters.date ? { date: filters.date } : {}), ...(filters.order ? { orderId: filters.order } : {}), ...(filters.patient ? { patientId: filters.patient } : {}) });
