@@ -50,7 +50,8 @@ export interface TestGateway {
   stopOuter(): Promise<void>;
   startOuter(): Promise<void>;
   device(id: string, password?: string): Promise<DeviceClient>;
-  close(): Promise<void>;
+  // keepData: leave the stopped gateway's data directory for the test (which removes it).
+  close(o?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface TestGatewayOptions {
@@ -107,12 +108,12 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       clients.push(client);
       return client;
     },
-    async close() {
-      await Promise.all(clients.map((c) => c.close()));
+    async close(c = {}) {
+      await Promise.all(clients.map((client) => client.close()));
       await outer?.close();
       await inner.close();
       await sim.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!c.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
