@@ -1,5 +1,6 @@
 // How many connections the management API takes, and for how long: idle sockets, one
 // address holding too many, sockets that never send a request.
+import { HospitalDay } from '../runtime/common/hospital-day.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
@@ -71,7 +72,7 @@ async function narrowManagement(limits: Partial<ManagementLimits>, clock = { now
   const lines: Array<Record<string, any>> = [];
   const log = createLogger('management-test', 'info', { write: (line: string) => { lines.push(JSON.parse(line)); } });
   const running = await startManagement({
-    config: { ...gw.rules.gateway.management!, port: 0 }, store: gw.inner.store,
+    config: { ...gw.rules.gateway.management!, port: 0 }, store: gw.inner.store, day: new HospitalDay(gw.rules.gateway.timeZone),
     reconciler: gw.inner.query.reconciler, retention: gw.inner.query.retention, log, limits, now: () => clock.now,
   });
   return { api: running, lines };

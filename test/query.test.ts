@@ -2,7 +2,11 @@
 // on the management API, every kind and format, masking, tokens, paging.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { EXAMPLE_RULES, quietLog, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { Store } from '../runtime/inner/store/store.js';
+import { HospitalDay } from '../runtime/common/hospital-day.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 import { COLUMNS, QUERY_KINDS } from '../runtime/inner/management/columns.js';
 import { maskIdCard, maskPatientId, maskPhone, maskText } from '../runtime/inner/management/mask.js';
@@ -38,6 +42,18 @@ test.after(async () => {
 });
 
 const get = (route: string, token = tokens(gw).read) => api(gw, 'GET', route, token);
+const hospitalToday = (g: TestGateway) => new HospitalDay(g.rules.gateway.timeZone).dayOf(Date.now());
+
+// Every key and value of a stopped store, read through a read-only store.
+async function storeContents(dataDir: string): Promise<Array<[string, unknown]>> {
+  const store = await Store.open(dataDir, quietLog, { readOnly: true });
+  try {
+    return await store.list('', { limit: 10_000 });
+  } finally {
+    await store.close();
+  }
+}
+
 type Run = Awaited<ReturnType<typeof ferry>>;
 const conn = () => ['--url', managementUrl(gw), '--token', tokens(gw).read];
 
@@ -153,6 +169,79 @@ test('POST /v1/retention/run needs the admin token and reports what it pruned', 
 });
 
 // ---- the masks and the CSV cell, alone
+
+test('a payment at 07:00 hospital time is listed under that hospital day, by the API and by ferry query, not under the UTC day', async () => {
+  // 2026-11-26 07:00 in Beijing (rules/gateway.yaml timeZone: Asia/Shanghai) is 2026-11-25 23:00 UTC.
+  const at = new Date('2026-11-26T07:00:00+08:00');
+  const early = await startTestGateway({ now: () => at });
+  try {
+    const { orderId } = await payBill(early, 'P-0700');
+    const ids = async (date: string) => {
+      const { status, json } = await api(early, 'GET', `/v1/query/payments?date=${date}`, tokens(early).read);
+      assert.is(status, 200, JSON.stringify(json));
+      return (json.items as { orderId: string }[]).map((i) => i.orderId);
+    };
+    assert.equal(await ids('2026-11-26'), [orderId]);
+    assert.equal(await ids('2026-11-25'), []);
+    const bills = await api(early, 'GET', '/v1/query/bills?date=2026-11-26', tokens(early).read);
+    assert.is(bills.json.items.length, 1);
+    const cli = await ferry(['query', 'payments', '--date', '2026-11-26', '--format', 'jsonl', '--url', managementUrl(early), '--token', tokens(early).read]);
+    assert.is(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { orderId: string }).orderId), [orderId]);
+    const audit = await api(early, 'GET', `/v1/query/audit?date=2026-11-26&order=${orderId}`, tokens(early).read);
+    assert.ok(audit.json.items.length > 0, 'the payment\'s audit entries are of the hospital day too');
+  } finally {
+    await early.close();
+  }
+});
+
+test('ferry query --data on a stopped gateway\'s store gives the same rows as the online query, masked, and writes nothing', async () => {
+  const stopped = await startTestGateway();
+  const { orderId } = await payBill(stopped, PATIENT);
+  const dataDir = stopped.dataDir;
+  try {
+    const online = new Map<string, string>();
+    const queries = [['payments'], ['bills'], ['audit', '--order', orderId], ['payments', '--date', hospitalToday(stopped)]];
+    for (const q of queries) {
+      for (const format of ['jsonl', 'csv', 'table']) {
+        const out = await ferry(['query', ...q, '--format', format, '--url', managementUrl(stopped), '--token', tokens(stopped).read]);
+        assert.is(out.code, 0, out.stderr);
+        online.set(`${q.join(' ')} ${format}`, out.stdout);
+      }
+    }
+    await stopped.close({ keepData: true });
+    const before = await storeContents(dataDir);
+    for (const q of queries) {
+      for (const format of ['jsonl', 'csv', 'table']) {
+        const out = await ferry(['query', ...q, '--format', format, '--data', dataDir, '--rules', EXAMPLE_RULES]);
+        assert.is(out.code, 0, out.stderr);
+        assert.is(out.stdout, online.get(`${q.join(' ')} ${format}`), `${q.join(' ')} ${format}`);
+        assert.not.match(out.stdout, PATIENT);
+      }
+    }
+    assert.ok(online.get('payments jsonl')!.includes(orderId));
+    // Unmasked offline reads show the patient, and are not written to the store's audit log.
+    const unmasked = await ferry(['query', 'payments', '--format', 'jsonl', '--unmask', '--data', dataDir, '--rules', EXAMPLE_RULES]);
+    assert.is(unmasked.code, 0, unmasked.stderr);
+    assert.match(unmasked.stdout, PATIENT);
+    assert.match(unmasked.stderr, /not audited/);
+    assert.equal(await storeContents(dataDir), before, 'the store is as it was');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('ferry query --data on the store of a running gateway is refused with a clear message and exit 1', async () => {
+  const out = await ferry(['query', 'payments', '--data', gw.dataDir]);
+  assert.is(out.code, 1);
+  assert.match(out.stderr, new RegExp(`${gw.dataDir} is in use by a running gateway; query it through the management API instead, or stop it first`));
+  assert.is(out.stdout, '');
+  const none = await ferry(['query', 'payments', '--data', path.join(gw.dataDir, 'nothing-here')]);
+  assert.is(none.code, 1);
+  assert.match(none.stderr, /holds no gateway store/);
+  const mixed = await ferry(['query', 'payments', '--data', gw.dataDir, '--url', managementUrl(gw)]);
+  assert.is(mixed.code, 2);
+});
 
 test('masks keep enough to tell rows apart and no more', () => {
   assert.is(maskPatientId('P-12345'), 'P-1***');

@@ -10,6 +10,7 @@ import { checkRecord, MAX_RECORD_BYTES, RecordError, STATEMENT_PART_LINES_MAX, t
 import { encodeFrame } from '../runtime/channel/framing.js';
 import { EXTRA_ORDER_PREFIX } from '../sim/payment-server/statement-faults.js';
 import type { ReconcileReport } from '../runtime/inner/reconcile/match.js';
+import { HospitalDay } from '../runtime/common/hospital-day.js';
 
 let gw: TestGateway;
 let orders: string[] = [];
@@ -19,7 +20,7 @@ test.before(async () => {
   gw = await startTestGateway();
   for (let i = 0; i < 5; i++) orders.push((await payBill(gw, `P-7${i}`)).orderId);
   const order = await gw.inner.payments.order(orders[0]!);
-  date = order.createdAt.slice(0, 10);
+  date = new HospitalDay(gw.rules.gateway.timeZone).dayOf(order.createdAt); // the day the server bills by
 });
 test.after(async () => {
   await gw.close();
@@ -93,6 +94,26 @@ test('reconciliation without the outer side answers 503 OUTER_DOWN and is audite
 
 const isRecordError = (err: Error) => err instanceof RecordError;
 const line = (o: Partial<StatementLine>): StatementLine => ({ kind: 'payment', orderId: 'P1', amount: 100, currency: 'CNY', status: 'succeeded', at: '2026-11-26T09:00:00.000Z', ...o });
+
+test('a payment at 07:00 hospital time is reconciled on that hospital day, the day the payment server bills it by', async () => {
+  // 2026-11-26 07:00 in Beijing is 2026-11-25 23:00 UTC; the simulator bills by the local day.
+  const at = new Date('2026-11-26T07:00:00+08:00');
+  const early = await startTestGateway({ now: () => at });
+  try {
+    const { orderId } = await payBill(early, 'P-0700');
+    const run = async (d: string) => (await api(early, 'POST', `/v1/reconcile?date=${d}`, tokens(early).read)).json as ReconcileReport;
+    const day = await run('2026-11-26');
+    assert.equal(day.counts, { statementLines: 1, here: 1, matched: 1, long: 0, short: 0, mismatched: 0 }, JSON.stringify(day));
+    const before = await run('2026-11-25');
+    assert.equal(before.counts, { statementLines: 0, here: 0, matched: 0, long: 0, short: 0, mismatched: 0 }, JSON.stringify(before));
+    const cli = await ferry(['reconcile', '--date', '2026-11-26', '--format', 'json', '--url', managementUrl(early), '--token', tokens(early).read]);
+    assert.is(cli.code, 0, cli.stdout + cli.stderr);
+    assert.is((JSON.parse(cli.stdout) as ReconcileReport).counts.matched, 1);
+    assert.ok(orderId.startsWith('P20261125-'), 'ids keep the UTC day they were made');
+  } finally {
+    await early.close();
+  }
+});
 
 test('refunds are matched by refund id; failed lines and failed orders are not money and are not findings', () => {
   const report = matchStatement('2026-11-26', [

@@ -13,6 +13,7 @@ import { ReceiverSim } from '../sim/devices/receiver.js';
 import { isErrorReply, type DeviceClient } from '../devices/client.js';
 import type { Reply, SlotsSnapshot } from '../devices/protocol.js';
 import type { SlotPool } from '../runtime/inner/registration/pools.js';
+import { HospitalDay } from '../runtime/common/hospital-day.js';
 import type { Registration } from '../runtime/inner/registration/registrations.js';
 
 let gw: TestGateway;
@@ -241,6 +242,20 @@ test('a report that claims a visit number the gateway already gave raises an ale
   const clashes = audit.filter(([, e]) => e.event.kind === 'slots.visit_number_clash' && e.event.dept === 'ENT').map(([, e]) => e.event.visitNo);
   assert.equal(clashes, [5], 'only the number the gateway gave and the window claims');
   assert.is((await pool('ENT', 'morning'))!.booked, before.booked, 'no booking cancelled');
+});
+
+test('the hospital day is counted in its time zone, daylight saving time included', () => {
+  const beijing = new HospitalDay('Asia/Shanghai');
+  assert.is(beijing.dayOf('2026-11-25T23:00:00Z'), '2026-11-26');
+  assert.equal(beijing.rangeOf('2026-11-26'), { startMs: Date.parse('2026-11-25T16:00:00Z'), endMs: Date.parse('2026-11-26T16:00:00Z') });
+  assert.is(beijing.at('2026-11-26', 17 * 60 + 30), Date.parse('2026-11-26T09:30:00Z'));
+  const berlin = new HospitalDay('Europe/Berlin');
+  const spring = berlin.rangeOf('2026-03-29');
+  const autumn = berlin.rangeOf('2026-10-25');
+  assert.is((spring.endMs - spring.startMs) / 3_600_000, 23);
+  assert.is((autumn.endMs - autumn.startMs) / 3_600_000, 25);
+  assert.is(berlin.at('2026-03-29', 12 * 60), Date.parse('2026-03-29T10:00:00Z'));
+  assert.is(berlin.dayOf(spring.startMs - 1), '2026-03-28');
 });
 
 test.run();

@@ -12,10 +12,12 @@ import { Store, verifyAudit, auditKey } from '../runtime/inner/store/index.js';
 import { Retention } from '../runtime/inner/retention/retention.js';
 import { AUDIT_PRUNE_CHUNK } from '../runtime/inner/retention/audit-prune.js';
 import { RULE_DEFAULTS } from '../runtime/rules/defaults.js';
+import { HospitalDay } from '../runtime/common/hospital-day.js';
 import { loadRules } from '../runtime/rules/load.js';
 import { RulesError } from '../runtime/rules/types.js';
 
 const DAY_MS = 86_400_000;
+const SHANGHAI = new HospitalDay('Asia/Shanghai');
 const START = Date.parse('2025-01-10T08:00:00.000Z');
 const OLD_AUDIT_ENTRIES = 2 * AUDIT_PRUNE_CHUNK + 200;
 
@@ -72,7 +74,7 @@ test('retention prunes closed records older than their days, keeps every open on
     tx.put('idem!kiosk-01!new', { hash: 'h', type: 'bill.query', at: clock.now().toISOString() });
     tx.audit({ kind: 'test.new' });
   });
-  const retention = new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, now: clock.now });
+  const retention = new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now });
   const report = await retention.run();
   assert.equal(report.pruned, { payments: 1, refunds: 1, notifications: 1, bills: 1, registrations: 1, dispatches: 1, idempotency: 1, audit: OLD_AUDIT_ENTRIES });
   const keys = (await store.list('', { limit: 1000 })).map(([k]) => k).filter((k) => !k.startsWith('audit!') && !k.startsWith('meta!'));
@@ -94,10 +96,34 @@ test('retention prunes closed records older than their days, keeps every open on
   await store.audit({ kind: 'test.after_prune' });
   clock.ms += 400 * DAY_MS;
   await store.audit({ kind: 'test.much_later' });
-  const second = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, now: clock.now }).run();
+  const second = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now }).run();
   assert.ok(second.pruned.audit > 0);
   await store.close();
   assert.ok((await verifyAudit(dataDir)).ok);
+});
+
+test('retention counts whole days in the hospital\'s time zone, not 24-hour spans from now', async () => {
+  const dataDir = tempDir('retention-day');
+  dirs.push(dataDir);
+  // 2026-11-26 07:00 in Beijing, still 2026-11-25 in UTC. With 1 day, today (the 26th) and
+  // yesterday (the 25th) stay whole in Beijing; the 24th goes.
+  const clock = clockAt(Date.parse('2026-11-26T07:00:00+08:00'));
+  const store = await Store.open(dataDir, quietLog, { now: clock.now });
+  const order = (orderId: string, at: string) => ({ orderId, device: 'kiosk-01', requestId: orderId, billId: 'B1', amount: 100, currency: 'CNY', method: 'code', description: 'x', status: 'succeeded', createdAt: at, updatedAt: at });
+  const reg = (registrationId: string, date: string) => ({ registrationId, dept: 'INT', date, session: 'morning', patientId: 'P-42', fee: 1000, status: 'expired', createdAt: '2026-11-20T01:00:00.000Z', updatedAt: '2026-11-20T01:00:00.000Z' });
+  await store.transact((tx) => {
+    tx.put('order!P-25th-0030', order('P-25th-0030', new Date('2026-11-25T00:30:00+08:00').toISOString()));
+    tx.put('order!P-24th-2330', order('P-24th-2330', new Date('2026-11-24T23:30:00+08:00').toISOString()));
+    tx.put('reg!R-visit-25th', reg('R-visit-25th', '2026-11-25'));
+    tx.put('reg!R-visit-24th', reg('R-visit-24th', '2026-11-24'));
+  });
+  const config = { ...RULE_DEFAULTS.retention, paymentsDays: 1, registrationsDays: 1, idempotencyDays: 1 };
+  const report = await new Retention({ store, config, log: quietLog, day: SHANGHAI, now: clock.now }).run();
+  assert.is(report.pruned.payments, 1);
+  assert.is(report.pruned.registrations, 1);
+  const keys = (await store.list('', { limit: 100 })).map(([k]) => k).filter((k) => k.startsWith('order!') || k.startsWith('reg!'));
+  assert.equal(keys, ['order!P-25th-0030', 'reg!R-visit-25th']);
+  await store.close();
 });
 
 async function chainOf(n: number): Promise<string> {
@@ -130,7 +156,7 @@ test('an entry deleted right after what a checkpoint covers is reported', async 
   const store = await Store.open(dataDir, quietLog, { now: clock.now });
   await store.audit({ kind: 'test.new' });
   await store.audit({ kind: 'test.new' });
-  const report = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, now: clock.now }).run();
+  const report = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now }).run();
   assert.is(report.pruned.audit, 10);
   await store.close();
   assert.ok((await verifyAudit(dataDir)).ok);

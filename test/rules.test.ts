@@ -13,6 +13,7 @@ import { generateSecret, hashPassword, verifyPassword } from '../runtime/rules/p
 import { RULE_DEFAULTS } from '../runtime/rules/defaults.js';
 import { DEMO_DEVICES } from '../sim/demo-devices.js';
 import { problemsOf } from './helpers/rules.js';
+import { ferry } from './helpers/management.js';
 
 const EXAMPLE_RULES = fileURLToPath(new URL('../../rules', import.meta.url));
 const dirs: string[] = [];
@@ -113,6 +114,31 @@ test('an unknown key is refused at its line', () => {
   const dir = copyRules();
   const text = edit(dir, 'devices.yaml', (t) => t.replace('  - id: desk-01\n', '  - id: desk-01\n    colour: blue\n'));
   assertProblem(problemsOf(dir), 'devices.yaml', lineOf(text, 'colour: blue'), /colour: unknown key/);
+});
+
+test('ferry rules check refuses an unknown time zone in gateway.yaml with file:line and exits 1', async () => {
+  const dir = copyRules();
+  const text = edit(dir, 'gateway.yaml', (t) => t.replace('timeZone: Asia/Shanghai', 'timeZone: Asia/Beijing'));
+  assertProblem(problemsOf(dir), 'gateway.yaml', lineOf(text, 'Asia/Beijing'), /timeZone: unknown time zone "Asia\/Beijing"/);
+  const check = await ferry(['rules', 'check', dir]);
+  assert.is(check.code, 1, check.stdout + check.stderr);
+  assert.match(check.stdout + check.stderr, new RegExp(`gateway\\.yaml:${lineOf(text, 'Asia/Beijing')}:\\d+: .*unknown time zone`));
+});
+
+test('the hospital\'s time zone comes from gateway.yaml (Asia/Shanghai when left out); any IANA zone is taken', () => {
+  const dir = copyRules();
+  edit(dir, 'gateway.yaml', (t) => t.replace('timeZone: Asia/Shanghai\n', ''));
+  assert.is(loadRules(dir).gateway.timeZone, 'Asia/Shanghai');
+  edit(dir, 'gateway.yaml', (t) => `timeZone: Europe/Berlin\n${t}`);
+  assert.is(loadGatewayConfig(dir).timeZone, 'Europe/Berlin');
+});
+
+test('a departments.yaml that still has utcOffset is refused at its line, pointing at gateway.yaml timeZone', () => {
+  const dir = copyRules();
+  const text = edit(dir, 'departments.yaml', (t) => `utcOffset: "+08:00"\n${t}`);
+  const problems = problemsOf(dir);
+  assertProblem(problems, 'departments.yaml', lineOf(text, 'utcOffset'), /utcOffset is no longer read here: set the hospital's time zone once in gateway\.yaml \(timeZone/);
+  assert.is(problems.length, 1, JSON.stringify(problems));
 });
 
 test('an unknown key in gateway.yaml is refused, however deep', () => {

@@ -5,6 +5,7 @@
 // guard would take for a card number.
 import { randomInt } from 'node:crypto';
 import type { Tx } from './store/store.js';
+import { utcDayOf } from '../common/hospital-day.js';
 
 const INSTANCE_KEY = 'meta!instance';
 const TAG_LETTERS = 4; // 26^4: a collision needs hundreds of thousands of rebuilds
@@ -18,9 +19,28 @@ export async function instanceTag(tx: Tx): Promise<string> {
 }
 
 export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H', now: Date): Promise<string> {
-  const day = now.toISOString().slice(0, 10).replaceAll('-', '');
+  const day = utcDayOf(now.getTime()).replaceAll('-', '');
   const key = `meta!seq!${letter}!${day}`;
   const seq = ((await tx.get<number>(key)) ?? 0) + 1;
   tx.put(key, seq);
   return `${letter}${day}-${await instanceTag(tx)}-${String(seq).padStart(6, '0')}`;
+}
+
+// Ids carry the UTC day they were made: a key order that stays put when gateway.yaml
+// timeZone changes. A hospital day [startMs, endMs) overlaps one or two UTC days, so its
+// records lie in the ids from the first of those days through the last; callers still
+// keep only the records whose own time falls in the hospital day.
+export interface IdKeyRange {
+  prefix: string; // every key of the range starts with it
+  after: string; // the range starts after this key
+  beyond(key: string): boolean; // true once a key is past the range (keys in order)
+}
+
+export function idKeyRange(keyPrefix: string, letter: string, startMs: number, endMs: number): IdKeyRange {
+  const first = `${keyPrefix}${letter}${utcDayOf(startMs).replaceAll('-', '')}`;
+  const last = `${keyPrefix}${letter}${utcDayOf(endMs - 1).replaceAll('-', '')}`;
+  let common = 0;
+  while (common < first.length && first[common] === last[common]) common += 1;
+  const dayEnd = last.length;
+  return { prefix: first.slice(0, common), after: first, beyond: (key) => key.slice(0, dayEnd) > last };
 }

@@ -27,11 +27,13 @@ import { patientInfo } from './handlers/patient-info.js';
 import { dispatchAck } from './handlers/dispatch-ack.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
+import { HospitalDay } from '../common/hospital-day.js';
 
 export interface InnerOptions {
   rules: Rules;
   dataDir: string;
   log: Logger;
+  now?: () => Date; // the clock of payments, bills, registrations and the store's audit
 }
 
 export interface RunningInner {
@@ -48,9 +50,11 @@ export interface RunningInner {
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, now }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
-  const store = await Store.open(dataDir, log.child({ part: 'store' }));
+  const day = new HospitalDay(gw.timeZone);
+  const clock = now ? { now } : {};
+  const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
   let broker: RunningBroker | undefined;
 
   const send = async (deviceId: string, message: object) => {
@@ -61,9 +65,9 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   // Rules that a reload replaces; the parts that read them ask for the current ones.
   let departments = rules.departments;
   const currentDepartments = () => departments;
-  const registrations = new Registrations(currentDepartments);
+  const registrations = new Registrations(currentDepartments, day);
   const slots = new SlotsPublisher(store, currentDepartments,
-    (topic, payload) => broker!.publish(topic, payload, { qos: 1, retain: true }), log.child({ part: 'slots' }));
+    (topic, payload) => broker!.publish(topic, payload, { qos: 1, retain: true }), log.child({ part: 'slots' }), day);
   const poolChanged = (pool: { dept: string; date: string }) => slots.changed(pool);
   // Dispatch needs the broker's events, so it starts with the broker; until then a
   // queued message simply waits in the store (it is sent when a workstation subscribes).
@@ -72,15 +76,15 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   const dispatchDeps = { store, dispatcher: () => dispatcher };
 
   const payments = new Payments({
-    store, log: log.child({ part: 'payments' }), replyWaitMs: gw.limits.replyWaitMs, registrations, poolChanged,
+    store, log: log.child({ part: 'payments' }), ...clock, replyWaitMs: gw.limits.replyWaitMs, registrations, poolChanged,
     send: (deviceId, re, answer) => gap.answer(deviceId, re, answer),
   });
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
-      billCreate(), billQuery(store), billStatus(store), paymentRequest(payments, registrations),
+      billCreate(now), billQuery(store), billStatus(store), paymentRequest(payments, registrations, now),
       registrationQuery(store),
-      registrationRequest(registrations, poolChanged), registrationCancel(store, registrations, payments, poolChanged),
+      registrationRequest(registrations, poolChanged, now), registrationCancel(store, registrations, payments, poolChanged, now),
       slotsStatus(currentDepartments, poolChanged, log.child({ part: 'slots' })),
       patientInfo({ ...dispatchDeps, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck(dispatchDeps),
@@ -89,7 +93,7 @@ export async function startInner({ rules, dataDir, log }: InnerOptions): Promise
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
-  const query = createQuerySide({ store, gateway: gw, log, retryRefund: (id) => payments.retryRefund(id) });
+  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, retryRefund: (id) => payments.retryRefund(id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   try {

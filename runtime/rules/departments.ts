@@ -20,7 +20,6 @@ const schema = {
   additionalProperties: false,
   required: ['sessions', 'departments'],
   properties: {
-    utcOffset: { type: 'string', pattern: '^[+-](0[0-9]|1[0-4]):[0-5][0-9]$' },
     holdTtlSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
     paymentGraceSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
     bookAheadDays: { type: 'integer', minimum: 0, maximum: 90 },
@@ -62,7 +61,6 @@ const schema = {
 let validate: ReturnType<Ajv['compile']> | undefined;
 
 interface RawDepartments {
-  utcOffset?: string;
   holdTtlSeconds?: number;
   paymentGraceSeconds?: number;
   bookAheadDays?: number;
@@ -72,6 +70,15 @@ interface RawDepartments {
 
 export function buildDepartments(src: YamlSource, problems: RuleProblem[]): DepartmentsRule | null {
   validate ??= new Ajv({ strict: true, allErrors: true }).compile(schema);
+  const data = src.data as Record<string, unknown> | null;
+  // The hospital's day is one setting for the whole gateway now; an offset left here
+  // would silently disagree with it.
+  if (typeof data === 'object' && data !== null && 'utcOffset' in data) {
+    problems.push(problemAt(src, ['utcOffset'], 'utcOffset is no longer read here: set the hospital\'s time zone once in gateway.yaml (timeZone: Asia/Shanghai, an IANA zone) and delete this line', true));
+    const { utcOffset: _moved, ...rest } = data;
+    if (!validate(rest)) for (const err of validate.errors ?? []) problems.push(schemaProblem(src, err));
+    return null;
+  }
   if (!validate(src.data)) {
     for (const err of validate.errors ?? []) problems.push(schemaProblem(src, err));
     return null;
@@ -97,16 +104,10 @@ export function buildDepartments(src: YamlSource, problems: RuleProblem[]): Depa
     gatewayNumbers: Object.fromEntries(sessions.map((s) => [s.name, d.gatewayNumbers?.[s.name] ?? 1])),
   })]));
   return deepFreeze({
-    utcOffsetMinutes: offsetMinutes(raw.utcOffset ?? '+08:00'),
     holdTtlSeconds: raw.holdTtlSeconds ?? 300,
     paymentGraceSeconds: raw.paymentGraceSeconds ?? 600,
     bookAheadDays: raw.bookAheadDays ?? 0,
     sessions,
     departments,
   }) as DepartmentsRule;
-}
-
-function offsetMinutes(offset: string): number {
-  const sign = offset.startsWith('-') ? -1 : 1;
-  return sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
 }

@@ -22,6 +22,7 @@ const gateway = {
   additionalProperties: false,
   required: ['payment'],
   properties: {
+    timeZone: { type: 'string', minLength: 1, maxLength: 64 },
     mqtt: {
       type: 'object',
       additionalProperties: false,

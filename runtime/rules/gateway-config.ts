@@ -6,9 +6,11 @@ import { resolve } from 'node:path';
 import { fileValidators } from './file-schemas.js';
 import { RULE_BOUNDS, RULE_DEFAULTS as D, deepFreeze } from './defaults.js';
 import { problemAt, schemaProblem, type YamlSource } from './yaml-source.js';
+import { isTimeZone, TIME_ZONE_DEFAULT } from '../common/hospital-day.js';
 import type { GatewayConfig, ManagementConfig, PaymentTls, RetentionConfig, RuleProblem, TlsListen } from './types.js';
 
 interface RawGateway {
+  timeZone?: string;
   mqtt?: { host?: string; port?: number; tls?: { port: number; cert: string; key: string; ca?: string; requireClientCert?: boolean } };
   channel?: { socket?: string };
   payment: { url: string | null; secret?: string; secretFile?: string; timeoutMs?: number; simulatorHost?: string; simulatorPort?: number; tls?: PaymentTls };
@@ -29,12 +31,16 @@ export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem
   }
   const raw = src.data as RawGateway;
   const before = problems.length;
+  if (raw.timeZone !== undefined && !isTimeZone(raw.timeZone)) {
+    problems.push(problemAt(src, ['timeZone'], `unknown time zone ${JSON.stringify(raw.timeZone)}; give an IANA zone such as Asia/Shanghai`));
+  }
   checkHosts(src, raw, problems);
   checkUrl(src, raw.payment.url, problems);
   const secret = readSecret(src, dir, raw.payment, problems);
   const tls = raw.mqtt?.tls ? buildTls(src, dir, raw.mqtt.tls, problems) : undefined;
   const paymentTls = raw.payment.tls ? buildPaymentTls(src, dir, raw.payment, problems) : undefined;
   const config: GatewayConfig = {
+    timeZone: raw.timeZone ?? TIME_ZONE_DEFAULT,
     mqtt: { host: raw.mqtt?.host ?? D.mqtt.host, port: raw.mqtt?.port ?? D.mqtt.port, ...(tls ? { tls } : {}) },
     channel: { socket: raw.channel?.socket ?? D.channel.socket },
     payment: {

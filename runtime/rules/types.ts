@@ -24,6 +24,7 @@ export interface PaymentTls {
 }
 
 export interface GatewayConfig {
+  timeZone: string; // IANA zone of the hospital: every day the gateway counts is a day there
   mqtt: { host: string; port: number; tls?: TlsListen };
   channel: { socket: string }; // relative paths are taken from the data directory
   payment: {
@@ -85,7 +86,7 @@ export interface MessageRule {
 
 export interface SessionRule {
   name: string; // e.g. morning
-  startMinute: number; // minutes after local midnight
+  startMinute: number; // minutes after local midnight (gateway.yaml timeZone)
   endMinute: number;
 }
 
@@ -99,7 +100,6 @@ export interface DepartmentRule {
 }
 
 export interface DepartmentsRule {
-  utcOffsetMinutes: number; // the hospital's local time: dates and sessions are in it
   holdTtlSeconds: number;
   paymentGraceSeconds: number;
   bookAheadDays: number;

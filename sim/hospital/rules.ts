@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes, scryptSync } from 'node:crypto';
 import YAML from 'yaml';
 import type { Role } from '../../runtime/rules/types.js';
+import { addDays, HospitalDay, TIME_ZONE_DEFAULT } from '../../runtime/common/hospital-day.js';
 
 export const EXAMPLE_RULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../rules');
 
@@ -65,8 +66,8 @@ export function cheapHash(password: string): string {
   return `scrypt$1024$8$1$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-// Tomorrow in the hospital's local time (UTC+8, as rules/departments.yaml says): always
-// bookable, whatever the time of day the simulation runs.
-export function tomorrowLocal(utcOffsetMinutes = 480): string {
-  return new Date(Date.now() + utcOffsetMinutes * 60_000 + 86_400_000).toISOString().slice(0, 10);
+// Tomorrow in the hospital's local time (gateway.yaml timeZone): always bookable,
+// whatever the time of day the simulation runs.
+export function tomorrowLocal(timeZone = TIME_ZONE_DEFAULT): string {
+  return addDays(new HospitalDay(timeZone).dayOf(Date.now()), 1);
 }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { assert } from '../../runtime/common/errors.js';
 import type { DeviceClient } from '../../devices/client.js';
+import { addDays, HospitalDay, TIME_ZONE_DEFAULT } from '../../runtime/common/hospital-day.js';
 
 export const OPS = ['query', 'pay', 'register'] as const;
 export type Op = (typeof OPS)[number];
@@ -135,7 +136,7 @@ export class Workload {
   }
 }
 
-// A date `days` ahead in the hospital's local time (departments.yaml utcOffset).
-export function localDate(days: number, utcOffsetMinutes = 480): string {
-  return new Date(Date.now() + utcOffsetMinutes * 60_000 + days * 86_400_000).toISOString().slice(0, 10);
+// A date `days` ahead in the hospital's local time (gateway.yaml timeZone).
+export function localDate(days: number, timeZone = TIME_ZONE_DEFAULT): string {
+  return addDays(new HospitalDay(timeZone).dayOf(Date.now()), days);
 }

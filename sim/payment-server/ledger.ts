@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '../../runtime/common/canonical-json.js';
 import { assert } from '../../runtime/common/errors.js';
+import type { HospitalDay } from '../../runtime/common/hospital-day.js';
 import type { PaymentAnswer, PaymentRequest, PaymentStatus, RefundAnswer, RefundRequest } from './types.js';
 
 // A simulator that runs for days under a load generator must not grow without bound.
@@ -35,6 +36,8 @@ export class Ledger {
   private readonly byOrder = new Map<string, Payment>();
   private readonly byRefund = new Map<string, Refund>();
   private readonly charges = new Map<string, number>();
+
+  constructor(private readonly day: HospitalDay) {}
 
   // Idempotency: the order id is the key. The same body again gets the payment as it
   // stands now (a scan-to-pay may have completed since), another body is a conflict.
@@ -125,9 +128,9 @@ export class Ledger {
     return [...this.byRefund.values()];
   }
 
-  // Days are UTC calendar days of when the payment or refund was created.
+  // Days are local calendar days (the ledger's zone) of when the payment or refund was made.
   statement(date: string): { date: string; payments: object[]; refunds: object[] } {
-    const sameDay = (ms: number) => new Date(ms).toISOString().slice(0, 10) === date;
+    const sameDay = (ms: number) => this.day.dayOf(ms) === date;
     return {
       date,
       payments: this.payments().filter((p) => sameDay(p.createdAtMs)).map((p) => ({

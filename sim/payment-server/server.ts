@@ -14,6 +14,7 @@ import { sleep } from '../../runtime/common/backoff.js';
 import { assert } from '../../runtime/common/errors.js';
 import { SIGNATURE_TOLERANCE_SEC_DEFAULT, signedParts, singleHeader, verifySignature } from '../../runtime/common/signature.js';
 import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
+import { HospitalDay, TIME_ZONE_DEFAULT } from '../../runtime/common/hospital-day.js';
 import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, type Refund } from './ledger.js';
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
 import { checkPaymentRequest, checkRefundRequest } from './validate.js';
@@ -37,6 +38,10 @@ export interface PaymentServerSimOptions {
   toleranceSec?: number;
   notifyRetry?: Partial<NotifyRetry>;
   tls?: SimTls; // serve HTTPS, as a real payment server does
+  // A statement is of a day in this zone, as a payment server that bills by the local
+  // day does; the gateway's timeZone (default Asia/Shanghai).
+  timeZone?: string;
+  now?: () => number; // when payments and refunds are made (default the system clock)
 }
 
 export interface SimTls {
@@ -47,7 +52,8 @@ export interface SimTls {
 }
 
 export class PaymentServerSim {
-  private readonly ledger = new Ledger();
+  private ledger = new Ledger(new HospitalDay(TIME_ZONE_DEFAULT));
+  private now: () => number = Date.now;
   private server: http.Server | https.Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly paymentRequests = new Map<string, number>();
@@ -64,6 +70,8 @@ export class PaymentServerSim {
     assert(this.opts === undefined, 'a simulator starts once');
     assert(opts.secret.length > 0, 'secret is not empty');
     this.opts = opts;
+    this.ledger = new Ledger(new HospitalDay(opts.timeZone ?? TIME_ZONE_DEFAULT));
+    if (opts.now) this.now = opts.now;
     this.notifyUrl = opts.notifyUrl;
     this.notifier = new Notifier(opts.secret, () => this.notifyUrl, { ...NOTIFY_RETRY_DEFAULT, ...opts.notifyRetry });
     this.boundPort = opts.port;
@@ -224,7 +232,7 @@ export class PaymentServerSim {
       this.paymentRequests.set(request.orderId, this.requestsFor(request.orderId) + 1);
     }
     if (singleHeader(req.headers['idempotency-key']) !== request.orderId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
-    const recorded = this.ledger.pay(request, Date.now());
+    const recorded = this.ledger.pay(request, this.now());
     if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
     if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
     const payment = recorded.value;
@@ -251,7 +259,7 @@ export class PaymentServerSim {
     const checked = checkRefundRequest(parseJson(body));
     if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
     if (singleHeader(req.headers['idempotency-key']) !== checked.value.refundId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
-    const recorded = this.ledger.refund(checked.value, Date.now(), this.faults.declineRefunds > 0);
+    const recorded = this.ledger.refund(checked.value, this.now(), this.faults.declineRefunds > 0);
     if (recorded.kind === 'created' && recorded.value.failReason === 'declined') this.faults.declineRefunds -= 1;
     if (recorded.kind === 'not_found') return sendJson(res, 404, { error: 'NOT_FOUND' });
     if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
@@ -261,7 +269,7 @@ export class PaymentServerSim {
 
   private scheduleQr(orderId: string): void {
     this.later(this.opts?.qrDelayMs ?? QR_DELAY_MS_DEFAULT, () => {
-      const payment = this.ledger.completeQr(orderId, Date.now());
+      const payment = this.ledger.completeQr(orderId, this.now());
       if (!payment || payment.status === 'pending') return;
       const notification = {
         notifyId: `ntf-${randomBytes(8).toString('hex')}`,

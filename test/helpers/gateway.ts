@@ -52,7 +52,8 @@ export interface TestGateway {
   stopOuter(): Promise<void>;
   startOuter(): Promise<void>;
   device(id: string, password?: string): Promise<DeviceClient>;
-  close(): Promise<void>;
+  // keepData: leave the stopped gateway's data directory for the test (which removes it).
+  close(o?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface TestGatewayOptions {
@@ -63,6 +64,7 @@ export interface TestGatewayOptions {
   log?: Logger; // the inner side's log (default: silent)
   outerLog?: Logger; // to read what the outer side logs
   notifyLimits?: Partial<NotifyLimits>;
+  now?: () => Date; // one clock for the inner side and the payment server
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -75,8 +77,12 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
   });
   const rules: Rules = { ...loaded, gateway };
   const sim = new PaymentServerSim();
-  const { url: paymentUrl } = await sim.start({ host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200 });
-  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog });
+  const clock = o.now;
+  const { url: paymentUrl } = await sim.start({
+    host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200, timeZone: gateway.timeZone,
+    ...(clock ? { now: () => clock().getTime() } : {}),
+  });
+  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}) });
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {
@@ -112,12 +118,12 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       clients.push(client);
       return client;
     },
-    async close() {
-      await Promise.all(clients.map((c) => c.close()));
+    async close(c = {}) {
+      await Promise.all(clients.map((client) => client.close()));
       await outer?.close();
       await inner.close();
       await sim.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!c.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -7,7 +7,8 @@ import { callApi, connection, CONNECTION_HELP, CONNECTION_OPTIONS, UsageError } 
 
 const HELP = `Usage: ferry reconcile --date YYYY-MM-DD [options]
 
-Fetches the payment server's statement of a (UTC) day through the gateway's outer side
+Fetches the payment server's statement of a day in the hospital (gateway.yaml
+timeZone, the day the payment server bills by) through the gateway's outer side
 and matches it with the payments and refunds the store made that day. Reports:
   matched     succeeded on both sides with the same amount
   long        succeeded at the payment server only

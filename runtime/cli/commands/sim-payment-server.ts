@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { PaymentServerSim } from '../../../sim/payment-server/server.js';
+import { isTimeZone, TIME_ZONE_DEFAULT } from '../../common/hospital-day.js';
 
 const HELP = `Usage: ferry sim payment-server [options]
 
@@ -18,6 +19,8 @@ Options:
                       the secret off the process list; ferry start uses it)
   --notify-url URL    where to POST signed notifications (the gateway's notify endpoint)
   --qr-delay-ms N     how long a scan-to-pay takes to complete (default 2000)
+  --time-zone Z       statements are of days in this IANA zone, as the gateway's
+                      gateway.yaml timeZone (default ${TIME_ZONE_DEFAULT})
   --tls-cert F        serve HTTPS with this PEM certificate (with --tls-key)
   --tls-key F         its PEM private key
   --tls-ca F          CA that client certificates must come from
@@ -48,6 +51,7 @@ export const command: Command = {
           'secret-file': { type: 'string' },
           'notify-url': { type: 'string' },
           'qr-delay-ms': { type: 'string', default: '2000' },
+          'time-zone': { type: 'string', default: TIME_ZONE_DEFAULT },
           'tls-cert': { type: 'string' },
           'tls-key': { type: 'string' },
           'tls-ca': { type: 'string' },
@@ -72,6 +76,7 @@ export const command: Command = {
     if (given === 0 || (values.secret !== undefined && values['secret-file'] !== undefined)) return usage('give exactly one of --secret and --secret-file (or set FERRY_SIM_SECRET)');
     const secret = values.secret ?? (values['secret-file'] !== undefined ? fs.readFileSync(values['secret-file'], 'utf8').replace(/\r?\n$/, '') : fromEnv!);
     if (secret.length === 0) return usage('the secret is empty');
+    if (!isTimeZone(values['time-zone']!)) return usage(`--time-zone ${values['time-zone']} is not an IANA time zone`);
     if (values['notify-url'] !== undefined && !URL.canParse(values['notify-url'])) return usage('--notify-url is not a URL');
 
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) return usage('give --tls-cert and --tls-key together');
@@ -84,7 +89,7 @@ export const command: Command = {
     };
 
     const sim = new PaymentServerSim();
-    const opts = { host: values.host!, port, secret, qrDelayMs, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}), ...(tls ? { tls } : {}) };
+    const opts = { host: values.host!, port, secret, qrDelayMs, timeZone: values['time-zone']!, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}), ...(tls ? { tls } : {}) };
     const { url } = await sim.start(opts);
     process.stdout.write(`payment-server simulator listening on ${url}\n`);
     await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { isErrorReply } from '../../../devices/client.js';
 import { ReceiverSim, type SessionReport } from '../../../sim/devices/receiver.js';
+import { HospitalDay, TIME_ZONE_DEFAULT } from '../../common/hospital-day.js';
 import {
   CONNECTION_OPTIONS, connectionHelp, UsageError, connectOptions, describeError, nonNegativeInt, operatingError, printJson, printLine, commandOutput, prepared,
 } from '../../../sim/devices/cli-support.js';
@@ -19,7 +20,7 @@ republishes slots/{dept}/{date}.
 
 Options:
   --dept D            department code (departments.yaml)
-  --date YYYY-MM-DD   the day (default today, UTC+8)
+  --date YYYY-MM-DD   the day (default today in Asia/Shanghai)
   --session SPEC      one per session, e.g. morning:40:12 or afternoon:30:0:closed
   --version N         the report's version (default: the current unix time in seconds)
 
@@ -57,7 +58,7 @@ export const command: Command = {
     if (typeof ready === 'number') return ready;
     const { values, sessions, receiver } = ready;
     try {
-      const date = values.date ?? new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+      const date = values.date ?? new HospitalDay(TIME_ZONE_DEFAULT).dayOf(Date.now());
       const reply = await receiver.report(values.dept, date, sessions, {
         ...(values.version !== undefined ? { version: Number(values.version) } : {}), request: { timeoutMs: Number(values['timeout-ms']) },
       });

@@ -62,7 +62,7 @@ ${OVERRIDE_HELP}
       log.warn({ simUrl }, 'no payment server configured: starting the embedded payment-server simulator (demo and test use only)');
       children.push({
         name: 'payment-sim', script: FERRY_BIN,
-        args: ['sim', 'payment-server', '--host', gateway.payment.simulatorHost, '--port', String(gateway.payment.simulatorPort), '--notify-url', notifyUrl],
+        args: ['sim', 'payment-server', '--host', gateway.payment.simulatorHost, '--port', String(gateway.payment.simulatorPort), '--notify-url', notifyUrl, '--time-zone', gateway.timeZone],
         env: { FERRY_SIM_SECRET: gateway.payment.secret, FERRY_LOG_LEVEL: gateway.log.level },
       });
       childOverrides = { ...overrides, values: { ...overrides.values, 'payment-url': simUrl } };

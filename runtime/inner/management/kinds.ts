@@ -1,15 +1,18 @@
 // How each query kind is read from the store: its key prefix (narrowed when the filter
 // allows, since ids carry their UTC day: `P20261126-…`), the view of one record (the
 // allowlisted fields of columns.ts, plus a patient id joined from the bill or the
-// registration a payment was for), and the date a `date` filter compares.
+// registration a payment was for), and the date a `date` filter compares: the
+// hospital's day (gateway.yaml timeZone) of the record's time.
 import type { Store } from '../store/store.js';
 import type { AuditEntry } from '../store/audit.js';
 import { COLUMNS, type QueryKindName } from './columns.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
+import { idKeyRange, type IdKeyRange } from '../ids.js';
 
 export type View = Record<string, unknown>;
 
 export interface QueryFilters {
-  date?: string; // YYYY-MM-DD, UTC
+  date?: string; // YYYY-MM-DD, a day in the hospital
   patient?: string;
   order?: string;
 }
@@ -17,10 +20,10 @@ export interface QueryFilters {
 export interface QueryKind {
   name: QueryKindName;
   prefix: string;
-  // A narrower prefix for these filters, when the keys allow one.
-  narrow(filters: QueryFilters): string | undefined;
+  // A narrower key range for these filters, when the keys allow one.
+  narrow(filters: QueryFilters, day: HospitalDay): KeyRange | undefined;
   view(value: unknown, store: Store): Promise<View>;
-  dateOf(view: View): string | undefined;
+  dateOf(view: View, day: HospitalDay): string | undefined;
 }
 
 const pick = (record: Record<string, unknown>, fields: readonly string[]): View => {
@@ -28,14 +31,18 @@ const pick = (record: Record<string, unknown>, fields: readonly string[]): View 
   for (const f of fields) if (record[f] !== undefined) out[f] = record[f];
   return out;
 };
-const day = (iso: unknown) => (typeof iso === 'string' ? iso.slice(0, 10) : undefined);
-const compact = (date: string) => date.replaceAll('-', '');
+export type KeyRange = Pick<IdKeyRange, 'prefix'> & Partial<Omit<IdKeyRange, 'prefix'>>;
 
-// A key prefix for ids of the form `<letter><yyyymmdd>-…` (runtime/inner/ids.ts).
+const localDay = (iso: unknown, day: HospitalDay) => (typeof iso === 'string' ? day.dayOf(iso) : undefined);
+
+// Keys of ids of the form `<letter><yyyymmdd>-…` (runtime/inner/ids.ts).
 function byIdDay(prefix: string, letter: string, orderField?: boolean) {
-  return (f: QueryFilters): string | undefined => {
-    if (orderField && f.order !== undefined) return `${prefix}${f.order}`;
-    if (f.date !== undefined) return `${prefix}${letter}${compact(f.date)}`;
+  return (f: QueryFilters, day: HospitalDay): KeyRange | undefined => {
+    if (orderField && f.order !== undefined) return { prefix: `${prefix}${f.order}` };
+    if (f.date !== undefined) {
+      const { startMs, endMs } = day.rangeOf(f.date);
+      return idKeyRange(prefix, letter, startMs, endMs);
+    }
     return undefined;
   };
 }
@@ -55,28 +62,28 @@ export const KINDS: Record<QueryKindName, QueryKind> = {
       const patientId = await patientOfOrder(store, order);
       return pick({ ...order, ...(patientId !== undefined ? { patientId } : {}) }, COLUMNS.payments);
     },
-    dateOf: (v) => day(v.createdAt),
+    dateOf: (v, d) => localDay(v.createdAt, d),
   },
   refunds: {
     name: 'refunds', prefix: 'refund!', narrow: byIdDay('refund!', 'F'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.refunds),
-    dateOf: (v) => day(v.createdAt),
+    dateOf: (v, d) => localDay(v.createdAt, d),
   },
   bills: {
     name: 'bills', prefix: 'bill!', narrow: byIdDay('bill!', 'B'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.bills),
-    dateOf: (v) => day(v.createdAt),
+    dateOf: (v, d) => localDay(v.createdAt, d),
   },
   registrations: {
     // `date` is the visit day, which is what a registration is looked up by.
     name: 'registrations', prefix: 'reg!', narrow: () => undefined,
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.registrations),
-    dateOf: (v) => (typeof v.date === 'string' ? v.date : day(v.createdAt)),
+    dateOf: (v, d) => (typeof v.date === 'string' ? v.date : localDay(v.createdAt, d)),
   },
   dispatches: {
     name: 'dispatches', prefix: 'dispatch!', narrow: byIdDay('dispatch!', 'D'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.dispatches),
-    dateOf: (v) => day(v.createdAt),
+    dateOf: (v, d) => localDay(v.createdAt, d),
   },
   audit: {
     name: 'audit', prefix: 'audit!', narrow: () => undefined,
@@ -85,14 +92,14 @@ export const KINDS: Record<QueryKindName, QueryKind> = {
       const { kind, ...event } = entry.event;
       return { seq: entry.seq, ts: entry.ts, kind, event };
     },
-    dateOf: (v) => day(v.ts),
+    dateOf: (v, d) => localDay(v.ts, d),
   },
 };
 
 // The filters of a view: an audit entry matches on the ids its event names.
-export function matches(kind: QueryKind, view: View, f: QueryFilters): boolean {
+export function matches(kind: QueryKind, view: View, f: QueryFilters, day: HospitalDay): boolean {
   const fields = kind.name === 'audit' ? (view.event as View) : view;
-  if (f.date !== undefined && kind.dateOf(view) !== f.date) return false;
+  if (f.date !== undefined && kind.dateOf(view, day) !== f.date) return false;
   if (f.patient !== undefined && fields.patientId !== f.patient) return false;
   if (f.order !== undefined && fields.orderId !== f.order) return false;
   return true;

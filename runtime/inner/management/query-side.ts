@@ -5,6 +5,7 @@ import type { ChannelConnection } from '../../channel/connection.js';
 import type { Logger } from '../../common/logger.js';
 import type { GatewayConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 import { Reconciler } from '../reconcile/reconcile.js';
 import { StatementRequester } from '../reconcile/statement-request.js';
 import { Retention } from '../retention/retention.js';
@@ -20,10 +21,11 @@ export interface QuerySide {
 }
 
 // Synchronous, so that the channel can attach before anything listens.
-export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger; retryRefund?: (id: string) => Promise<unknown> }): QuerySide {
+export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; retryRefund?: (id: string) => Promise<unknown> }): QuerySide {
+  const clock = o.now ? { now: o.now } : {};
   const statements = new StatementRequester();
-  const reconciler = new Reconciler({ store: o.store, statements, log: o.log.child({ part: 'reconcile' }) });
-  const retention = new Retention({ store: o.store, config: o.gateway.retention, log: o.log.child({ part: 'retention' }) });
+  const reconciler = new Reconciler({ store: o.store, statements, day: o.day, ...clock, log: o.log.child({ part: 'reconcile' }) });
+  const retention = new Retention({ store: o.store, config: o.gateway.retention, day: o.day, ...clock, log: o.log.child({ part: 'retention' }) });
   let management: RunningManagement | null = null;
   return {
     reconciler, retention,
@@ -35,7 +37,7 @@ export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: 
       if (!config) return;
       try {
         management = await startManagement({
-          config, store: o.store, reconciler, retention, log: o.log.child({ part: 'management' }),
+          config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
         });
       } catch (err) {

@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { KINDS, matches, type QueryFilters, type View } from './kinds.js';
 import type { QueryKindName } from './columns.js';
 import { maskValue } from './mask.js';
+import { isCalendarDate, type HospitalDay } from '../../common/hospital-day.js';
 
 export const QUERY_PAGE_ITEMS_DEFAULT = 100;
 export const QUERY_PAGE_ITEMS_MAX = 500;
@@ -30,20 +31,48 @@ export interface QueryPage {
 
 export class QueryInputError extends Error {}
 
-export async function queryPage(store: Store, q: QueryRequest): Promise<QueryPage> {
+// The parameters of a query, the same through the management API and offline
+// (`ferry query --data`).
+export const QUERY_PARAMS: ReadonlySet<string> = new Set(['date', 'patient', 'order', 'limit', 'cursor', 'unmask']);
+const ID_PARAM = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const PATIENT_PARAM = /^[^\u0000-\u001f]{1,64}$/;
+
+export function queryFiltersOf(params: URLSearchParams): QueryFilters {
+  const filters: QueryFilters = {};
+  const date = params.get('date');
+  if (date !== null) {
+    if (!isCalendarDate(date)) throw new QueryInputError('date is YYYY-MM-DD');
+    filters.date = date;
+  }
+  const patient = params.get('patient');
+  if (patient !== null) {
+    if (!PATIENT_PARAM.test(patient)) throw new QueryInputError('patient is 1..64 printable characters');
+    filters.patient = patient;
+  }
+  const order = params.get('order');
+  if (order !== null) {
+    if (!ID_PARAM.test(order)) throw new QueryInputError('order is an order id');
+    filters.order = order;
+  }
+  return filters;
+}
+
+export async function queryPage(store: Store, day: HospitalDay, q: QueryRequest): Promise<QueryPage> {
   const kind = KINDS[q.kind];
-  const prefix = kind.narrow(q.filters) ?? kind.prefix;
-  let after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, prefix);
+  const range = kind.narrow(q.filters, day) ?? { prefix: kind.prefix };
+  const prefix = range.prefix;
+  let after = q.cursor === undefined ? range.after : decodeCursor(q.cursor, prefix);
   const items: View[] = [];
   let scanned = 0;
   for (;;) {
     const want = Math.min(SCAN_BATCH_ROWS, QUERY_SCAN_ROWS_MAX - scanned);
     const rows = await store.list<unknown>(prefix, { limit: want, ...(after !== undefined ? { after } : {}) });
     for (const [key, value] of rows) {
+      if (range.beyond?.(key)) return page(q, items, undefined);
       after = key;
       scanned += 1;
       const view = await kind.view(value, store);
-      if (!matches(kind, view, q.filters)) continue;
+      if (!matches(kind, view, q.filters, day)) continue;
       items.push(q.unmask ? view : (maskValue(view) as View));
       if (items.length >= q.limit) return page(q, items, after);
     }

@@ -15,13 +15,14 @@ import type { Logger } from '../../common/logger.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
 import { ReconcileError, type ReconcileErrorCode } from '../reconcile/errors.js';
-import { isCalendarDate, type Reconciler } from '../reconcile/reconcile.js';
+import type { Reconciler } from '../reconcile/reconcile.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 import type { Retention } from '../retention/retention.js';
 import { RefundRetryRefused } from '../payments/refunds.js';
 import { TokenCheck, type Access } from './auth.js';
 import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
-import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QueryInputError, queryPage } from './query.js';
+import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -49,9 +50,6 @@ export const MANAGEMENT_LIMITS = Object.freeze({
 });
 export type ManagementLimits = { readonly [K in keyof typeof MANAGEMENT_LIMITS]: number };
 type RefusedBy = 'connectionsMax' | 'connectionsPerAddressMax';
-const QUERY_PARAMS = new Set(['date', 'patient', 'order', 'limit', 'cursor', 'unmask']);
-const ID_PARAM = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-const PATIENT_PARAM = /^[^\u0000-\u001f]{1,64}$/;
 
 const RECONCILE_STATUS: Record<ReconcileErrorCode, number> = {
   BAD_DATE: 400, BUSY: 409, OUTER_DOWN: 503, TIMEOUT: 504, FETCH_FAILED: 502, TOO_LARGE: 500,
@@ -60,6 +58,7 @@ const RECONCILE_STATUS: Record<ReconcileErrorCode, number> = {
 export interface ManagementOptions {
   config: ManagementConfig;
   store: Store;
+  day: HospitalDay; // what a `date` parameter means
   reconciler: Reconciler;
   retention: Retention;
   // Retries a declined refund; refuses with RefundRetryRefused.
@@ -188,14 +187,20 @@ async function runQuery(opts: ManagementOptions, access: Access, kindName: strin
   if (!(QUERY_KINDS as readonly string[]).includes(kindName)) throw new HttpError(404, 'NOT_FOUND', `no query kind ${kindName}; one of ${QUERY_KINDS.join(', ')}`);
   const kind = kindName as QueryKindName;
   for (const name of params.keys()) if (!QUERY_PARAMS.has(name)) throw new HttpError(400, 'BAD_PARAM', `unknown parameter ${name}`);
-  const filters = queryFilters(params);
+  let filters: QueryFilters;
+  try {
+    filters = queryFiltersOf(params);
+  } catch (err) {
+    if (err instanceof QueryInputError) throw new HttpError(400, 'BAD_PARAM', err.message);
+    throw err;
+  }
   const unmask = params.get('unmask') === '1' || params.get('unmask') === 'true';
   if (unmask && access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'unmasking needs the admin token');
   const limit = params.has('limit') ? Number(params.get('limit')) : QUERY_PAGE_ITEMS_DEFAULT;
   if (!Number.isInteger(limit) || limit < 1 || limit > QUERY_PAGE_ITEMS_MAX) throw new HttpError(400, 'BAD_PARAM', `limit is 1..${QUERY_PAGE_ITEMS_MAX}`);
   const cursor = params.get('cursor') ?? undefined;
   try {
-    const page = await queryPage(opts.store, { kind, filters, limit, unmask, ...(cursor !== undefined ? { cursor } : {}) });
+    const page = await queryPage(opts.store, opts.day, { kind, filters, limit, unmask, ...(cursor !== undefined ? { cursor } : {}) });
     // Who looked at which patient's data, unmasked, is itself worth keeping.
     if (unmask && cursor === undefined) {
       await opts.store.audit({ kind: 'management.unmasked_query', queryKind: kind, ...(filters.date ? { date: filters.date } : {}), ...(filters.order ? { orderId: filters.order } : {}), ...(filters.patient ? { patientId: filters.patient } : {}) });
@@ -205,26 +210,6 @@ async function runQuery(opts: ManagementOptions, access: Access, kindName: strin
     if (err instanceof QueryInputError) throw new HttpError(400, 'BAD_PARAM', err.message);
     throw err;
   }
-}
-
-function queryFilters(params: URLSearchParams): QueryFilters {
-  const filters: QueryFilters = {};
-  const date = params.get('date');
-  if (date !== null) {
-    if (!isCalendarDate(date)) throw new HttpError(400, 'BAD_PARAM', 'date is YYYY-MM-DD');
-    filters.date = date;
-  }
-  const patient = params.get('patient');
-  if (patient !== null) {
-    if (!PATIENT_PARAM.test(patient)) throw new HttpError(400, 'BAD_PARAM', 'patient is 1..64 printable characters');
-    filters.patient = patient;
-  }
-  const order = params.get('order');
-  if (order !== null) {
-    if (!ID_PARAM.test(order)) throw new HttpError(400, 'BAD_PARAM', 'order is an order id');
-    filters.order = order;
-  }
-  return filters;
 }
 
 async function runReconcile(opts: ManagementOptions, params: URLSearchParams): Promise<unknown> {

@@ -1,5 +1,6 @@
 // Daily reconciliation (`ferry reconcile --date D`, POST /v1/reconcile): the payment
-// server's statement of a UTC day, fetched by the outer side, matched with the orders
+// server's statement of a hospital day (gateway.yaml timeZone, the day a payment server
+// such as WeChat Pay bills by), fetched by the outer side, matched with the orders
 // and refunds the store created that day. The outcome is audited as counts only.
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +9,8 @@ import type { Refund } from '../payments/refunds.js';
 import { ReconcileError } from './errors.js';
 import { matchStatement, type HereItem, type ReconcileReport } from './match.js';
 import type { StatementRequester } from './statement-request.js';
+import { isCalendarDate, type HospitalDay } from '../../common/hospital-day.js';
+import { idKeyRange, type IdKeyRange } from '../ids.js';
 
 // Orders and refunds of one day held in memory to match: as many as a statement may have.
 export const RECONCILE_STORE_ROWS_MAX = 200_000;
@@ -17,13 +20,8 @@ export interface ReconcilerOptions {
   store: Store;
   statements: Pick<StatementRequester, 'fetch'>;
   log: Logger;
+  day: HospitalDay;
   now?: () => Date;
-}
-
-export function isCalendarDate(date: string): boolean {
-  if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) return false;
-  const parsed = new Date(`${date}T00:00:00Z`);
-  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === date;
 }
 
 export class Reconciler {
@@ -55,10 +53,9 @@ export class Reconciler {
 
   private async reconcile(date: string): Promise<ReconcileReport> {
     const lines = await this.opts.statements.fetch(date);
-    const day = date.replaceAll('-', '');
-    // Ids carry the UTC day they were made (runtime/inner/ids.ts), as createdAt does.
-    const orders = await this.readDay<Order>(`order!P${day}`, date);
-    const refunds = await this.readDay<Refund>(`refund!F${day}`, date);
+    const { startMs, endMs } = this.opts.day.rangeOf(date);
+    const orders = await this.readDay<Order>(idKeyRange('order!', 'P', startMs, endMs), date);
+    const refunds = await this.readDay<Refund>(idKeyRange('refund!', 'F', startMs, endMs), date);
     const here: HereItem[] = [
       ...orders.map((o) => ({ kind: 'payment' as const, orderId: o.orderId, amount: o.amount, status: o.status })),
       ...refunds.map((r) => ({ kind: 'refund' as const, orderId: r.orderId, refundId: r.refundId, amount: r.amount, status: r.status })),
@@ -66,12 +63,15 @@ export class Reconciler {
     return matchStatement(date, lines, here, this.now());
   }
 
-  private async readDay<T extends { createdAt: string }>(prefix: string, date: string): Promise<T[]> {
+  private async readDay<T extends { createdAt: string }>(range: IdKeyRange, date: string): Promise<T[]> {
     const out: T[] = [];
-    let after: string | undefined;
+    let after = range.after;
     for (;;) {
-      const rows = await this.opts.store.list<T>(prefix, { limit: READ_PAGE_ROWS, ...(after !== undefined ? { after } : {}) });
-      for (const [, value] of rows) if (value.createdAt.slice(0, 10) === date) out.push(value);
+      const rows = await this.opts.store.list<T>(range.prefix, { limit: READ_PAGE_ROWS, after });
+      for (const [key, value] of rows) {
+        if (range.beyond(key)) return out;
+        if (this.opts.day.dayOf(value.createdAt) === date) out.push(value);
+      }
       if (out.length > RECONCILE_STORE_ROWS_MAX) throw new ReconcileError('TOO_LARGE', `more than ${RECONCILE_STORE_ROWS_MAX} records on ${date}`);
       if (rows.length < READ_PAGE_ROWS) return out;
       after = rows[rows.length - 1]![0];

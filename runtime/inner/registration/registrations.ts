@@ -12,6 +12,7 @@
 // lapsed; a booking counts until it is cancelled. A paid registration is never dropped:
 // it is booked, or refunded (DESIGN.md invariant 3, issue 3).
 import type { DepartmentsRule } from '../../rules/types.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 import { assert, FerryError } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
@@ -66,7 +67,8 @@ export interface HoldRequest {
 }
 
 export class Registrations {
-  constructor(private readonly rules: () => DepartmentsRule) {}
+  // The hospital's day is gateway.yaml's, fixed for the process; the departments reload.
+  constructor(private readonly rules: () => DepartmentsRule, private readonly day: HospitalDay) {}
 
   async hold(tx: Tx, device: string, req: HoldRequest, now: Date): Promise<{ registration: Registration; pool: SlotPool }> {
     const rules = this.rules();
@@ -77,9 +79,9 @@ export class Registrations {
     const level = req.level ?? 'regular';
     const fee = department.fees[level];
     if (fee === undefined) throw new FerryError('UNKNOWN_LEVEL', `${req.dept} has no ${level} level; levels are ${Object.keys(department.fees).join(', ')}.`, '/body/level');
-    const today = localDate(now.getTime(), rules);
+    const today = localDate(now.getTime(), this.day);
     const date = req.date ?? today;
-    if (date < today || now.getTime() >= sessionEndMs(date, session, rules)) {
+    if (date < today || now.getTime() >= sessionEndMs(date, session, this.day)) {
       throw new FerryError('PAST_SESSION', `The ${session.name} session of ${date} is over.`, req.date ? '/body/date' : '/body/session');
     }
     if (date > addDays(today, rules.bookAheadDays)) {

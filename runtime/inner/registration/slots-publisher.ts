@@ -3,6 +3,7 @@
 // change is durable, one publish at a time per topic and coalesced, so the retained
 // message is always the latest durable state and never a count that was not true.
 import type { DepartmentsRule } from '../../rules/types.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 import type { Logger } from '../../common/logger.js';
 import type { SlotsSnapshot } from '../../../devices/protocol.js';
 import { topics } from '../../../devices/protocol.js';
@@ -20,6 +21,7 @@ export class SlotsPublisher {
     private readonly rules: () => DepartmentsRule,
     private readonly publish: (topic: string, payload: string) => Promise<void>,
     private readonly log: Logger,
+    private readonly day: HospitalDay,
   ) {}
 
   changed(pool: Pick<SlotPool, 'dept' | 'date'>): void {
@@ -32,7 +34,7 @@ export class SlotsPublisher {
 
   // After a restart the broker has no retained messages: publish every pool from today on.
   async republishAll(nowMs = Date.now()): Promise<void> {
-    const today = localDate(nowMs, this.rules());
+    const today = localDate(nowMs, this.day);
     for (const [, pool] of await this.store.list<SlotPool>('pool!')) {
       if (pool.date >= today) this.dirty.add(`${pool.dept}|${pool.date}`);
     }

@@ -4,6 +4,7 @@
 // orders and refunds not final or still journaled, unpaid bills, registrations that
 // hold a slot, await a payment or a refund, unacknowledged dispatches.
 import type { RetentionConfig } from '../../rules/types.js';
+import { addDays, type HospitalDay } from '../../common/hospital-day.js';
 import type { Tx } from '../store/store.js';
 import type { Bill } from '../billing/bills.js';
 import { FINAL, journalKey, type Order } from '../payments/order.js';
@@ -20,13 +21,13 @@ export interface PruneRule {
   prefix: string;
   days(config: RetentionConfig): number;
   // The keys to delete with the record at `key`, or null when it must stay.
-  plan(tx: Tx, key: string, value: unknown, cutoffMs: number): Promise<string[] | null>;
+  plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: HospitalDay): Promise<string[] | null>;
 }
 
-const DAY_MS = 86_400_000;
-
-export function cutoffOf(now: Date, days: number): number {
-  return now.getTime() - days * DAY_MS;
+// Days are the hospital's (gateway.yaml timeZone): `days: N` keeps today and the N days
+// before it whole, so what goes is decided by the calendar a person reads, not by hours.
+export function cutoffOf(now: Date, days: number, day: HospitalDay): number {
+  return day.rangeOf(addDays(day.dayOf(now), -days)).startMs;
 }
 
 const olderThan = (iso: string | undefined, cutoffMs: number) => iso !== undefined && Date.parse(iso) < cutoffMs;
@@ -72,11 +73,11 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     kind: 'registrations', prefix: 'reg!', days: (c) => c.registrationsDays,
-    async plan(_tx, key, value, cutoffMs) {
+    async plan(_tx, key, value, cutoffMs, day) {
       const reg = value as Registration;
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
       // A booking is kept until its visit day has passed the cutoff too.
-      if (!olderThan(`${reg.date}T23:59:59.999Z`, cutoffMs)) return null;
+      if (day.rangeOf(reg.date).endMs > cutoffMs) return null;
       return [key, `regsOf!${reg.patientId}!${reg.registrationId}`,
         ...(reg.visitNo !== undefined ? [visitNoKey(reg.dept, reg.date, reg.session, reg.visitNo)] : [])];
     },

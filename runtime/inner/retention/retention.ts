@@ -7,6 +7,7 @@
 import type { Logger } from '../../common/logger.js';
 import type { RetentionConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
+import type { HospitalDay } from '../../common/hospital-day.js';
 import { cutoffOf, PRUNE_RULES, type PruneRule, type RetentionKind } from './kinds.js';
 import { pruneAudit } from './audit-prune.js';
 
@@ -28,6 +29,7 @@ export interface RetentionOptions {
   store: Store;
   config: RetentionConfig;
   log: Logger;
+  day: HospitalDay; // what a retention day is
   now?: () => Date;
 }
 
@@ -67,8 +69,8 @@ export class Retention {
   private async runOnce(): Promise<RetentionReport> {
     const now = this.now();
     const pruned = {} as RetentionReport['pruned'];
-    for (const rule of PRUNE_RULES) pruned[rule.kind] = await this.pruneKind(rule, cutoffOf(now, rule.days(this.opts.config)));
-    const audit = await pruneAudit(this.opts.store, cutoffOf(now, this.opts.config.auditDays));
+    for (const rule of PRUNE_RULES) pruned[rule.kind] = await this.pruneKind(rule, cutoffOf(now, rule.days(this.opts.config), this.opts.day));
+    const audit = await pruneAudit(this.opts.store, cutoffOf(now, this.opts.config.auditDays, this.opts.day));
     pruned.audit = audit.pruned;
     const report: RetentionReport = { at: now.toISOString(), pruned, auditCheckpointSeq: audit.checkpointSeq };
     await this.opts.store.audit({ kind: 'retention.run', ...pruned });
@@ -88,7 +90,7 @@ export class Retention {
         for (const [key] of page) {
           const value = await tx.get(key); // as it is now, not as the page read it
           if (value === undefined) continue;
-          const keys = await rule.plan(tx, key, value, cutoffMs);
+          const keys = await rule.plan(tx, key, value, cutoffMs, this.opts.day);
           if (!keys) continue;
           for (const k of keys) tx.del(k);
           n += 1;

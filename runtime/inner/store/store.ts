@@ -20,6 +20,9 @@ import { verifyAuditOf, type AuditVerdict } from './verify.js';
 
 export interface StoreOptions {
   now?: () => Date; // the clock stamped on audit entries; simulators inject their own
+  // For reading a stopped gateway's store (`ferry query --data`): the directory must
+  // already hold a store, and nothing is ever written to it; a transaction is a bug.
+  readOnly?: boolean;
 }
 
 // The inner side's one LevelDB (`<dataDir>/store`). Transactions run one at a time; a
@@ -36,6 +39,7 @@ export class Store implements CommittedView {
     private readonly log: Logger,
     private head: AuditHead,
     private readonly now: () => Date,
+    private readonly readOnly: boolean,
   ) {
     this.queue = new CommitQueue(db, log);
   }
@@ -43,12 +47,13 @@ export class Store implements CommittedView {
   static async open(dataDir: string, log: Logger, options: StoreOptions = {}): Promise<Store> {
     assert(typeof dataDir === 'string', 'dataDir is a string');
     assert(dataDir.length > 0, 'dataDir is not empty');
-    await mkdir(dataDir, { recursive: true });
-    const db = await openLevel(dataDir, true);
+    const readOnly = options.readOnly === true;
+    if (!readOnly) await mkdir(dataDir, { recursive: true });
+    const db = await openLevel(dataDir, !readOnly);
     try {
       const head = await loadAuditHead(db);
-      log.info({ dataDir, auditSeq: head.seq }, 'store open');
-      return new Store(db, log, head, options.now ?? (() => new Date()));
+      log.info({ dataDir, auditSeq: head.seq, readOnly }, 'store open');
+      return new Store(db, log, head, options.now ?? (() => new Date()), readOnly);
     } catch (err) {
       await db.close();
       throw err;
@@ -99,6 +104,7 @@ export class Store implements CommittedView {
   }
 
   async transact<R>(fn: (tx: Tx) => Promise<R> | R): Promise<R> {
+    assert(!this.readOnly, 'a store opened read-only is never written');
     if (this.closing) throw new StoreError('STORE_CLOSED');
     if (this.queue.failed) throw this.queue.failed;
     await this.mutex.acquire();
