@@ -4,6 +4,7 @@
 // every request and answer seen is checked against the document's operation, headers
 // and schemas. A status the simulator never produces is injected by the proxy to see
 // that the relay does what the document says it does.
+import { HospitalDay, TIME_ZONE_DEFAULT } from '../runtime/common/hospital-day.js';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -234,7 +235,8 @@ function includesAll(seen: Set<string>, expected: string[]): void {
   for (const e of expected) assert.ok(seen.has(e), `seen ${e} (saw ${[...seen].sort().join('; ')})`);
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
+// The simulator bills by the hospital's day, in its default zone.
+const today = () => new HospitalDay(TIME_ZONE_DEFAULT).dayOf(Date.now());
 
 test('payments keep to the contract: succeeded, declined, pending then notified, refused with 400, conflicting with 409', async () => {
   const w = await setUp({ qrDelayMs: 200 }); // long enough for the relay to poll the pending order
