@@ -1,5 +1,6 @@
 // The payment-server simulator over real HTTP: it must be as strict as the real server,
 // or the relay's tests prove nothing.
+import { HospitalDay, TIME_ZONE_DEFAULT } from '../runtime/common/hospital-day.js';
 import http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -133,7 +134,7 @@ test("the day's statement lists its payments and refunds", async () => {
   await pay(base, { orderId: 'o-10', amount: 1000 });
   await pay(base, { orderId: 'o-11', amount: 500, authCode: '990000' });
   await signed(base, 'POST', '/v1/refunds', { refundId: 'r-10', orderId: 'o-10', amount: 300, currency: 'CNY', reason: 'x' }, { 'idempotency-key': 'r-10' });
-  const today = new Date().toISOString().slice(0, 10);
+  const today = new HospitalDay(TIME_ZONE_DEFAULT).dayOf(Date.now()); // the simulator bills by the hospital's day
   const reply = await signed(base, 'GET', `/v1/statements/${today}`);
   assert.is(reply.status, 200);
   assert.equal(reply.json.payments.map((p: any) => [p.orderId, p.status]), [['o-10', 'succeeded'], ['o-11', 'failed']]);
