@@ -10,7 +10,7 @@ import { buildSimRules, tomorrowLocal } from '../sim/hospital/rules.js';
 import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
 import type { BillStateBody, RegistrationListBody } from '../devices/protocol.js';
-import { ferry } from './helpers/management.js';
+import { api, ferry, tokens } from './helpers/management.js';
 
 let gw: TestGateway;
 let rulesDir: string;
@@ -92,6 +92,19 @@ test('a kiosk that missed registration.booked learns the visit number again, whe
   await regDesk.cancelRegistration(heldId, 'P-3101');
   const after = (await regDesk.queryRegistrations({ patientId: 'P-3101', date: DATE })).body as RegistrationListBody;
   assert.is(after.registrations.find((r) => r.registrationId === heldId)!.status, 'released', 'the registration desk may ask too');
+});
+
+test('a query by patient is audited under patientId, which the query side masks', async () => {
+  await kiosk.queryRegistrations({ patientId: 'P-7781' });
+  await kiosk.queryBills('P-7782');
+  const page = await api(gw, 'GET', '/v1/query/audit?limit=500', tokens(gw).read);
+  const accepted = (page.json.items as Array<{ kind: string; event: Record<string, unknown> }>)
+    .filter((e) => e.kind === 'gap.accepted' && (e.event.type === 'registration.query' || e.event.type === 'bill.query'))
+    .map((e) => e.event);
+  assert.ok(accepted.length >= 2, JSON.stringify(page.json).slice(0, 400));
+  const text = JSON.stringify(accepted);
+  assert.not.match(text, /P-778[12]/, 'no patient id in full');
+  assert.ok(accepted.some((e) => e.patientId === 'P-7***'), text);
 });
 
 test('registration.query is for kiosks and registration desks only, and keeps to its schema and rate', async () => {

@@ -111,7 +111,7 @@ export class Gap {
       }
       const accepted = await handler.accept(tx, request, device);
       tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}), at: new Date().toISOString() } satisfies IdempotencyRecord);
-      tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...(accepted.ref ? { ref: accepted.ref } : {}) });
+      tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...auditRef(accepted) });
       return { accepted };
     });
     if ('earlier' in outcome) {
@@ -143,6 +143,11 @@ export class Gap {
   answer(deviceId: string, re: string | undefined, answer: Answer): Promise<void> {
     return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: new Date().toISOString(), body: answer.body });
   }
+}
+
+function auditRef(accepted: Accepted): Record<string, string> {
+  if (accepted.audit) return accepted.audit;
+  return accepted.ref ? { ref: accepted.ref } : {};
 }
 
 // A payload refused before it was parsed (undeclared type, too large) is still read for

@@ -16,6 +16,9 @@ export interface Accepted {
   answer?: Answer;
   // What a later answer is about (an order id), stored for resends instead of an answer.
   ref?: string;
+  // What the audit entry records of the request instead of `ref`, when `ref` names a
+  // patient: named fields (`patientId`) are what the query side masks.
+  audit?: Record<string, string>;
   // Runs once the acceptance is durable; its answer is sent when it resolves.
   afterCommit?: () => Promise<Answer>;
   // Side effects once the acceptance is durable (republishing a slot snapshot, say).
