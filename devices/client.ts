@@ -1,4 +1,4 @@
-// The device side of the medical-network MQTT contract (DESIGN.md "Medical side"):
+// The device side of the medical-network MQTT contract (docs/design.md, "The medical-side contract"):
 // one connection per device, requests published at QoS 1 on dev/{id}/up/{type},
 // replies and unsolicited messages read on dev/{id}/down.
 //
@@ -13,7 +13,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { PROTOCOL_VERSION, topics, type ErrorBody, type Reply, type Request } from './protocol.js';
 import { assert } from '../runtime/common/errors.js';
 
-// Named limits (STYLE 12).
+// Named limits.
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000; // a gateway that is starting up gets this long
 export const RECONNECT_PERIOD_MS = 1_000; // a kiosk that lost its link retries once a second
 export const KEEPALIVE_S = 30; // detects a dead link within 45 s (1.5 x keepalive, MQTT 3.1.2.10)
@@ -395,7 +395,7 @@ function endClient(client: MqttClient): Promise<void> {
   });
 }
 
-// An `error` reply: the gateway refused the request (DESIGN.md "Medical side").
+// An `error` reply: the gateway refused the request (docs/design.md, "The medical-side contract").
 export function isErrorReply(reply: Reply<unknown>): reply is Reply<ErrorBody> {
   return reply.type === 'error';
 }

@@ -108,7 +108,7 @@ export interface DispatchAckedBody { dispatchId: string; status: 'acked' | 'dupl
 // On dept/{dept}/inbox when a workstation has taken a message: the others drop it.
 export interface DispatchTakenBody { dispatchId: string; dept: string; seq: number; ackedBy: string }
 
-// Registration (issue 3).
+// Registration.
 export interface RegistrationRequestBody { dept: string; session: string; date?: string; level?: string; patientId: string }
 export interface RegistrationHeldBody {
   registrationId: string; dept: string; date: string; session: string; level: string;

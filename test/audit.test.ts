@@ -1,4 +1,4 @@
-// The hash-chained audit log (DESIGN.md invariant 6) in a real LevelDB: entries chain,
+// The hash-chained audit log (invariant 6 of docs/design.md) in a real LevelDB: entries chain,
 // survive a reopen, and `ferry audit verify` names the first edited, deleted or moved
 // entry.
 import { test } from 'uvu';

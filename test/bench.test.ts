@@ -1,4 +1,4 @@
-// `npm run bench` (issue 6) at tiny sizes: it runs the baseline, Ferry as real processes
+// `npm run bench` at tiny sizes: it runs the baseline, Ferry as real processes
 // and the idle/storm part end to end and writes its JSON with every field. No figure is
 // asserted: only that each was measured.
 import { test } from 'uvu';

@@ -1,4 +1,4 @@
-// Who may connect, publish and subscribe (DESIGN.md "Medical side: MQTT contract").
+// Who may connect, publish and subscribe (docs/design.md, "The medical-side contract").
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// DESIGN.md invariant 4 across a crash: kill -9 of the inner process while a department
+// Invariant 4 of docs/design.md across a crash: kill -9 of the inner process while a department
 // holds unacknowledged messages, restart it, and every message is redelivered, to the
 // workstation that stayed connected and to one that was offline during the restart,
 // and each is processed exactly once for the department.

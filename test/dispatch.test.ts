@@ -1,4 +1,4 @@
-// Dispatch of patient information to departments (DESIGN.md invariant 4): routing by
+// Dispatch of patient information to departments (invariant 4 of docs/design.md): routing by
 // booking, named department and triage rules; the inbox in the store; delivery to
 // workstations, redelivery on reconnect and after the redelivery time; each message
 // processed once per department, in order; and patient information never on the channel.

@@ -1,5 +1,5 @@
 // The gap refuses what the rules do not name, says why, audits it, and keeps serving
-// the same device (DESIGN.md invariant 5).
+// the same device (invariant 5 of docs/design.md).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';

@@ -1,4 +1,4 @@
-// install.sh (issue 5): run with --root into a temporary directory, as CI can, so that
+// install.sh: run with --root into a temporary directory, as CI can, so that
 // nothing on the host is touched. It runs from a snapshot of the source tree, because
 // other builds may rewrite dist/ while this suite runs.
 import { spawnSync } from 'node:child_process';

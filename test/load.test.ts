@@ -1,4 +1,4 @@
-// The load generator (issue 6): a fleet of devices sends a mix of requests to a real
+// The load generator: a fleet of devices sends a mix of requests to a real
 // gateway, closed-loop or open-loop, and reports what was answered, what was refused and
 // the latency percentiles; a reconnect storm brings every dropped device back.
 import { test } from 'uvu';

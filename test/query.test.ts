@@ -1,4 +1,4 @@
-// The information store's query side (issue 4): `ferry query` and GET /v1/query/{kind}
+// The information store's query side: `ferry query` and GET /v1/query/{kind}
 // on the management API, every kind and format, masking, tokens, paging.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

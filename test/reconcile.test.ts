@@ -1,4 +1,4 @@
-// Daily reconciliation (issue 4): the payment server's statement, fetched by the outer
+// Daily reconciliation: the payment server's statement, fetched by the outer
 // side over the channel, matched with the store; the simulator injects each kind of
 // discrepancy.
 import { test } from 'uvu';

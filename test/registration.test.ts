@@ -1,4 +1,4 @@
-// Registration (issue 3): holds, bookings with visit numbers, expiry, payment after a
+// Registration: holds, bookings with visit numbers, expiry, payment after a
 // lapse, cancellation with refunds, receiver updates, and the retained slot snapshots
 // that kiosks read, checked against the store after every step.
 import { test } from 'uvu';

@@ -1,4 +1,4 @@
-// Retention (issue 4): closed records older than their kind's days are pruned, open ones
+// Retention: closed records older than their kind's days are pruned, open ones
 // never are, and the audit log is pruned behind checkpoints so that it still verifies.
 // The store runs on an injected clock; records are written as their modules write them.
 import fs from 'node:fs';

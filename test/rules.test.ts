@@ -1,5 +1,5 @@
 // The rule files: the examples load, and every kind of broken file is refused with a
-// problem that names the right file and line (DESIGN.md invariant 5). Each test edits
+// problem that names the right file and line (invariant 5 of docs/design.md). Each test edits
 // its own copy of rules/ in a temp dir; the real rules/ is never touched.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

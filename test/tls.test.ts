@@ -1,4 +1,4 @@
-// TLS on both sides of the gateway (issue 5): devices on the MQTT-over-TLS port with
+// TLS on both sides of the gateway: devices on the MQTT-over-TLS port with
 // client certificates checked against their registered fingerprints, certificates
 // reloaded on SIGHUP, and mutual TLS toward the payment server. The certificates come
 // from `ferry tls make-test-ca`, run as an operator would.

@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   AMOUNT_MISMATCH: 'The amount is not what the gateway knows is owed.',
   TOTAL_MISMATCH: "The bill's total is not the sum of its items.",
   DUPLICATE_BILL: 'A bill with that reference already exists.',
-  // Registration (issue 3)
+  // Registration
   UNKNOWN_DEPT: 'No such department in departments.yaml.',
   UNKNOWN_SESSION: 'No such session in departments.yaml.',
   UNKNOWN_LEVEL: 'The department has no such doctor level.',
@@ -31,7 +31,7 @@ export const ERROR_CODES = {
   REGISTRATION_NOT_PAYABLE: 'The registration is not a hold waiting for payment.',
   HOLD_EXPIRED: 'The hold expired before it was paid.',
   PAYMENT_IN_FLIGHT: 'A payment for the registration is under way.',
-  // Dispatch to departments (issue 4)
+  // Dispatch to departments
   DISPATCH_NOT_FOUND: "No such message in the department's inbox.",
   INBOX_FULL: "The department's inbox holds too many messages no workstation has taken.",
   INTERNAL: 'The gateway could not process the message; it has been logged.',

@@ -1,7 +1,7 @@
 // The JSON Schemas that messages.yaml gives for message bodies. The gap compiles them
 // with createBodyAjv() (the same options the loader checks them with), and the loader
 // refuses a schema that would let an unknown field, an unbounded string or an
-// unbounded list through (DESIGN.md: "unknown fields rejected").
+// unbounded list through (unknown fields are rejected).
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { RULE_BOUNDS } from './defaults.js';

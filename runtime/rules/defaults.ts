@@ -23,7 +23,7 @@ export const RULE_DEFAULTS = deepFreeze({
   device: { disabled: false },
   role: { subscribe: [] as string[] },
   // A message type without maxBytes takes limits.maxPayloadBytes of gateway.yaml,
-  // which itself defaults to 16384 (DESIGN.md: "at most 16 KiB unless the rules say otherwise").
+  // which itself defaults to 16384 (at most 16 KiB unless the rules say otherwise).
   message: { rate: { perMinute: 60, burst: 20 } },
 });
 

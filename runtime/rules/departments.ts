@@ -1,5 +1,5 @@
 // departments.yaml: the departments patients can register with, the sessions of a
-// day, fees per doctor level, default capacities and hold times (issue 3). Checked
+// day, fees per doctor level, default capacities and hold times. Checked
 // with file:line like every rule file.
 import { Ajv } from 'ajv';
 import type { DepartmentsRule, RuleProblem } from './types.js';

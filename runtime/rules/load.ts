@@ -1,7 +1,7 @@
 // Loads the rule directory whole or not at all: every problem in every file is
 // collected (with file:line:column) and thrown together as one RulesError, so an
 // operator fixes them in one pass and a running gateway never takes half a rule set
-// (DESIGN.md invariant 5: bad rule files never replace good ones).
+// (invariant 5 of docs/design.md: bad rule files never replace good ones).
 import { resolve } from 'node:path';
 import { RulesError, type GatewayConfig, type RuleProblem, type Rules } from './types.js';
 import { RULE_DEFAULTS, RULE_FILES, type RuleFileName } from './defaults.js';

@@ -1,4 +1,4 @@
-// DESIGN.md's invariants, checked after a simulated day against the gateway's store
+// The invariants of docs/design.md, checked after a simulated day against the gateway's store
 // (opened once the gateway has stopped) and the payment server's own books. Each check
 // names what it found wrong, so that a FAIL can be followed up.
 import { pino } from 'pino';

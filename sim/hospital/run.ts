@@ -2,7 +2,7 @@
 // the payment-server simulator, and every kind of device, with patients arriving on a
 // morning-peaked curve to register, pay bills (wallet code or scan-to-pay), cancel and
 // describe their symptoms. At the end the gateway is stopped and every invariant of
-// DESIGN.md is checked against its store and the payment server's books.
+// docs/design.md is checked against its store and the payment server's books.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

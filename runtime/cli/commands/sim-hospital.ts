@@ -14,7 +14,7 @@ workstations. Patients arrive with a morning peak to register (and sometimes can
 pay bills by wallet code or scan-to-pay, and describe their symptoms for dispatch.
 Payment-server faults (latency, errors, an outage window) come from the scenario.
 
-At the end it stops the gateway and checks DESIGN.md's invariants against the store
+At the end it stops the gateway and checks the invariants of docs/design.md against the store
 and the payment server's books: no payment lost, none charged twice, no session
 overbooked, every paid registration booked or refunded, every dispatched message taken
 once by its department, the audit chain intact. Exit status 1 when one fails.

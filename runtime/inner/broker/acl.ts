@@ -1,4 +1,4 @@
-// Who may publish and subscribe to what (DESIGN.md "Medical side: MQTT contract").
+// Who may publish and subscribe to what (docs/design.md, "The medical-side contract").
 // Default deny: a device publishes only to its own dev/{id}/up/{type} and reads its own
 // dev/{id}/down plus the shared filters its role lists in rules/roles.yaml.
 import type { DeviceRule, RoleRule } from '../../rules/types.js';

@@ -1,4 +1,4 @@
-// Delivery of department inboxes to workstations (DESIGN.md invariant 4). The store
+// Delivery of department inboxes to workstations (invariant 4 of docs/design.md). The store
 // holds every message until a workstation acknowledges it; this module only decides
 // when to send, and never loses anything by failing to: whatever is not sent now is
 // sent when a workstation of the department subscribes, or by the next sweep.

@@ -1,6 +1,6 @@
 // A department's inbox in the store: a message is added in the same transaction that
 // accepts the kiosk's patient.info, and leaves the open list in the same transaction
-// that accepts the first dispatch.ack for it (DESIGN.md invariant 4).
+// that accepts the first dispatch.ack for it (invariant 4 of docs/design.md).
 import type { DispatchMessageBody, PatientInfoBody } from '../../../devices/protocol.js';
 import { assert, FerryError } from '../../common/errors.js';
 import type { Store, Tx } from '../store/store.js';

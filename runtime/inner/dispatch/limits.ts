@@ -1,4 +1,4 @@
-// Named maxima of dispatch (STYLE 12). Each bounds memory or a burst; none changes what
+// Named maxima of dispatch. Each bounds memory or a burst; none changes what
 // is delivered, only when.
 
 // Unacknowledged messages one department may hold. A department whose workstations have

@@ -12,7 +12,7 @@ export interface Route {
   rule?: string;
 }
 
-// The registration module's booking record (issue 3): only the fields read here.
+// The registration module's booking record: only the fields read here.
 interface Booking { dept?: unknown; status?: unknown }
 export const bookingKey = (registrationId: string) => `reg!${registrationId}`;
 

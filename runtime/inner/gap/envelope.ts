@@ -1,4 +1,4 @@
-// The envelope every device message travels in (DESIGN.md: {v, id, type, ts, body}).
+// The envelope every device message travels in ({v, id, type, ts, body}; docs/design.md).
 import { Ajv } from 'ajv';
 import type { Request } from '../../../devices/protocol.js';
 import { FerryError } from '../../common/errors.js';

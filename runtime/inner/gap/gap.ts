@@ -1,5 +1,5 @@
 // The gap: every message a device publishes passes these steps, in this order, before
-// anything else in the gateway sees it (DESIGN.md "Medical side"). Each refusal is
+// anything else in the gateway sees it (docs/design.md, "The medical-side contract"). Each refusal is
 // answered on the device's down topic with a code, a message and a JSON path, and
 // audited; each acceptance is audited in the same transaction as what it changes.
 import { createHash, randomUUID } from 'node:crypto';

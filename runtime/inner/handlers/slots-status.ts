@@ -1,7 +1,7 @@
 // slots.status (medical information receiver): a department's registration status for
 // a day, as the hospital's own systems know it. Applied in version order; a stale
 // update is ignored and audited. Capacity cut below the bookings cancels nothing: the
-// pool is flagged over capacity and an operator is alerted (issue 3).
+// pool is flagged over capacity and an operator is alerted.
 import type { SlotsAppliedBody, SlotsStatusBody } from '../../../devices/protocol.js';
 import { FerryError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';

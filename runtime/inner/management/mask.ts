@@ -1,5 +1,5 @@
 // Masking of what identifies a patient, applied to every query answer unless an admin
-// asked for it unmasked (DESIGN.md "information storage module", issue 4). Fields are
+// asked for it unmasked (docs/design.md, "The parts": the information storage module). Fields are
 // masked by name; any other text is searched for mainland mobile numbers and resident
 // ID numbers, which may hide in what a patient typed (a dispatch's symptoms).
 const MASK = '***';

@@ -1,6 +1,6 @@
 // A payment order and the guarded state machine it moves through. The inner side's
 // journal holds every order that is not final; it is the source of truth that the
-// outer side is resent after any restart (DESIGN.md "Two processes").
+// outer side is resent after any restart (docs/design.md, "Two processes, one narrow channel").
 //
 //   accepted ─► pending ─► succeeded
 //       │         │    └► failed

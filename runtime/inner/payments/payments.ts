@@ -384,7 +384,7 @@ export class Payments {
     effects.notices.push(...settled.notices);
     if (settled.changed) effects.pools.push(settled.changed);
     if (settled.refund) {
-      // The money came but the slot is gone: never keep it silently (issue 3).
+      // The money came but the slot is gone: never keep it silently.
       const refund = await this.requestRefund(tx, { orderId: order.orderId, registrationId: order.registrationId!, ...settled.refund });
       effects.refunds.push(refund);
       effects.notices.push({ device: order.device, type: 'registration.refunding', body: { registrationId: order.registrationId, refundId: refund.refundId, amount: refund.amount, reason: refund.reason } });

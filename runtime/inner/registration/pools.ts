@@ -1,7 +1,7 @@
 // Slot pools: one per (department, date, session). Every change to a pool happens in a
 // store transaction, and transactions run one at a time, so a check of `remaining`
-// and the hold it allows can never interleave with another: no overbooking (DESIGN.md
-// invariant 3) under any concurrency.
+// and the hold it allows can never interleave with another: no overbooking (invariant 3
+// of docs/design.md) under any concurrency.
 import type { DepartmentsRule } from '../../rules/types.js';
 import { assert } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';

@@ -10,7 +10,7 @@
 //
 // A hold counts against its pool from `held` until it is booked, released, expired or
 // lapsed; a booking counts until it is cancelled. A paid registration is never dropped:
-// it is booked, or refunded (DESIGN.md invariant 3, issue 3).
+// it is booked, or refunded (invariant 3 of docs/design.md).
 import type { DepartmentsRule } from '../../rules/types.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import { assert, FerryError } from '../../common/errors.js';

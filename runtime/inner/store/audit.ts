@@ -3,7 +3,7 @@ import { canonicalJson } from '../../common/canonical-json.js';
 import { assert } from '../../common/errors.js';
 import { auditKey } from './keys.js';
 
-// The audit log (DESIGN.md invariant 6): append-only, one entry per key `audit!<seq>`,
+// The audit log (invariant 6 of docs/design.md): append-only, one entry per key `audit!<seq>`,
 // each entry's hash covering the previous entry's hash, so editing, deleting or
 // reordering any entry breaks the chain from that point on.
 //

@@ -1,7 +1,7 @@
 // Circuit breaker in front of the payment server: after repeated failures the relay
 // stops calling for a cool-down, then lets one probe through; its success closes the
 // breaker and releases the waiting orders, its failure opens it again. Orders do not
-// fail while it is open: they wait (DESIGN.md: "orders wait ... and drain when it returns").
+// fail while it is open: they wait (orders wait in the journal and drain when it returns).
 import { EventEmitter } from 'node:events';
 import { assert } from '../../common/errors.js';
 
