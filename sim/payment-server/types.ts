@@ -55,6 +55,9 @@ export interface Faults {
   // TEST ONLY: a broken payment server that charges the next N new code payments twice,
   // so that the hospital simulation's invariant check can be seen to fail.
   doubleCharge: number;
+  // How many of the next signed /v1 requests are refused 401 REPLAYED as if their
+  // signature had been seen already: what a real server answers a client that reuses one.
+  refuseAsReplayed: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -66,4 +69,5 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   downForMs: 0,
   duplicateNotifications: false,
   doubleCharge: 0,
+  refuseAsReplayed: 0,
 });
