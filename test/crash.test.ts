@@ -93,4 +93,63 @@ test('kill -9 of the outer process during a burst of payments loses none and cha
   await burstWithCrash('outer');
 });
 
+// One crash, then one payment: how soon after the killed side is running again does a
+// kiosk get its answer? Only the channel's reconnect stands between the two, and on a
+// Unix socket that must be well under a second.
+async function paymentAfterOneCrash(victim: 'inner' | 'outer'): Promise<void> {
+  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
+  const sim = new PaymentServerSim();
+  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
+  const dataDir = tempDir(`one-crash-${victim}`);
+  const rulesDir = copyRules({ rate: LOAD_RATE });
+  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
+  sim.setNotifyUrl(gw.notifyUrl);
+  const clients: DeviceClient[] = [];
+  const connect = async (id: string) => {
+    const c = await DeviceClient.connect({ url: gw.mqttUrl, id, password: demoPassword(id)! });
+    clients.push(c);
+    return c;
+  };
+  try {
+    await gw.startInner();
+    await gw.startOuter();
+    const desk = await connect('billing-01');
+    const bill = await desk.request('bill.create', { patientId: 'P-ONE', reference: `ONE-${victim}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (bill.body as { billId: string }).billId;
+    await desk.close();
+    clients.length = 0;
+
+    const killedAt = Date.now();
+    await gw.kill(victim, 'SIGKILL');
+    await (victim === 'inner' ? gw.startInner() : gw.startOuter());
+    const startedAt = Date.now();
+    const kiosk = await connect('kiosk-01');
+    let body: { status: string } = { status: 'none' };
+    while (body.status !== 'succeeded' && Date.now() - startedAt < 10_000) {
+      const answer = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '512345' }, { id: `one-crash-${victim}`, timeoutMs: 10_000 });
+      body = answer.body as { status: string };
+      if (body.status !== 'succeeded') await new Promise((r) => setTimeout(r, 25));
+    }
+    const answeredAt = Date.now();
+    console.log(`  kill -9 of the ${victim} side: restarted in ${startedAt - killedAt} ms, payment succeeded ${answeredAt - startedAt} ms after that`);
+    assert.is(body.status, 'succeeded');
+    assert.ok(answeredAt - startedAt <= 2_000, `payment answered ${answeredAt - startedAt} ms after the ${victim} side was running again`);
+    assert.is(sim.totalCharges(), 1);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw.stop();
+    await sim.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(rulesDir, { recursive: true, force: true });
+  }
+}
+
+test('after one kill -9 of the outer process, a payment succeeds within a second or two of its restart', async () => {
+  await paymentAfterOneCrash('outer');
+});
+
+test('after one kill -9 of the inner process, a payment succeeds within a second or two of its restart', async () => {
+  await paymentAfterOneCrash('inner');
+});
+
 test.run();

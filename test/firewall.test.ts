@@ -62,7 +62,7 @@ function lineOf(text: string, needle: string | RegExp): number {
   return index + 1;
 }
 
-const GOLDEN_CASES = ['small', 'ipv6', 'several-servers', 'no-management'];
+const GOLDEN_CASES = ['small', 'ipv6', 'several-servers', 'no-management', 'ntp'];
 
 for (const name of GOLDEN_CASES) {
   test(`firewall plan prints the golden ruleset for the ${name} policy`, async () => {
@@ -87,6 +87,20 @@ test('the golden rulesets differ where their policies differ', () => {
   assert.match(noManagement, /tcp dport \{ 1884, 8884 \} accept/);
   assert.match(noManagement, /tcp dport 8481 accept/);
   assert.match(noManagement, /ip daddr 203\.0\.113\.10 tcp dport 9443 accept/);
+});
+
+test('NTP is allowed out on UDP 123 to exactly the listed time servers, each on its own NIC, and nowhere without a list', () => {
+  const udpRules = (name: string) => fs.readFileSync(path.join(GOLDEN_DIR, name, 'plan.nft'), 'utf8').split('\n').filter((l) => /\budp\b/.test(l)).map((l) => l.trim());
+  assert.equal(udpRules('ntp'), [
+    'oifname "eth0" ip daddr 10.20.0.123 udp dport 123 accept',
+    'oifname "eth1" ip daddr { 203.0.113.123, 203.0.113.124 } udp dport 123 accept',
+    'oifname "eth1" ip6 daddr 2001:db8:1::123 udp dport 123 accept',
+    'oifname "eth2" ip daddr 192.168.77.1 udp dport 123 accept',
+  ]);
+  // The answers come back through input's `ct state established`; nothing opens UDP inbound.
+  const ntpPlan = fs.readFileSync(path.join(GOLDEN_DIR, 'ntp', 'plan.nft'), 'utf8');
+  assert.not.match(ntpPlan.slice(0, ntpPlan.indexOf('chain output')), /udp/);
+  for (const name of GOLDEN_CASES.filter((n) => n !== 'ntp')) assert.equal(udpRules(name), [], name);
 });
 
 test('every ruleset replaces only table inet ferry, atomically, and never flushes the whole ruleset', () => {
@@ -131,6 +145,11 @@ const BAD_POLICIES: { what: string; change: (t: string) => string; needle: strin
   { what: 'no payment port while gateway.yaml has no payment url', change: (t) => t.replace('  port: 443\n', ''), needle: /^payment:/, message: /missing key "port"/ },
   { what: 'one NIC for two sides', change: (t) => t.replace('payment: eth1', 'payment: eth0'), needle: 'payment: eth0', message: /already the medical interface/ },
   { what: 'an interface name nft cannot take', change: (t) => t.replace('medical: eth0', 'medical: "eth0 accept"'), needle: 'eth0 accept', message: /must match pattern/ },
+  { what: 'a time server given as a prefix', change: (t) => `${t}ntp:\n  - { address: 203.0.113.0/24, interface: payment }\n`, needle: '203.0.113.0/24', message: /is a prefix; name each time server by its address/ },
+  { what: 'a time server that is no address', change: (t) => `${t}ntp:\n  - { address: pool.ntp.org, interface: payment }\n`, needle: 'pool.ntp.org', message: /not an IPv4 or IPv6 address/ },
+  { what: 'a time server listed twice', change: (t) => `${t}ntp:\n  - { address: 203.0.113.123, interface: payment }\n  - { address: 203.0.113.123, interface: medical }\n`, needle: /203\.0\.113\.123, interface: medical/, message: /already ntp\[0\]/ },
+  { what: 'a time server on an interface that is not a side', change: (t) => `${t}ntp:\n  - { address: 203.0.113.123, interface: eth1 }\n`, needle: 'interface: eth1 }', message: /ntp\[0\]\.interface: must be one of: "medical", "payment", "management"/ },
+  { what: 'a time server on the management NIC of a box without one', change: (t) => `${t.replace('management: eth2', 'management: null').replace(/management:\n  sources: .*\n/, '')}ntp:\n  - { address: 192.168.77.1, interface: management }\n`, needle: '192.168.77.1', message: /`interfaces\.management` is not set/ },
   { what: 'a management interface without sources', change: (t) => t.replace(/management:\n  sources: .*\n/, ''), needle: 'management: eth2', message: /needs a `management:` section/ },
 ];
 

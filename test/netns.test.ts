@@ -108,6 +108,15 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 let probeScript = '';
+let udpProbeScript = '';
+let udpEchoScript = '';
+
+// One UDP datagram from inside a namespace: `answered` or `timeout` (dropped).
+async function probeUdp(ns: string, host: string, port: number): Promise<string> {
+  const r = await exec(inNs(ns, [process.execPath, udpProbeScript, host, String(port), String(PROBE_WAIT_MS)]));
+  assert.is(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
 
 // A TCP connect from inside a namespace: `connected`, `timeout` (no answer: dropped),
 // or the error code (ECONNREFUSED, EHOSTUNREACH, ...).
@@ -146,6 +155,9 @@ function firewallYaml(): string {
     'payment:',
     `  servers: [${ADDR.pay}]`,
     `  port: ${PORTS.payment}`,
+    // The payment host stands in for the provider's time server too.
+    'ntp:',
+    `  - { address: ${ADDR.pay}, interface: payment }`,
     '',
   ].join('\n');
 }
@@ -174,6 +186,27 @@ if (skip) {
       "const timer = setTimeout(() => { console.log('timeout'); process.exit(0); }, Number(ms));",
       "socket.once('connect', () => { console.log('connected'); socket.destroy(); clearTimeout(timer); });",
       "socket.once('error', (err) => { console.log(err.code); clearTimeout(timer); });",
+      '',
+    ].join('\n'));
+    udpProbeScript = path.join(dir, 'udp-probe.mjs');
+    fs.writeFileSync(udpProbeScript, [
+      "import dgram from 'node:dgram';",
+      'const [host, port, ms] = process.argv.slice(2);',
+      "const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');",
+      "const timer = setTimeout(() => { console.log('timeout'); socket.close(); }, Number(ms));",
+      "socket.once('message', () => { console.log('answered'); clearTimeout(timer); socket.close(); });",
+      "socket.once('error', (err) => { console.log(err.code); clearTimeout(timer); socket.close(); });",
+      "socket.send('ferry-time?', Number(port), host);",
+      '',
+    ].join('\n'));
+    // Answers every datagram: a stand-in for a time server (the firewall does not look inside).
+    udpEchoScript = path.join(dir, 'udp-echo.mjs');
+    fs.writeFileSync(udpEchoScript, [
+      "import dgram from 'node:dgram';",
+      "const socket = dgram.createSocket('udp4');",
+      "socket.on('message', (msg, from) => socket.send(msg, from.port, from.address));",
+      "socket.bind(Number(process.argv[2]), () => console.log('listening'));",
+      "process.on('SIGTERM', () => socket.close());",
       '',
     ].join('\n'));
     for (const ns of [NS.med, NS.gw, NS.pay]) {
@@ -272,6 +305,24 @@ if (skip) {
     assert.is.not(await probe(NS.pay, ADDR.med, PORTS.mqtt), 'connected', 'a medical host from the payment host');
     const after = await counters(NS.gw);
     assert.ok(after.get('payment_dropped')! > before.get('payment_dropped')!, `payment_dropped grew: ${before.get('payment_dropped')} -> ${after.get('payment_dropped')}`);
+  });
+
+  test('the gateway reaches the listed time server on UDP 123 and nothing else over UDP: another port, another host', async () => {
+    const echoes = [start(inNs(NS.pay, [process.execPath, udpEchoScript, '123'])), start(inNs(NS.pay, [process.execPath, udpEchoScript, '124'])), start(inNs(NS.med, [process.execPath, udpEchoScript, '123']))];
+    try {
+      for (const e of echoes) await waitFor(async () => e.out().includes('listening'), START_TIMEOUT_MS, `a UDP responder (${e.err()})`);
+      // The responders answer anyone: from the hosts themselves they are reachable.
+      assert.is(await probeUdp(NS.pay, ADDR.pay, 124), 'answered', 'the responder on the payment host works');
+      assert.is(await probeUdp(NS.med, ADDR.med, 123), 'answered', 'the responder on the medical host works');
+      const before = await counters(NS.gw);
+      assert.is(await probeUdp(NS.gw, ADDR.pay, 123), 'answered', 'NTP to the listed server, answer back through ct state established');
+      assert.is(await probeUdp(NS.gw, ADDR.pay, 124), 'timeout', 'another UDP port of the time server');
+      assert.is(await probeUdp(NS.gw, ADDR.med, 123), 'timeout', 'NTP to an address that is not listed');
+      const after = await counters(NS.gw);
+      assert.ok(after.get('output_dropped')! >= before.get('output_dropped')! + 2, `output_dropped grew: ${before.get('output_dropped')} -> ${after.get('output_dropped')}`);
+    } finally {
+      await Promise.all(echoes.map((e) => stop(e.child)));
+    }
   });
 
   test('firewall verify --netns finds forwarding off and the table unchanged in the gateway namespace', async () => {

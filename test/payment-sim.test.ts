@@ -63,6 +63,19 @@ test('a request signed beyond the tolerance is refused with 401', async () => {
   assert.is(reply.status, 401);
 });
 
+test('a replayed request (the same signature again within the tolerance) is refused with 401 REPLAYED and charges nothing more', async () => {
+  const body = JSON.stringify({ orderId: 'o-rp', amount: 700, currency: 'CNY', method: 'code', description: 'x', authCode: '123456' });
+  const headers = { ...signRequest(SECRET, 'POST', '/v1/payments', body), 'idempotency-key': 'o-rp', 'content-type': 'application/json' };
+  assert.is((await request(base, 'POST', '/v1/payments', body, headers)).status, 200);
+  assert.equal(await request(base, 'POST', '/v1/payments', body, headers), { status: 401, json: { error: 'REPLAYED' } });
+  assert.is(sim.requestsFor('o-rp'), 1, 'the replay never reached the payment logic');
+  // The same request signed again (a fresh nonce) in the same second is a new attempt.
+  const again = await pay(base, { orderId: 'o-rp', amount: 700, authCode: '123456', description: 'x' });
+  assert.equal(again, { status: 200, json: { orderId: 'o-rp', status: 'succeeded', amount: 700 } });
+  assert.is(sim.chargesFor('o-rp'), 1);
+  assert.is(sim.replayedCount(), 1);
+});
+
 test('a wallet-code payment succeeds and is charged once', async () => {
   const reply = await pay(base, { orderId: 'o-2', amount: 1500 });
   assert.equal(reply, { status: 200, json: { orderId: 'o-2', status: 'succeeded', amount: 1500 } });

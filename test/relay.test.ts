@@ -7,7 +7,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createLogger } from '../runtime/common/logger.js';
+import { createLogger, type Logger } from '../runtime/common/logger.js';
 import { signRequest } from '../runtime/common/signature.js';
 import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
 import type { ChannelRecord, NotificationRecord, OrderRecord, OutcomeRecord } from '../runtime/channel/records.js';
@@ -67,7 +67,23 @@ class InnerSide {
 interface World { sim: PaymentServerSim; inner: InnerSide; outer: Outer; dir: string }
 let world: World;
 
-async function setUp(opts: { qrDelayMs?: number; faults?: Partial<Faults>; timeoutMs?: number } = {}): Promise<World> {
+interface SetUpOptions {
+  qrDelayMs?: number;
+  faults?: Partial<Faults>;
+  timeoutMs?: number;
+  breakerFailureThreshold?: number;
+  log?: Logger;
+}
+
+// The outer side's log lines at warn and above, parsed, for tests about what it reports.
+function capturedLog(): { log: Logger; lines: { level: number; msg: string }[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const log = createLogger('outer', 'warn', { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { log, lines };
+}
+const PINO_ERROR = 50;
+
+async function setUp(opts: SetUpOptions = {}): Promise<World> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-relay-'));
   const socketPath = path.join(dir, 'channel.sock');
   const sim = new PaymentServerSim();
@@ -81,8 +97,8 @@ async function setUp(opts: { qrDelayMs?: number; faults?: Partial<Faults>; timeo
     socketPath,
     payment: { url, secret: SECRET, timeoutMs: opts.timeoutMs ?? 2_000 },
     notify: { host: '127.0.0.1', port: 0, toleranceSec: 300 },
-    log,
-    tuning: { retryBaseMs: 20, retryMaxMs: 200, breakerFailureThreshold: 3, breakerCoolDownMs: 300, notifyAckWaitMs: 1_000 },
+    log: opts.log ?? log,
+    tuning: { retryBaseMs: 20, retryMaxMs: 200, breakerFailureThreshold: opts.breakerFailureThreshold ?? 3, breakerCoolDownMs: 300, notifyAckWaitMs: 1_000 },
   });
   sim.setNotifyUrl(outer.notifyUrl);
   world = { sim, inner, outer, dir };
@@ -206,6 +222,38 @@ test('orders sent while the payment server is down all succeed once it is back, 
     assert.is(sim.chargesFor(id), 1, id);
   }
   assert.is(sim.totalCharges(), ids.length);
+});
+
+test('quick retries of one order within the same second carry different signatures, and the server takes none for a replay', async () => {
+  const { sim, inner, outer } = await setUp({ faults: { errorRate: 1 }, breakerFailureThreshold: 10 });
+  inner.order('ord-nonce');
+  await waitFor(() => sim.attemptsFor('ord-nonce').length >= 3, 'three attempts');
+  await sim.setFaults({ errorRate: 0 });
+  await waitFor(() => finalOutcome(inner, 'ord-nonce') !== undefined, 'outcome');
+  const attempts = sim.attemptsFor('ord-nonce');
+  // Three attempts within a few tens of milliseconds: at least two share a second.
+  const seconds = attempts.slice(0, 3).map((a) => a.timestamp);
+  assert.ok(new Set(seconds).size < 3, `two attempts in the same second: ${seconds.join(', ')}`);
+  assert.is(new Set(attempts.map((a) => a.signature)).size, attempts.length, 'every attempt is signed anew');
+  assert.is(new Set(attempts.map((a) => a.nonce)).size, attempts.length, 'every attempt has its own nonce');
+  assert.is(sim.replayedCount(), 0);
+  assert.is(finalOutcome(inner, 'ord-nonce')!.status, 'succeeded');
+  assert.is(outer.status().breaker, 'closed');
+  assert.is(sim.chargesFor('ord-nonce'), 1);
+});
+
+test('a payment server that refuses attempts as REPLAYED is retried: the order settles, the breaker never opens, no authentication error is logged', async () => {
+  const captured = capturedLog();
+  const { sim, inner, outer } = await setUp({ faults: { refuseAsReplayed: 5 }, log: captured.log });
+  inner.order('ord-replayed');
+  await waitFor(() => finalOutcome(inner, 'ord-replayed') !== undefined, 'outcome');
+  assert.is(sim.replayedCount(), 5, 'five attempts were refused as replays');
+  assert.is(finalOutcome(inner, 'ord-replayed')!.status, 'succeeded');
+  assert.is(sim.chargesFor('ord-replayed'), 1);
+  assert.is(outer.status().breaker, 'closed');
+  assert.not.ok(captured.lines.some((l) => /circuit breaker/.test(l.msg)), `the breaker never changed state: ${JSON.stringify(captured.lines)}`);
+  assert.not.ok(captured.lines.some((l) => l.level >= PINO_ERROR), `nothing logged at error level: ${JSON.stringify(captured.lines)}`);
+  assert.ok(captured.lines.some((l) => /replay/.test(l.msg)), 'the replay refusals are reported as such');
 });
 
 test('the circuit breaker opens after repeated failures and closes after the cool-down', async () => {

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Supervisor } from '../runtime/supervisor/supervisor.js';
+import { RESTART_POLICY, Supervisor, type Restart } from '../runtime/supervisor/supervisor.js';
 import { PROJECT_DIR, quietLog, tempDir, waitFor } from './helpers/gateway.js';
 
 const CHILD = path.join(PROJECT_DIR, 'dist/test/fixtures/crashing-child.js');
@@ -43,6 +43,64 @@ test('a child killed with SIGKILL is started again, and stop ends the new one', 
     assert.is.not(second, first);
     await supervisor.stop();
     assert.throws(() => process.kill(second, 0), 'the restarted child is gone after stop');
+  } finally {
+    await supervisor.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The delays the supervisor asks for, run at once: a crash loop without the waiting.
+function immediateSchedule(delays: number[]): (fn: () => void, ms: number) => () => void {
+  return (fn, ms) => {
+    delays.push(ms);
+    const timer = setImmediate(fn);
+    return () => clearImmediate(timer);
+  };
+}
+
+test('a child that dies right after it starts is restarted with growing delays, up to the cap', async () => {
+  const dir = tempDir('supervisor');
+  const file = path.join(dir, 'starts');
+  const delays: number[] = [];
+  const supervisor = new Supervisor([{ name: 'crasher', script: CHILD, args: [file, 'crash'] }], quietLog, { now: () => 0, schedule: immediateSchedule(delays) });
+  supervisor.start();
+  try {
+    await waitFor(() => delays.length >= 8, 20_000, 'eight restarts');
+  } finally {
+    await supervisor.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(delays.slice(0, 8), [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+  assert.is(RESTART_POLICY.maxMs, 10_000);
+});
+
+test('a child killed after it had been up a while is restarted within 200 ms; only quick deaths after that back off', async () => {
+  const dir = tempDir('supervisor');
+  const file = path.join(dir, 'starts');
+  let now = 0;
+  const restarts: Restart[] = [];
+  const supervisor = new Supervisor([{ name: 'steady', script: CHILD, args: [file, 'stay'] }], quietLog, { now: () => now });
+  supervisor.on('restart', (r) => restarts.push(r));
+  supervisor.start();
+  const killAndWait = async (count: number) => {
+    const started = Date.now();
+    process.kill(supervisor.pid('steady')!, 'SIGKILL');
+    await waitFor(() => starts(file).length === count, 10_000, `start ${count}`);
+    return Date.now() - started;
+  };
+  try {
+    await waitFor(() => starts(file).length === 1, 5000, 'the first start');
+    now += 60_000; // up for a minute
+    const tookMs = await killAndWait(2);
+    console.log(`  kill -9 of a child up for a minute: started again ${tookMs} ms later (process start included)`);
+    assert.equal(restarts[0], { child: 'steady', uptimeMs: 60_000, quickDeaths: 0, delayMs: restarts[0]!.delayMs });
+    assert.ok(restarts[0]!.delayMs <= 200, `restart delay ${restarts[0]!.delayMs} ms`);
+    await killAndWait(3); // at once: a quick death
+    assert.equal(restarts.map((r) => [r.quickDeaths, r.delayMs]).slice(1), [[1, 250]]);
+    now += 60_000;
+    await killAndWait(4); // up a while again: the backoff is forgotten
+    assert.equal(restarts.map((r) => r.quickDeaths), [0, 1, 0]);
+    assert.ok(restarts[2]!.delayMs <= 200);
   } finally {
     await supervisor.stop();
     fs.rmSync(dir, { recursive: true, force: true });

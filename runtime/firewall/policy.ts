@@ -19,6 +19,8 @@ export const FIREWALL_BOUNDS = Object.freeze({
   subnetsMax: 64,
   addressesMax: 16,
   portsMax: 16,
+  // A site has two to four time servers; more is a paste of a pool list.
+  ntpServersMax: 8,
   // IFNAMSIZ is 16 bytes with the terminating NUL.
   interfaceNameCharsMax: 15,
 });
@@ -31,8 +33,17 @@ export const FIREWALL_DEFAULTS = Object.freeze({
 // need quoting inside an nft string.
 const INTERFACE = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,${FIREWALL_BOUNDS.interfaceNameCharsMax - 1}}$`;
 
+export type Side = 'medical' | 'payment' | 'management';
+export const NTP_PORT = 123;
+
+export interface NtpServer {
+  address: Cidr; // one host: /32 or /128
+  interface: Side; // the NIC the gateway reaches it by
+}
+
 export interface FirewallPolicy {
   interfaces: { medical: string; payment: string; management: string | null };
+  ntp: readonly NtpServer[];
   medical: { subnets: readonly Cidr[]; mqttPorts: readonly number[] };
   payment: { servers: readonly Cidr[]; port: number; notify: { sources: readonly Cidr[]; port: number } };
   management: { sources: readonly Cidr[]; ports: readonly number[] } | null;
@@ -43,6 +54,7 @@ interface RawPolicy {
   medical: { subnets: string[]; mqttPorts?: number[] };
   payment: { servers: string[]; port?: number; notify?: { sources?: string[]; port?: number } | null };
   management?: { sources: string[]; ports?: number[] };
+  ntp?: { address: string; interface: Side }[];
 }
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 };
@@ -90,6 +102,19 @@ const schema = {
       additionalProperties: false,
       required: ['sources'],
       properties: { sources: addresses(FIREWALL_BOUNDS.subnetsMax), ports },
+    },
+    ntp: {
+      type: 'array',
+      maxItems: FIREWALL_BOUNDS.ntpServersMax,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['address', 'interface'],
+        properties: {
+          address: { type: 'string', minLength: 1, maxLength: 64 },
+          interface: { enum: ['medical', 'payment', 'management'] },
+        },
+      },
     },
   },
 };
@@ -149,6 +174,7 @@ export function buildFirewall(src: YamlSource, ports: GatewayPorts, problems: Ru
   const servers = cidrs(['payment', 'servers'], raw.payment.servers);
   const policy: FirewallPolicy = {
     interfaces: { medical: raw.interfaces.medical, payment: raw.interfaces.payment, management },
+    ntp: ntpServers(src, raw.ntp ?? [], management !== null, problems),
     medical: { subnets: cidrs(['medical', 'subnets'], raw.medical.subnets), mqttPorts: [...mqttPorts] },
     payment: {
       servers,
@@ -175,6 +201,25 @@ function checkInterfaces(raw: RawPolicy, at: (path: Segment[], message: string) 
     if (other !== undefined) at(['interfaces', side], `"${name}" is already the ${other} interface; each side needs its own NIC`);
     else seen.set(name, side);
   }
+}
+
+// Time servers: each one host (a prefix would open UDP 123 to a whole range), named once,
+// on an interface the gateway has.
+function ntpServers(src: YamlSource, list: { address: string; interface: Side }[], hasManagement: boolean, problems: RuleProblem[]): NtpServer[] {
+  const out: NtpServer[] = [];
+  list.forEach((entry, index) => {
+    const path: Segment[] = ['ntp', index, 'address'];
+    const parsed = parseCidr(entry.address);
+    if (typeof parsed === 'string') return void problems.push(problemAt(src, path, parsed));
+    if (parsed.first !== parsed.last) return void problems.push(problemAt(src, path, `"${entry.address}" is a prefix; name each time server by its address`));
+    const clash = out.findIndex((o) => overlaps(o.address, parsed));
+    if (clash >= 0) return void problems.push(problemAt(src, path, `"${entry.address}" is already ntp[${clash}]`));
+    if (entry.interface === 'management' && !hasManagement) {
+      return void problems.push(problemAt(src, ['ntp', index, 'interface'], 'interface "management" is given but `interfaces.management` is not set'));
+    }
+    out.push({ address: parsed, interface: entry.interface });
+  });
+  return out;
 }
 
 // Addresses of one list: each valid, none overlapping another (nft interval sets refuse

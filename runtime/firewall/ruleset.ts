@@ -8,7 +8,7 @@
 // our table, atomically: `nft -f` runs it as one transaction, and other tables survive.
 import { createHash } from 'node:crypto';
 import type { Cidr } from './addresses.js';
-import type { FirewallPolicy } from './policy.js';
+import { NTP_PORT, type FirewallPolicy } from './policy.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'ferry';
@@ -82,10 +82,16 @@ function managementIn(management: NonNullable<FirewallPolicy['management']>): Pl
   return { name: 'management_in', rules: [...byFamily('saddr', management.sources, ports), drop('management_dropped')] };
 }
 
-// The gateway starts connections toward the payment servers only; everything else it
-// sends is an answer (established) or loopback.
+// The gateway starts connections toward the payment servers and, when firewall.yaml
+// names them, its time servers (UDP 123, each on its own NIC; the answers come back as
+// established). Everything else it sends is an answer (established) or loopback.
 function outputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
   const toServers = byFamily('daddr', policy.payment.servers, `tcp dport ${policy.payment.port}`);
+  const toTime = (['medical', 'payment', 'management'] as const).flatMap((side) => {
+    const nic = policy.interfaces[side];
+    const servers = policy.ntp.filter((n) => n.interface === side).map((n) => n.address);
+    return nic === null ? [] : byFamily('daddr', servers, `udp dport ${NTP_PORT}`).map((r) => `oifname ${quote(nic)} ${r}`);
+  });
   return {
     name: 'output', hook: 'output', policy: 'drop',
     rules: [
@@ -94,6 +100,7 @@ function outputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
       'ct state established,related accept',
       `oifname ${names(nics)} ${ND_TYPES} accept`,
       ...toServers.map((r) => `oifname ${quote(policy.interfaces.payment)} ${r}`),
+      ...toTime,
       drop('output_dropped'),
     ],
   };
@@ -131,7 +138,9 @@ function set(items: readonly string[]): string {
 }
 
 function policyId(policy: FirewallPolicy): string {
-  const json = JSON.stringify(policy, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+  // Without time servers the id is what it was before firewall.yaml could name them.
+  const { ntp, ...rest } = policy;
+  const json = JSON.stringify(ntp.length > 0 ? policy : rest, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   return createHash('sha256').update(json).digest('hex').slice(0, 16);
 }
 

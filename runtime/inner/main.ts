@@ -8,6 +8,7 @@
 // route there. Exposure: every kiosk and desk on the medical network.
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
+import { reportClockSync, systemClockProbe } from '../common/clock-sync.js';
 import { stopOnSignals } from '../common/shutdown.js';
 import { loadRules } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
@@ -17,6 +18,8 @@ const overrides = parseOverrides(process.argv.slice(2));
 const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
 const rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
 const log = createLogger('inner', rules.gateway.log.level);
+// Not awaited: the answer is for the operator's log and must not delay the start.
+void reportClockSync(log, systemClockProbe());
 
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
 

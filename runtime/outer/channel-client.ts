@@ -7,9 +7,17 @@ import type { Logger } from '../common/logger.js';
 import { connectChannel, type ChannelConnection } from '../channel/connection.js';
 import type { ChannelRecord } from '../channel/records.js';
 
-// Reconnect delays: quick enough after an inner restart, gentle while it stays away.
-export const CHANNEL_RECONNECT_BASE_MS = 100;
-export const CHANNEL_RECONNECT_MAX_MS = 5_000;
+// Reconnect delays. The socket is a file on this box: a failed connect costs next to
+// nothing, and the inner side, restarted after a crash, is back within a second. So the
+// client keeps trying often (at most a second apart, with jitter) for as long as it is
+// away; a longer cap would only add to the time a kiosk waits after the inner side is up.
+export const CHANNEL_RECONNECT_BASE_MS = 50;
+export const CHANNEL_RECONNECT_MAX_MS = 1_000;
+
+export interface ChannelClientOptions {
+  random?: () => number; // the backoff's jitter
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>; // tests record the delays
+}
 
 export interface ChannelClientEvents {
   record: [ChannelRecord];
@@ -22,7 +30,7 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly socketPath: string, private readonly log: Logger) {
+  constructor(private readonly socketPath: string, private readonly log: Logger, private readonly opts: ChannelClientOptions = {}) {
     super();
   }
 
@@ -54,7 +62,8 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
         connection = await connectChannel(this.socketPath, this.log);
       } catch (err) {
         if (attempt === 0) this.log.warn({ err: (err as Error).message, socket: this.socketPath }, 'inner side not reachable; retrying');
-        await sleep(backoffDelayMs(attempt++, { baseMs: CHANNEL_RECONNECT_BASE_MS, maxMs: CHANNEL_RECONNECT_MAX_MS }), this.stopping.signal);
+        const delayMs = backoffDelayMs(attempt++, { baseMs: CHANNEL_RECONNECT_BASE_MS, maxMs: CHANNEL_RECONNECT_MAX_MS, ...(this.opts.random ? { random: this.opts.random } : {}) });
+        await (this.opts.wait ?? sleep)(delayMs, this.stopping.signal);
         continue;
       }
       attempt = 0;

@@ -8,6 +8,7 @@
 // resends whatever is open. It never reads devices.yaml or any patient data.
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
+import { reportClockSync, systemClockProbe } from '../common/clock-sync.js';
 import { stopOnSignals } from '../common/shutdown.js';
 import { loadGatewayConfig } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
@@ -17,6 +18,8 @@ import { readPemFiles } from '../tls/files.js';
 const overrides = parseOverrides(process.argv.slice(2));
 const gateway = loadOrExit(() => applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides));
 const log = createLogger('outer', gateway.log.level);
+// Not awaited: the answer is for the operator's log and must not delay the start.
+void reportClockSync(log, systemClockProbe());
 if (!gateway.payment.url) {
   log.fatal('no payment server configured (payment.url or --payment-url)');
   process.exit(2);

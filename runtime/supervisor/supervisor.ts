@@ -1,17 +1,48 @@
-// Keeps the gateway's processes running: starts each child, restarts one that dies
-// with capped exponential backoff, and stops them all on SIGTERM. The children share
-// nothing but the channel socket; the supervisor holds no secrets beyond what it
-// passes on and never touches a device or the payment server itself.
+// Keeps the gateway's processes running: starts each child, restarts one that dies (at
+// once after a crash, with growing delays in a crash loop), and stops them all on
+// SIGTERM. The children share nothing but the channel socket; the supervisor holds no
+// secrets beyond what it passes on and never touches a device or the payment server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../common/logger.js';
-import { backoffDelayMs } from '../common/backoff.js';
+import { EventEmitter } from 'node:events';
 
-// A child that stayed up this long is taken as healthy: its next crash restarts fast.
-const HEALTHY_AFTER_MS = 30_000;
-const RESTART_DELAY_MS_BASE = 250;
-const RESTART_DELAY_MS_MAX = 10_000;
+// Restart policy. A child that had been up a while and then died (a kill -9, a bug hit
+// once) is started again at once: the channel is a Unix socket on this box and the
+// other side is waiting, so every second of delay is a second of kiosks waiting.
+// Only a child that dies soon after it starts (a bad file, a port taken, a crash loop)
+// is restarted with growing delays, so that it cannot spin the CPU or flood the log.
+export const RESTART_POLICY = Object.freeze({
+  // Up for less than this: a quick death, which counts toward the backoff.
+  quickDeathMs: 2_000,
+  // After a child that had been up at least quickDeathMs.
+  afterUptimeMs: 50,
+  // After the n-th quick death in a row: baseMs * 2^(n-1), capped.
+  baseMs: 250,
+  maxMs: 10_000,
+});
+
+// How long to wait before starting a child again after its n-th consecutive quick
+// death (0: it had been up a while).
+export function restartDelayMs(quickDeaths: number): number {
+  if (quickDeaths === 0) return RESTART_POLICY.afterUptimeMs;
+  return Math.min(RESTART_POLICY.maxMs, RESTART_POLICY.baseMs * 2 ** Math.min(quickDeaths - 1, 30));
+}
+
 // How long a child gets to finish its writes after SIGTERM before it is killed.
 const STOP_GRACE_MS = 10_000;
+
+export interface Restart {
+  child: string;
+  uptimeMs: number;
+  quickDeaths: number; // consecutive quick deaths, this one included
+  delayMs: number;
+}
+
+export interface SupervisorOptions {
+  now?: () => number;
+  // Runs fn after ms; returns a cancel function. Tests pass one that records the delays.
+  schedule?: (fn: () => void, ms: number) => () => void;
+}
 
 export interface ChildSpec {
   name: string;
@@ -24,18 +55,28 @@ interface Running {
   spec: ChildSpec;
   process: ChildProcess | null;
   startedMs: number;
-  failures: number;
-  timer: NodeJS.Timeout | null;
+  quickDeaths: number;
+  cancel: (() => void) | null;
 }
 
-export class Supervisor {
+function scheduleWithTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+}
+
+export class Supervisor extends EventEmitter<{ restart: [Restart] }> {
   private readonly children: Running[];
   private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly schedule: (fn: () => void, ms: number) => () => void;
   private stopping = false;
 
-  constructor(specs: ChildSpec[], log: Logger) {
-    this.children = specs.map((spec) => ({ spec, process: null, startedMs: 0, failures: 0, timer: null }));
+  constructor(specs: ChildSpec[], log: Logger, opts: SupervisorOptions = {}) {
+    super();
+    this.children = specs.map((spec) => ({ spec, process: null, startedMs: 0, quickDeaths: 0, cancel: null }));
     this.log = log;
+    this.now = opts.now ?? Date.now;
+    this.schedule = opts.schedule ?? scheduleWithTimer;
   }
 
   start(): void {
@@ -56,28 +97,30 @@ export class Supervisor {
   }
 
   private launch(child: Running): void {
-    child.timer = null;
+    child.cancel = null;
     if (this.stopping) return;
     const proc = spawn(process.execPath, [child.spec.script, ...child.spec.args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, ...child.spec.env },
     });
     child.process = proc;
-    child.startedMs = Date.now();
+    child.startedMs = this.now();
     this.log.info({ child: child.spec.name, pid: proc.pid }, 'child started');
     proc.on('exit', (code, signal) => {
       if (child.process === proc) child.process = null;
       if (this.stopping) return;
-      if (Date.now() - child.startedMs > HEALTHY_AFTER_MS) child.failures = 0;
-      const delayMs = Math.max(RESTART_DELAY_MS_BASE, backoffDelayMs(child.failures, { baseMs: RESTART_DELAY_MS_BASE, maxMs: RESTART_DELAY_MS_MAX }));
-      child.failures += 1;
-      this.log.warn({ child: child.spec.name, code, signal, restartInMs: delayMs }, 'child exited; restarting');
-      child.timer = setTimeout(() => this.launch(child), delayMs);
+      const uptimeMs = this.now() - child.startedMs;
+      child.quickDeaths = uptimeMs < RESTART_POLICY.quickDeathMs ? child.quickDeaths + 1 : 0;
+      const delayMs = restartDelayMs(child.quickDeaths);
+      this.log.warn({ child: child.spec.name, code, signal, uptimeMs, quickDeaths: child.quickDeaths, restartInMs: delayMs }, 'child exited; restarting');
+      this.emit('restart', { child: child.spec.name, uptimeMs, quickDeaths: child.quickDeaths, delayMs });
+      child.cancel = this.schedule(() => this.launch(child), delayMs);
     });
   }
 
   private async terminate(child: Running): Promise<void> {
-    if (child.timer) clearTimeout(child.timer);
+    child.cancel?.();
+    child.cancel = null;
     const proc = child.process;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

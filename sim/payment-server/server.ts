@@ -3,6 +3,9 @@
 // daily statements, and fault knobs (latency, errors, a charge whose answer never comes
 // in time, an outage, duplicate notifications) for the tests of invariants 1 and 2.
 //
+// Like a real payment server it refuses a replayed request: a signature already seen
+// within the timestamp tolerance gets 401 {"error":"REPLAYED"} and does nothing.
+//
 // Control API for standalone use (unsigned, loopback only): GET /_sim/state,
 // POST /_sim/faults and POST /_sim/statement-faults (statement-faults.ts). While `down` the listener is closed, so the control API is gone
 // too: bring it down with `downForMs` from outside, or call setFaults from code.
@@ -12,11 +15,14 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../runtime/common/backoff.js';
 import { assert } from '../../runtime/common/errors.js';
-import { SIGNATURE_TOLERANCE_SEC_DEFAULT, signedParts, singleHeader, verifySignature } from '../../runtime/common/signature.js';
+import {
+  NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, signedParts, singleHeader, verifySignature,
+} from '../../runtime/common/signature.js';
 import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
 import { HospitalDay, TIME_ZONE_DEFAULT } from '../../runtime/common/hospital-day.js';
 import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, type Refund } from './ledger.js';
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
+import { ExpiringSet } from '../../runtime/outer/notify/bounded.js';
 import { checkPaymentRequest, checkRefundRequest } from './validate.js';
 import { DEFAULT_FAULTS, type Faults } from './types.js';
 import { applyStatementFaults, checkStatementFaults, NO_STATEMENT_FAULTS, type StatementFaults } from './statement-faults.js';
@@ -27,6 +33,11 @@ const REQUEST_BYTES_MAX = 16 * 1024;
 const QR_DELAY_MS_DEFAULT = 2_000;
 const STATEMENT_PATH = /^\/v1\/statements\/(\d{4}-\d{2}-\d{2})$/;
 const PAYMENT_PATH = /^\/v1\/payments\/([A-Za-z0-9][A-Za-z0-9._:-]{0,63})$/;
+// Signatures remembered for replay refusal: far more than a gateway sends within the
+// tolerance window, bounded so that a flood cannot grow memory.
+const SEEN_SIGNATURES_MAX = 100_000;
+// Payment attempts remembered per order, for tests that look at what each retry carried.
+const ATTEMPTS_PER_ORDER_MAX = 64;
 
 export interface PaymentServerSimOptions {
   host: string;
@@ -44,6 +55,12 @@ export interface PaymentServerSimOptions {
   now?: () => number; // when payments and refunds are made (default the system clock)
 }
 
+export interface SignedAttempt {
+  timestamp: string;
+  nonce: string;
+  signature: string;
+}
+
 export interface SimTls {
   cert: string | Buffer; // PEM
   key: string | Buffer;
@@ -57,6 +74,9 @@ export class PaymentServerSim {
   private server: http.Server | https.Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly paymentRequests = new Map<string, number>();
+  private readonly seenSignatures = new ExpiringSet(SEEN_SIGNATURES_MAX);
+  private readonly attempts = new Map<string, SignedAttempt[]>();
+  private replaysRefused = 0;
   private opts: PaymentServerSimOptions | undefined;
   private notifier: Notifier | undefined;
   private notifyUrl: string | undefined;
@@ -104,6 +124,7 @@ export class PaymentServerSim {
     assert(next.errorRate >= 0 && next.errorRate <= 1, 'errorRate is within 0..1');
     assert(next.latencyMs >= 0 && next.holdMs >= 0 && next.downForMs >= 0, 'durations are not negative');
     assert(Number.isInteger(next.timeoutAfterCharge) && next.timeoutAfterCharge >= 0, 'timeoutAfterCharge is a count');
+    assert(Number.isInteger(next.refuseAsReplayed) && next.refuseAsReplayed >= 0, 'refuseAsReplayed is a count');
     this.faults = next;
     if (this.stopped) return;
     if (next.down && this.listening) {
@@ -138,6 +159,17 @@ export class PaymentServerSim {
   // POST /v1/payments requests that passed the signature check, per order id.
   requestsFor(orderId: string): number {
     return this.paymentRequests.get(orderId) ?? 0;
+  }
+
+  // The signed headers of every POST /v1/payments for this order that passed the
+  // signature check (before any fault), oldest first.
+  attemptsFor(orderId: string): SignedAttempt[] {
+    return [...(this.attempts.get(orderId) ?? [])];
+  }
+
+  // Requests refused as replays, by the cache or by the refuseAsReplayed fault.
+  replayedCount(): number {
+    return this.replaysRefused;
   }
 
   totalCharges(): number {
@@ -201,6 +233,11 @@ export class PaymentServerSim {
     const path = req.url ?? '/';
     if (path.startsWith('/_sim/')) return this.control(req, res, path, body);
     if (!this.signed(req, path, body)) return sendJson(res, 401, { error: 'SIGNATURE' });
+    this.recordAttempt(req, path);
+    if (this.replayed(req)) {
+      this.replaysRefused += 1;
+      return sendJson(res, 401, { error: 'REPLAYED' });
+    }
     if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
     if (this.faults.errorRate > 0 && Math.random() < this.faults.errorRate) return sendJson(res, 500, { error: 'INTERNAL' });
     this.route(req, res, path, body);
@@ -208,9 +245,42 @@ export class PaymentServerSim {
 
   private signed(req: http.IncomingMessage, path: string, body: string): boolean {
     assert(this.opts !== undefined, 'started');
-    const verdict = verifySignature(this.opts.secret, signedParts(req.headers, req.method ?? '', path, body),
-      this.opts.toleranceSec ?? SIGNATURE_TOLERANCE_SEC_DEFAULT);
+    const verdict = verifySignature(this.opts.secret, signedParts(req.headers, req.method ?? '', path, body), this.toleranceSec());
     return verdict.ok;
+  }
+
+  // A signature seen before within the tolerance is a replay; a fresh one is remembered
+  // until its timestamp leaves the window (after that, verifySignature refuses it as STALE).
+  private replayed(req: http.IncomingMessage): boolean {
+    const signature = singleHeader(req.headers[SIGNATURE_HEADER])!;
+    const timestamp = Number(singleHeader(req.headers[TIMESTAMP_HEADER]));
+    const now = Date.now();
+    if (this.seenSignatures.has(signature, now)) return true;
+    this.seenSignatures.add(signature, (timestamp + this.toleranceSec() + 1) * 1000, now);
+    if (this.faults.refuseAsReplayed > 0) {
+      this.faults.refuseAsReplayed -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  private recordAttempt(req: http.IncomingMessage, path: string): void {
+    if (req.method !== 'POST' || path !== '/v1/payments') return;
+    const orderId = singleHeader(req.headers['idempotency-key']);
+    if (orderId === undefined) return;
+    const list = this.attempts.get(orderId) ?? [];
+    if (list.length >= ATTEMPTS_PER_ORDER_MAX) return;
+    if (list.length === 0 && this.attempts.size >= LEDGER_PAYMENTS_MAX) return;
+    list.push({
+      timestamp: singleHeader(req.headers[TIMESTAMP_HEADER])!,
+      nonce: singleHeader(req.headers[NONCE_HEADER])!,
+      signature: singleHeader(req.headers[SIGNATURE_HEADER])!,
+    });
+    this.attempts.set(orderId, list);
+  }
+
+  private toleranceSec(): number {
+    return this.opts?.toleranceSec ?? SIGNATURE_TOLERANCE_SEC_DEFAULT;
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse, path: string, body: string): void {
@@ -331,6 +401,7 @@ function checkFaults(value: unknown): Partial<Faults> | undefined {
   if (out.errorRate !== undefined && out.errorRate > 1) return undefined;
   if (out.timeoutAfterCharge !== undefined && !Number.isInteger(out.timeoutAfterCharge)) return undefined;
   if (out.declineRefunds !== undefined && !Number.isInteger(out.declineRefunds)) return undefined;
+  if (out.refuseAsReplayed !== undefined && !Number.isInteger(out.refuseAsReplayed)) return undefined;
   return out;
 }
 

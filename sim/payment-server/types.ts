@@ -56,6 +56,9 @@ export interface Faults {
   // TEST ONLY: a broken payment server that charges the next N new code payments twice,
   // so that the hospital simulation's invariant check can be seen to fail.
   doubleCharge: number;
+  // How many of the next signed /v1 requests are refused 401 REPLAYED as if their
+  // signature had been seen already: what a real server answers a client that reuses one.
+  refuseAsReplayed: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -68,4 +71,5 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   duplicateNotifications: false,
   declineRefunds: 0,
   doubleCharge: 0,
+  refuseAsReplayed: 0,
 });

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { encodeFrame, FrameDecoder } from '../../runtime/channel/framing.js';
 import { checkRecord, MAX_RECORD_BYTES, parseRecord, RECEIVES, RecordError, type ChannelRecord, type RecordKind } from '../../runtime/channel/records.js';
 import { connectChannel, listenChannel, type ChannelConnection } from '../../runtime/channel/connection.js';
+import { ChannelClient } from '../../runtime/outer/channel-client.js';
 
 const log = pino({ level: process.env.FERRY_TEST_LOG ?? 'silent' });
 
@@ -196,8 +197,7 @@ test.after(async () => {
 });
 
 let n = 0;
-async function listen(): Promise<{ socketPath: string; accepted: Promise<ChannelConnection> }> {
-  const socketPath = path.join(dir, `ch-${++n}.sock`);
+async function listen(socketPath = path.join(dir, `ch-${++n}.sock`)): Promise<{ socketPath: string; accepted: Promise<ChannelConnection> }> {
   let resolve!: (c: ChannelConnection) => void;
   const accepted = new Promise<ChannelConnection>((r) => (resolve = r));
   servers.push(await listenChannel(socketPath, log, (c) => {
@@ -351,6 +351,31 @@ test('a hello claiming to be the inner side is refused by the outer side', async
     assert.unreachable('the connection should have failed');
   } catch (err) {
     assert.match((err as Error).message, /hello from outer, expected inner/);
+  }
+});
+
+test('the outer side keeps retrying a missing inner side at most a second apart, and connects as soon as it listens', async () => {
+  const socketPath = path.join(dir, `ch-${++n}.sock`);
+  const delays: number[] = [];
+  // The largest jitter every time, and no real waiting: the delays are what is checked.
+  // After the twelfth failed attempt the inner side starts listening.
+  const client = new ChannelClient(socketPath, log, {
+    random: () => 0.999_999,
+    wait: async (ms) => {
+      delays.push(ms);
+      if (delays.length === 12) await listen(socketPath);
+    },
+  });
+  client.start();
+  try {
+    const connected = once(client, 'connected');
+    await connected;
+    assert.ok(client.connected);
+    assert.is(delays.length, 12);
+    assert.equal(delays.slice(0, 6), [49, 99, 199, 399, 799, 999]);
+    assert.ok(delays.every((d) => d <= 1_000), `every delay at most 1 s: ${delays.join(', ')}`);
+  } finally {
+    await client.close();
   }
 });
 

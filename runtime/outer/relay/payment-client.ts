@@ -40,6 +40,7 @@ export type CallResult =
   | { kind: 'unknown'; reason: 'timeout' | 'network' } // the request may or may not have been processed
   | { kind: 'server_error'; status: number }
   | { kind: 'refused'; status: number; error: string } // a 4xx: the server did not process it
+  | { kind: 'replayed' } // 401 REPLAYED: the server took this attempt for a copy of an earlier one
   | { kind: 'invalid'; reason: string }; // an answer that does not describe this order
 
 // Only these fields cross to the payment server (DESIGN.md "Payment side").
@@ -87,6 +88,7 @@ export class PaymentClient {
     if (result.kind !== 'http') return result;
     const { status, json } = result;
     if (status >= 500) return { kind: 'server_error', status };
+    if (isReplayRefusal(status, json)) return { kind: 'replayed' };
     if (status !== 200) return { kind: 'refused', status, error: errorOf(json) };
     return checkRefundAnswer(json, refund);
   }
@@ -100,6 +102,7 @@ export class PaymentClient {
     if (result.kind !== 'http') return result;
     const { status, json } = result;
     if (status >= 500) return { kind: 'server_error', status };
+    if (isReplayRefusal(status, json)) return { kind: 'replayed' };
     if (status !== 200) return { kind: 'refused', status, error: errorOf(json) };
     return checkAnswer(json, order);
   }
@@ -147,6 +150,7 @@ export type RefundCallResult =
   | { kind: 'unknown'; reason: 'timeout' | 'network' }
   | { kind: 'server_error'; status: number }
   | { kind: 'refused'; status: number; error: string }
+  | { kind: 'replayed' }
   | { kind: 'invalid'; reason: string };
 
 // Like checkAnswer: a refund answer must be about this refund, order and amount.
@@ -182,6 +186,14 @@ function readAnswer(res: http.IncomingMessage, maxBytes: number): Promise<unknow
     res.on('error', reject);
     res.on('aborted', () => reject(new Error('aborted')));
   });
+}
+
+// The server saw this signature before and did nothing with the request. It says
+// nothing about the secret or the clock (those are 401 SIGNATURE): a fresh attempt,
+// with a fresh nonce, is the answer. Every attempt signs anew, so this only happens
+// when a request was duplicated on its way (a proxy's retry, say).
+function isReplayRefusal(status: number, json: unknown): boolean {
+  return status === 401 && errorOf(json) === 'REPLAYED';
 }
 
 function errorOf(json: unknown): string {

@@ -64,6 +64,13 @@ export class RefundRelay {
         });
         return;
       }
+      if (result.kind === 'replayed') {
+        // The server is up; this attempt looked like a copy of an earlier one. Retry signed anew.
+        this.deps.breaker.success();
+        this.deps.log.warn({ refundId: refund.refundId }, 'payment server took the refund request for a replay; retrying with a fresh signature');
+        await sleep(backoffDelayMs(attempt, { baseMs: this.deps.retryBaseMs ?? RETRY_BASE_MS, maxMs: RETRY_MAX_MS }), signal);
+        continue;
+      }
       if (result.kind === 'refused' && result.status !== 401 && result.status !== 429) {
         // 409: this refund id was used for another refund; 400/404/422: the server will
         // never do it. Neither is a refund made: report it failed, for an operator.

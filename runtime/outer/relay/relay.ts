@@ -162,6 +162,12 @@ export class Relay {
         this.deps.log.error({ orderId, mode, reason: result.reason }, 'payment server answer does not match the order; asking again');
         this.sendUnknown(entry, 'invalid answer');
         return { done: false, mode: 'get', delayMs: retry };
+      case 'replayed':
+        // The server is up and checking signatures: not a failure of the server, and
+        // not an authentication failure. A new attempt carries a new nonce.
+        this.deps.breaker.success();
+        this.deps.log.warn({ orderId, mode }, 'payment server took the request for a replay; retrying with a fresh signature');
+        return { done: false, mode, delayMs: retry };
       case 'refused':
         return this.onRefused(entry, mode, result.status, result.error, retry);
     }
