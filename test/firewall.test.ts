@@ -1,6 +1,6 @@
 // `ferry firewall plan` as an operator runs it: golden rulesets for several policies,
-// and bad policies refused with file:line before any ruleset is printed (DESIGN.md
-// invariant 5). Needs neither root nor nft, except the one test that has nft parse
+// and bad policies refused with file:line before any ruleset is printed (invariant 5
+// of docs/design.md). Needs neither root nor nft, except the one test that has nft parse
 // every golden ruleset in a throwaway namespace (skipped, with a message, without them).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,7 +1,7 @@
 // Policy → nftables ruleset: a pure function, so `ferry firewall plan` can show exactly
 // what `apply` will load, and golden files can pin it.
 //
-// The shape (DESIGN.md, "Firewall"): one `table inet ferry`, base chains that drop by
+// The shape (docs/firewall.md): one `table inet ferry`, base chains that drop by
 // default, interfaces matched by name (`iifname`) so the table loads before the NICs
 // exist or while they sit in another namespace, and a named counter on every drop rule
 // so that `nft list counters` shows what was refused and where. The file replaces only

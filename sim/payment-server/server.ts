@@ -1,4 +1,4 @@
-// A faithful simulator of the payment server of DESIGN.md "Payment side": signed
+// A faithful simulator of the payment server of docs/payment-server.openapi.yaml: signed
 // requests, idempotency by order id, scan-to-pay with signed notifications, refunds,
 // daily statements, and fault knobs (latency, errors, a charge whose answer never comes
 // in time, an outage, duplicate notifications) for the tests of invariants 1 and 2.

@@ -1,4 +1,4 @@
-// The payment server's wire shapes (DESIGN.md "Payment side") and the simulator's knobs.
+// The payment server's wire shapes (docs/payment-server.openapi.yaml) and the simulator's knobs.
 export type Method = 'code' | 'qr';
 export type PaymentStatus = 'succeeded' | 'failed' | 'pending';
 

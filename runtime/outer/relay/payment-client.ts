@@ -43,7 +43,7 @@ export type CallResult =
   | { kind: 'replayed' } // 401 REPLAYED: the server took this attempt for a copy of an earlier one
   | { kind: 'invalid'; reason: string }; // an answer that does not describe this order
 
-// Only these fields cross to the payment server (DESIGN.md "Payment side").
+// Only these fields cross to the payment server (docs/payment-server.openapi.yaml).
 export function paymentBody(order: OrderRecord): Record<string, unknown> {
   const body: Record<string, unknown> = {
     orderId: order.orderId, amount: order.amount, currency: order.currency,
