@@ -121,6 +121,14 @@ test('a status query for an order never seen is answered 404 NOT_FOUND', async (
   assert.equal(reply, { status: 404, json: { error: 'NOT_FOUND' } });
 });
 
+test('a status query percent-encodes the order id, as the relay sends it, and finds the payment', async () => {
+  await pay(base, { orderId: 'kiosk:7', amount: 700 });
+  const found = await signed(base, 'GET', `/v1/payments/${encodeURIComponent('kiosk:7')}`);
+  assert.is(found.status, 200);
+  assert.is(found.json.orderId, 'kiosk:7');
+  assert.is((await signed(base, 'GET', '/v1/payments/%E0%A4%A')).status, 400, 'a malformed escape');
+});
+
 test('a scan-to-pay is pending with a QR code, then succeeds and is charged once', async () => {
   const reply = await pay(base, { orderId: 'o-8', amount: 2000, method: 'qr', authCode: undefined as unknown as string });
   assert.is(reply.json.status, 'pending');

@@ -32,7 +32,9 @@ const REQUEST_BYTES_MAX = 16 * 1024;
 // How long a completed scan-to-pay takes by default (a person scanning with a phone).
 const QR_DELAY_MS_DEFAULT = 2_000;
 const STATEMENT_PATH = /^\/v1\/statements\/(\d{4}-\d{2}-\d{2})$/;
-const PAYMENT_PATH = /^\/v1\/payments\/([A-Za-z0-9][A-Za-z0-9._:-]{0,63})$/;
+// The order id is one path segment, percent-encoded by the client (`:` is `%3A`).
+const PAYMENT_PATH = /^\/v1\/payments\/([^/]{1,200})$/;
+const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 // Signatures remembered for replay refusal: far more than a gateway sends within the
 // tolerance window, bounded so that a flood cannot grow memory.
 const SEEN_SIGNATURES_MAX = 100_000;
@@ -288,7 +290,11 @@ export class PaymentServerSim {
     if (method === 'POST' && path === '/v1/payments') return this.pay(req, res, body);
     if (method === 'POST' && path === '/v1/refunds') return this.refund(req, res, body);
     const payment = PAYMENT_PATH.exec(path);
-    if (method === 'GET' && payment) return this.status(res, payment[1]!);
+    if (method === 'GET' && payment) {
+      const orderId = decodedSegment(payment[1]!);
+      if (orderId === undefined || !ORDER_ID.test(orderId)) return sendJson(res, 400, { error: 'INVALID', field: 'orderId' });
+      return this.status(res, orderId);
+    }
     const statement = STATEMENT_PATH.exec(path);
     if (method === 'GET' && statement) return sendJson(res, 200, applyStatementFaults(this.ledger.statement(statement[1]!), this.statementFaults));
     sendJson(res, 404, { error: 'NOT_FOUND' });
@@ -412,4 +418,12 @@ function simTlsOptions(t: SimTls): https.ServerOptions {
     cert: t.cert, key: t.key, ...(t.ca !== undefined ? { ca: t.ca } : {}),
     requestCert: required, rejectUnauthorized: required, minVersion: 'TLSv1.2',
   };
+}
+
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined; // a malformed escape
+  }
 }
