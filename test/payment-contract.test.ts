@@ -319,6 +319,16 @@ test('a payment server that refuses the signature keeps to the contract, and eve
   includesAll(conformAll(w), ['POST /v1/payments 401', 'GET /v1/statements/{date} 401']);
 });
 
+test('a payment server that refuses an attempt as a replay keeps to the contract, and the order still settles', async () => {
+  const w = await setUp({ faults: { refuseAsReplayed: 2 } });
+  w.inner.order('c-replay');
+  await waitFor(() => w.inner.final('c-replay') !== undefined, 'settled after the replay refusals');
+  const refused = w.pay.exchanges.filter((ex) => ex.path === '/v1/payments' && ex.status === 401);
+  assert.is(refused.length, 2);
+  assert.ok(refused.every((ex) => JSON.parse(ex.answer!).error === 'REPLAYED'));
+  includesAll(conformAll(w), ['POST /v1/payments 401', 'POST /v1/payments 200']);
+});
+
 test("the notification endpoint's answers to the simulator keep to the contract: accepted, duplicate, refused, unavailable", async () => {
   const w = await setUp({ faults: { duplicateNotifications: true }, qrDelayMs: 50, notifyAttempts: 2 });
   w.inner.order('c-n1', { method: 'qr', authCode: undefined });
@@ -359,6 +369,7 @@ test("the notification endpoint's refusals keep to the contract: signature, repl
   const results: Array<[string, { status: number; text: string }]> = [['accepted', await post(url, 'POST', body(), good)]];
   results.push(['replayed', await post(url, 'POST', body(), good)]);
   results.push(['sent again', await post(url, 'POST', body(), signed(body()))]);
+  results.push(['other content', await post(url, 'POST', body({ amount: 101 }), signed(body({ amount: 101 })))]);
   results.push(['bad signature', await post(url, 'POST', body(), signRequest('wrong', 'POST', NOTIFY_PATH, body()))]);
   results.push(['extra field', await post(url, 'POST', body({ notifyId: 'ntf-c-2', patient: 'x' }), signed(body({ notifyId: 'ntf-c-2', patient: 'x' })))]);
   results.push(['amount', await post(url, 'POST', body({ notifyId: 'ntf-c-3', orderId: 'c-amt', amount: 1 }), signed(body({ notifyId: 'ntf-c-3', orderId: 'c-amt', amount: 1 })))]);
@@ -375,7 +386,7 @@ test("the notification endpoint's refusals keep to the contract: signature, repl
     if (codes) assert.ok(codes.includes(answer.error), `${what}: ${answer.error} in ${codes.join(', ')}`);
     return r.status;
   });
-  assert.equal(statuses, [200, 401, 200, 401, 400, 400, 404, 405, 413]);
+  assert.equal(statuses, [200, 401, 200, 409, 401, 400, 400, 404, 405, 413]);
   assert.equal(JSON.parse(results[2]![1].text), { ok: true, duplicate: true });
 });
 
