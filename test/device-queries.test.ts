@@ -26,7 +26,7 @@ test.before(async () => {
       { id: 'billing-02', role: 'billing_desk', password: 'pw-billing-02' },
       { id: 'billing-03', role: 'billing_desk', password: 'pw-billing-03' }, // for the simulator commands
     ],
-    departments: { TST: { morning: 5, afternoon: 5, fee: 1500 } },
+    departments: { TST: { morning: 5, afternoon: 5, fee: 1500 }, TAK: { morning: 5, afternoon: 5, fee: 1500 } },
   });
   gw = await startTestGateway({ rulesDir, qrDelayMs: 150 });
   desk = new BillingDeskSim(await gw.device('billing-01'));
@@ -129,6 +129,21 @@ test('the simulators ask too: ferry sim billing-desk status and ferry sim regist
   const listed = await ferry(['sim', 'registration', 'query', '--patient', 'P-3101', '--url', gw.mqttUrl, '--device', 'kiosk-02']);
   assert.is(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /TST \S+ morning, booked, visit number \d+/);
+});
+
+test('ferry sim receiver report --taken names the visit numbers the window holds, and the kiosk skips them', async () => {
+  const report = await ferry(['sim', 'receiver', 'report', '--dept', 'TAK', '--date', DATE, '--session', 'morning:5:2', '--taken', 'morning:1,3',
+    '--url', gw.mqttUrl, '--device', 'receiver-01']);
+  assert.is(report.code, 0, report.stderr);
+  const numbers: number[] = [];
+  for (const patientId of ['P-3301', 'P-3302']) {
+    const outcome = await kiosk.registerAndPay({ dept: 'TAK', session: 'morning', date: DATE, patientId }, 'code', { bookedWaitMs: 5000 });
+    assert.ok(outcome.booked, JSON.stringify(outcome.held.body));
+    numbers.push(outcome.booked!.body.visitNo);
+  }
+  assert.equal(numbers, [2, 4], 'never 1 or 3, which the window gave');
+  const wrong = await ferry(['sim', 'receiver', 'report', '--dept', 'TAK', '--session', 'morning:5:2', '--taken', 'evening:1', '--url', gw.mqttUrl]);
+  assert.is(wrong.code, 2, 'a --taken for a session not reported is a usage error');
 });
 
 test.run();

@@ -16,12 +16,14 @@ const HELP = `Usage: ferry sim receiver report --dept D --session NAME:CAPACITY:
 Acts as a medical information receiver: reports a department's registration status for
 a day. BOOKED counts the bookings made at the window or elsewhere, outside the gateway;
 add :closed to close a session. The gateway recomputes the remaining counts and
-republishes slots/{dept}/{date}.
+republishes slots/{dept}/{date}. Without --taken, the window is taken to hold visit
+numbers 1..BOOKED; --taken names the numbers it holds.
 
 Options:
   --dept D            department code (departments.yaml)
   --date YYYY-MM-DD   the day (default today in Asia/Shanghai)
   --session SPEC      one per session, e.g. morning:40:12 or afternoon:30:0:closed
+  --taken NAME:N,N..  the visit numbers the window gave in session NAME, e.g. morning:1,2,3,6
   --version N         the report's version (default: the current unix time in seconds)
 
 ${connectionHelp(DEFAULT_DEVICE)}
@@ -34,6 +36,7 @@ const OPTIONS = {
   dept: { type: 'string' },
   date: { type: 'string' },
   session: { type: 'string', multiple: true },
+  taken: { type: 'string', multiple: true },
   version: { type: 'string' },
 } as const;
 
@@ -52,6 +55,7 @@ export const command: Command = {
       if (!values.dept) throw new UsageError('--dept is required');
       const sessions = (values.session ?? []).map(parseSession);
       if (sessions.length === 0) throw new UsageError('give at least one --session');
+      for (const spec of values.taken ?? []) addTaken(sessions, spec);
       if (values.version !== undefined) nonNegativeInt(values.version, '--version');
       return { values: { ...values, dept: values.dept }, sessions, receiver: await ReceiverSim.connect(connectOptions(values, DEFAULT_DEVICE)) };
     });
@@ -80,4 +84,12 @@ function parseSession(spec: string): SessionReport {
     throw new UsageError(`--session is NAME:CAPACITY:BOOKED[:closed], not ${spec}`);
   }
   return { session, capacity: nonNegativeInt(capacity, '--session capacity'), booked: nonNegativeInt(booked, '--session booked'), ...(closed ? { closed: true } : {}) };
+}
+
+function addTaken(sessions: SessionReport[], spec: string): void {
+  const [name, list, extra] = spec.split(':');
+  if (!name || !list || extra !== undefined) throw new UsageError(`--taken is NAME:N,N,..., not ${spec}`);
+  const session = sessions.find((s) => s.session === name);
+  if (!session) throw new UsageError(`--taken names session ${name}, which no --session reports`);
+  session.takenNumbers = list.split(',').map((n) => nonNegativeInt(n, '--taken visit number'));
 }
