@@ -7,6 +7,8 @@ import type { Rules } from '../rules/types.js';
 import { loadRules } from '../rules/load.js';
 import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
+import { CHANNEL } from '../channel/records.js';
+import { joinHandlers } from '../channel/table.js';
 import { topics } from '../../devices/protocol.js';
 import { Store } from './store/store.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -107,10 +109,14 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
     });
-    channelServer = await listenChannel(socketPath, log.child({ part: 'channel' }), (connection) => {
+    const channelLog = log.child({ part: 'channel' });
+    channelServer = await listenChannel(socketPath, channelLog, (connection) => {
       connection.once('ready', () => {
         payments.attach(connection);
-        query.attach(connection);
+        const handlers = joinHandlers(payments.channelHandlers(connection), query.attach(connection));
+        connection.on('record', CHANNEL.receiver('inner', handlers, (err, record) => {
+          channelLog.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
+        }));
       });
     });
   } catch (err) {

@@ -2,7 +2,7 @@
 // notification endpoint. Holds no state that must survive a restart.
 import { assert } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { ChannelRecord } from '../channel/records.js';
+import { CHANNEL, type ChannelRecord } from '../channel/records.js';
 import { ChannelClient } from './channel-client.js';
 import { NotificationForwarder, NOTIFY_ACK_WAIT_MS } from './notify/forwarder.js';
 import type { NotifyLimits } from './notify/limits.js';
@@ -55,12 +55,12 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
   const notifyLog = log.child({ part: 'notify' });
   const refusals = new RefusalReporter({ send, log: notifyLog, now });
 
-  channel.on('record', (record) => {
-    if (record.k === 'order') relay.onOrder(record);
-    else if (record.k === 'notification.ack') forwarder.onAck(record);
-    else if (record.k === 'refund') refunds.onRefund(record);
-    else if (record.k === 'statement.request') statements.onRequest(record);
-  });
+  channel.on('record', CHANNEL.receiver('outer', {
+    order: (record) => relay.onOrder(record),
+    'notification.ack': (record) => forwarder.onAck(record),
+    refund: (record) => refunds.onRefund(record),
+    'statement.request': (record) => statements.onRequest(record),
+  }));
   channel.on('disconnected', () => forwarder.dropAll());
   channel.on('connected', () => refusals.drain());
 

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import { Reconciler } from '../reconcile/reconcile.js';
-import { StatementRequester } from '../reconcile/statement-request.js';
+import { StatementRequester, type StatementHandlers } from '../reconcile/statement-request.js';
 import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 
@@ -15,7 +15,7 @@ export interface QuerySide {
   reconciler: Reconciler;
   retention: Retention;
   managementUrl(): string | null;
-  attach(connection: ChannelConnection): void;
+  attach(connection: ChannelConnection): StatementHandlers;
   start(): Promise<void>;
   close(): Promise<void>;
 }

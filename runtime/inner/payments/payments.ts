@@ -3,7 +3,7 @@
 // until final; refunds likewise. Every change is a store transaction; devices are
 // told only after it is durable.
 import type { ChannelConnection } from '../../channel/connection.js';
-import type { ChannelRecord, NotificationRecord, NotifyRefusedRecord, OutcomeRecord, RefundOutcomeRecord } from '../../channel/records.js';
+import type { ChannelHandlers, NotificationRecord, NotifyRefusedRecord, OutcomeRecord, RefundOutcomeRecord } from '../../channel/records.js';
 import type { Logger } from '../../common/logger.js';
 import type { PaymentResultBody, BillPaidBody } from '../../../devices/protocol.js';
 import type { Store, Tx } from '../store/store.js';
@@ -20,6 +20,8 @@ import { createRefund, refundJournalKey, refundKey, reopenRefund, RefundRetryRef
 // outer side, which then asks the payment server: covers a lost notification.
 const RESYNC_AFTER_MS = 30_000;
 const RESYNC_EVERY_MS = 10_000;
+
+export type PaymentHandlers = Pick<ChannelHandlers<'inner'>, 'order.ack' | 'outcome' | 'notification' | 'refund.outcome' | 'notify.refused'>;
 
 export interface PaymentsOptions {
   store: Store;
@@ -77,7 +79,6 @@ export class Payments {
   attach(connection: ChannelConnection): void {
     this.channel?.close();
     this.channel = connection;
-    connection.on('record', (record) => void this.onRecord(connection, record));
     connection.on('close', () => {
       if (this.channel === connection) this.channel = null;
     });
@@ -233,19 +234,19 @@ export class Payments {
     }
   }
 
-  private async onRecord(connection: ChannelConnection, record: ChannelRecord): Promise<void> {
-    try {
+  // The handlers of the channel kinds that move orders and refunds, for the inner side's
+  // one map of channel handlers (runtime/channel/records.ts).
+  channelHandlers(connection: ChannelConnection): PaymentHandlers {
+    return {
       // An order.ack says the outer side has the order. It is not written down: it would
       // cost a durable transaction per payment and change nothing, since every open
       // order is resent after any restart whatever its state.
-      if (record.k === 'order.ack') this.opts.log.debug({ orderId: record.orderId }, 'order acknowledged by the outer side');
-      else if (record.k === 'outcome') await this.onOutcome(record);
-      else if (record.k === 'notification') await this.onNotification(connection, record);
-      else if (record.k === 'refund.outcome') await this.onRefundOutcome(record);
-      else if (record.k === 'notify.refused') await this.onRefused(record);
-    } catch (err) {
-      this.opts.log.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
-    }
+      'order.ack': (record) => this.opts.log.debug({ orderId: record.orderId }, 'order acknowledged by the outer side'),
+      outcome: (record) => this.onOutcome(record),
+      notification: (record) => this.onNotification(connection, record),
+      'refund.outcome': (record) => this.onRefundOutcome(record),
+      'notify.refused': (record) => this.onRefused(record),
+    };
   }
 
   private async onOutcome(record: OutcomeRecord): Promise<void> {

@@ -3,12 +3,14 @@
 // until the last one. One request at a time; each waits at most STATEMENT_WAIT_MS.
 import { randomBytes } from 'node:crypto';
 import type { ChannelConnection } from '../../channel/connection.js';
-import { STATEMENT_LINES_MAX, type ChannelRecord, type StatementLine } from '../../channel/records.js';
+import { STATEMENT_LINES_MAX, type ChannelHandlers, type StatementFailedRecord, type StatementLine, type StatementPartRecord } from '../../channel/records.js';
 import { ReconcileError } from './errors.js';
 
 // The payment server may take a while to build a day's statement; the parts follow
 // each other at channel speed.
 export const STATEMENT_WAIT_MS = 60_000;
+
+export type StatementHandlers = Pick<ChannelHandlers<'inner'>, 'statement.part' | 'statement.failed'>;
 
 interface Pending {
   requestId: string;
@@ -25,14 +27,19 @@ export class StatementRequester {
 
   constructor(private readonly waitMs = STATEMENT_WAIT_MS) {}
 
-  attach(connection: ChannelConnection): void {
+  // Returns the handlers of the kinds that answer a statement.request, for the inner
+  // side's one map of channel handlers.
+  attach(connection: ChannelConnection): StatementHandlers {
     this.connection = connection;
-    connection.on('record', (record) => this.onRecord(record));
     connection.on('close', () => {
       if (this.connection !== connection) return;
       this.connection = null;
       this.settle(new ReconcileError('OUTER_DOWN', 'the outer side disconnected while the statement was on its way'));
     });
+    return {
+      'statement.part': (record) => this.onPart(record),
+      'statement.failed': (record) => this.onFailed(record),
+    };
   }
 
   async fetch(date: string): Promise<StatementLine[]> {
@@ -55,11 +62,14 @@ export class StatementRequester {
     this.settle(new ReconcileError('OUTER_DOWN', 'the gateway is stopping'));
   }
 
-  private onRecord(record: ChannelRecord): void {
+  private onFailed(record: StatementFailedRecord): void {
+    if (this.pending?.requestId !== record.requestId) return; // an answer to a request given up on
+    this.settle(new ReconcileError('FETCH_FAILED', record.reason));
+  }
+
+  private onPart(record: StatementPartRecord): void {
     const p = this.pending;
-    if (record.k !== 'statement.part' && record.k !== 'statement.failed') return;
     if (!p || record.requestId !== p.requestId) return; // an answer to a request given up on
-    if (record.k === 'statement.failed') return this.settle(new ReconcileError('FETCH_FAILED', record.reason));
     if (record.date !== p.date || record.part !== p.nextPart) return this.settle(new ReconcileError('FETCH_FAILED', 'statement parts out of order'));
     if (p.lines.length + record.lines.length > STATEMENT_LINES_MAX) return this.settle(new ReconcileError('FETCH_FAILED', `the statement has more than ${STATEMENT_LINES_MAX} lines`));
     p.lines.push(...record.lines);
