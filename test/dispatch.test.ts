@@ -261,7 +261,7 @@ test('patient information cannot cross to the payment side: the channel refuses 
     refused({ k: 'dispatch', ...stored }, side);
   }
   // Valid records of each kind that a payment needs, each with one field of the
-  // patient's message added: all refused (see also test/internals/channel.test.ts).
+  // patient's message added: all refused (see also test/channel.test.ts).
   const valid = {
     outer: { k: 'order', orderId: 'P20261126-abcd-000001', amount: 100, currency: 'CNY', method: 'qr', description: 'Bill B1' },
     inner: { k: 'outcome', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 100 },
