@@ -17,6 +17,7 @@ import { checkRecord, RECEIVES, RecordError } from '../runtime/channel/records.j
 import { loadRules } from '../runtime/rules/load.js';
 import { classify } from '../runtime/inner/dispatch/route.js';
 import { dispatchKey, type DispatchRecord } from '../runtime/inner/dispatch/records.js';
+import { errorEntry } from '../runtime/common/errors.js';
 import type { AuditEntry } from '../runtime/inner/store/store.js';
 import { copyRules, LOAD_RATE, PROJECT_DIR, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
 
@@ -72,6 +73,22 @@ test.after.each(async () => {
 
 test.after(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// A broken invariant of the store is an assertion: logged with its stack as an
+// unexpected error, answered with the catalogue's sentence, never with the gateway's
+// internals (a key, a record id) in the device's message.
+test('a resend of a patient.info whose stored message is gone is answered INTERNAL with the catalogue sentence', async () => {
+  await gateway();
+  const kiosk = await gw!.device('kiosk-01');
+  const body = { symptoms: 'fever since yesterday', dept: 'PED', patientId: 'P-7' };
+  const first = await kiosk.request<DispatchQueuedBody>('patient.info', body, { id: 'pi-gone-1' });
+  assert.is(first.type, 'dispatch.queued', JSON.stringify(first));
+  await gw!.inner.store.transact(async (tx) => tx.del(dispatchKey(first.body.dispatchId)));
+  const again = await kiosk.request<ErrorBody>('patient.info', body, { id: 'pi-gone-1' });
+  assert.is(again.type, 'error', JSON.stringify(again));
+  assert.is(again.body.code, 'INTERNAL');
+  assert.is(again.body.message, errorEntry('device', 'INTERNAL').message);
 });
 
 test('a message naming a department is stored in its inbox, reaches its workstation and is acked there', async () => {
@@ -261,7 +278,7 @@ test('patient information cannot cross to the payment side: the channel refuses 
     refused({ k: 'dispatch', ...stored }, side);
   }
   // Valid records of each kind that a payment needs, each with one field of the
-  // patient's message added: all refused (see also test/internals/channel.test.ts).
+  // patient's message added: all refused (see also test/channel.test.ts).
   const valid = {
     outer: { k: 'order', orderId: 'P20261126-abcd-000001', amount: 100, currency: 'CNY', method: 'qr', description: 'Bill B1' },
     inner: { k: 'outcome', orderId: 'P20261126-abcd-000001', status: 'succeeded', amount: 100 },

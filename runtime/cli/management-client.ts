@@ -61,7 +61,7 @@ export async function callApi(c: Connection, method: 'GET' | 'POST', route: stri
     throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is the gateway running?)`);
   }
   const text = await res.text();
-  if (text.length > MANAGEMENT_ANSWER_BYTES_MAX) throw new ApiError(res.status, 'TOO_LARGE', 'the answer is too large');
+  if (text.length > MANAGEMENT_ANSWER_BYTES_MAX) throw new ApiError(res.status, 'ANSWER_TOO_LARGE', 'the answer is too large');
   let json: { error?: string; message?: string } | undefined;
   try {
     json = JSON.parse(text);

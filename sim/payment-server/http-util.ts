@@ -1,5 +1,6 @@
 // Small HTTP helpers for the simulator: bounded body reading and JSON answers.
 import type http from 'node:http';
+import { httpStatus, type CodeOf } from '../../runtime/common/errors.js';
 
 export class BodyTooLargeError extends Error {}
 
@@ -26,6 +27,12 @@ export function sendJson(res: http.ServerResponse, status: number, value: unknow
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+// A payment server's error answer: the code and its status from the catalogue (area
+// `payment-server`), as the contract has them.
+export function sendError(res: http.ServerResponse, code: CodeOf<'payment-server'>, more: Record<string, string> = {}): void {
+  sendJson(res, httpStatus('payment-server', code), { error: code, ...more });
 }
 
 export function parseJson(text: string): unknown {

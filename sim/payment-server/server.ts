@@ -18,7 +18,7 @@ import { assert } from '../../runtime/common/errors.js';
 import {
   NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, signedParts, singleHeader, verifySignature,
 } from '../../runtime/common/signature.js';
-import { BodyTooLargeError, isLoopback, parseJson, readBody, sendJson } from './http-util.js';
+import { BodyTooLargeError, isLoopback, parseJson, readBody, sendError, sendJson } from './http-util.js';
 import { HospitalDay, TIME_ZONE_DEFAULT } from '../../runtime/common/hospital-day.js';
 import { answerOf, Ledger, LEDGER_PAYMENTS_MAX, refundAnswerOf, type Payment, type Refund } from './ledger.js';
 import { Notifier, NOTIFY_RETRY_DEFAULT, type Delivery, type NotifyRetry } from './notifier.js';
@@ -229,19 +229,19 @@ export class PaymentServerSim {
     try {
       body = await readBody(req, REQUEST_BYTES_MAX);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) sendJson(res, 413, { error: 'TOO_LARGE' });
+      if (err instanceof BodyTooLargeError) sendError(res, 'TOO_LARGE');
       return;
     }
     const path = req.url ?? '/';
     if (path.startsWith('/_sim/')) return this.control(req, res, path, body);
-    if (!this.signed(req, path, body)) return sendJson(res, 401, { error: 'SIGNATURE' });
+    if (!this.signed(req, path, body)) return sendError(res, 'SIGNATURE');
     this.recordAttempt(req, path);
     if (this.replayed(req)) {
       this.replaysRefused += 1;
-      return sendJson(res, 401, { error: 'REPLAYED' });
+      return sendError(res, 'REPLAYED');
     }
     if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
-    if (this.faults.errorRate > 0 && Math.random() < this.faults.errorRate) return sendJson(res, 500, { error: 'INTERNAL' });
+    if (this.faults.errorRate > 0 && Math.random() < this.faults.errorRate) return sendError(res, 'INTERNAL');
     this.route(req, res, path, body);
   }
 
@@ -292,25 +292,25 @@ export class PaymentServerSim {
     const payment = PAYMENT_PATH.exec(path);
     if (method === 'GET' && payment) {
       const orderId = decodedSegment(payment[1]!);
-      if (orderId === undefined || !ORDER_ID.test(orderId)) return sendJson(res, 400, { error: 'INVALID', field: 'orderId' });
+      if (orderId === undefined || !ORDER_ID.test(orderId)) return sendError(res, 'INVALID', { field: 'orderId' });
       return this.status(res, orderId);
     }
     const statement = STATEMENT_PATH.exec(path);
     if (method === 'GET' && statement) return sendJson(res, 200, applyStatementFaults(this.ledger.statement(statement[1]!), this.statementFaults));
-    sendJson(res, 404, { error: 'NOT_FOUND' });
+    sendError(res, 'NOT_FOUND');
   }
 
   private pay(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
     const checked = checkPaymentRequest(parseJson(body));
-    if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
+    if (!checked.ok) return sendError(res, 'INVALID', { field: checked.error });
     const request = checked.value;
     if (this.paymentRequests.size < LEDGER_PAYMENTS_MAX || this.paymentRequests.has(request.orderId)) {
       this.paymentRequests.set(request.orderId, this.requestsFor(request.orderId) + 1);
     }
-    if (singleHeader(req.headers['idempotency-key']) !== request.orderId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
+    if (singleHeader(req.headers['idempotency-key']) !== request.orderId) return sendError(res, 'IDEMPOTENCY_KEY');
     const recorded = this.ledger.pay(request, this.now());
-    if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
-    if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
+    if (recorded.kind === 'conflict') return sendError(res, 'IDEMPOTENCY_CONFLICT');
+    if (recorded.kind === 'full') return sendError(res, 'FULL');
     const payment = recorded.value;
     if (recorded.kind === 'created' && payment.status === 'pending') this.scheduleQr(payment.orderId);
     if (recorded.kind === 'created' && payment.status === 'succeeded' && this.faults.doubleCharge > 0) {
@@ -327,19 +327,19 @@ export class PaymentServerSim {
 
   private status(res: http.ServerResponse, orderId: string): void {
     const payment = this.ledger.payment(orderId);
-    if (!payment) return sendJson(res, 404, { error: 'NOT_FOUND' });
+    if (!payment) return sendError(res, 'NOT_FOUND');
     sendJson(res, 200, answerOf(payment));
   }
 
   private refund(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
     const checked = checkRefundRequest(parseJson(body));
-    if (!checked.ok) return sendJson(res, 400, { error: 'INVALID', field: checked.error });
-    if (singleHeader(req.headers['idempotency-key']) !== checked.value.refundId) return sendJson(res, 400, { error: 'IDEMPOTENCY_KEY' });
+    if (!checked.ok) return sendError(res, 'INVALID', { field: checked.error });
+    if (singleHeader(req.headers['idempotency-key']) !== checked.value.refundId) return sendError(res, 'IDEMPOTENCY_KEY');
     const recorded = this.ledger.refund(checked.value, this.now(), this.faults.declineRefunds > 0);
     if (recorded.kind === 'created' && recorded.value.failReason === 'declined') this.faults.declineRefunds -= 1;
-    if (recorded.kind === 'not_found') return sendJson(res, 404, { error: 'NOT_FOUND' });
-    if (recorded.kind === 'conflict') return sendJson(res, 409, { error: 'IDEMPOTENCY_CONFLICT' });
-    if (recorded.kind === 'full') return sendJson(res, 503, { error: 'FULL' });
+    if (recorded.kind === 'not_found') return sendError(res, 'NOT_FOUND');
+    if (recorded.kind === 'conflict') return sendError(res, 'IDEMPOTENCY_CONFLICT');
+    if (recorded.kind === 'full') return sendError(res, 'FULL');
     sendJson(res, 200, refundAnswerOf(recorded.value));
   }
 
@@ -361,7 +361,7 @@ export class PaymentServerSim {
     if (req.method === 'GET' && path === '/_sim/state') return sendJson(res, 200, this.state());
     if (req.method === 'POST' && path === '/_sim/faults') return this.controlFaults(res, body);
     if (req.method === 'POST' && path === '/_sim/statement-faults') return this.controlStatementFaults(res, body);
-    sendJson(res, 404, { error: 'NOT_FOUND' });
+    sendError(res, 'NOT_FOUND');
   }
 
   private controlFaults(res: http.ServerResponse, body: string): void {

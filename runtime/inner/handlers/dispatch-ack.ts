@@ -3,7 +3,7 @@
 // later ack of the same message is answered `duplicate`, not refused, because two
 // workstations racing for one patient is normal, not an error.
 import type { DispatchAckBody, DispatchAckedBody } from '../../../devices/protocol.js';
-import { FerryError } from '../../common/errors.js';
+import { assert } from '../../common/errors.js';
 import type { Answer, Handler } from '../gap/handler.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { acknowledge } from '../dispatch/inbox.js';
@@ -32,7 +32,7 @@ export function dispatchAck(deps: { store: Store; dispatcher: () => Dispatcher |
     async replay(idem) {
       const [status, dispatchId] = idem.ref!.split(':') as ['acked' | 'duplicate', string];
       const record = await deps.store.get<DispatchRecord>(dispatchKey(dispatchId));
-      if (!record || record.status !== 'acked') throw new FerryError('INTERNAL', `dispatch ${dispatchId} is not acked`);
+      assert(record !== undefined && record.status === 'acked', `dispatch ${dispatchId} of an accepted dispatch.ack is acked`);
       return ackedAnswer(record, status);
     },
   };

@@ -3,7 +3,7 @@
 // the department's workstations once the acceptance is durable. The kiosk is told
 // where it went. Nothing of it ever reaches the channel to the payment side.
 import type { DispatchQueuedBody, PatientInfoBody } from '../../../devices/protocol.js';
-import { FerryError } from '../../common/errors.js';
+import { assert, FerryError } from '../../common/errors.js';
 import type { TriageRules } from '../../rules/triage.js';
 import type { Answer, Handler } from '../gap/handler.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -43,7 +43,7 @@ export function patientInfo(deps: PatientInfoDeps): Handler {
     // The same request again: where it went, from the store.
     async replay(idem) {
       const record = await deps.store.get<DispatchRecord>(dispatchKey(idem.ref!));
-      if (!record) throw new FerryError('INTERNAL', `dispatch ${idem.ref} is missing`);
+      assert(record !== undefined, `dispatch ${idem.ref} of an accepted patient.info exists`);
       return queuedAnswer(record);
     },
   };

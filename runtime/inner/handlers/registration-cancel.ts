@@ -5,7 +5,7 @@
 // a resent payment.request is with its order's), so a device that asks again after the
 // refund is done learns `refunded`, not the `refunding` of the first answer.
 import type { RegistrationCancelBody, RegistrationCancelledBody } from '../../../devices/protocol.js';
-import { FerryError } from '../../common/errors.js';
+import { assert } from '../../common/errors.js';
 import type { Answer, Handler } from '../gap/handler.js';
 import { regKey, type Registration, type Registrations } from '../registration/registrations.js';
 import type { SlotPool } from '../registration/pools.js';
@@ -37,11 +37,11 @@ export function registrationCancel(store: Store, registrations: Registrations, p
     async replay(record) {
       // A record from before resends were answered afresh keeps its stored answer.
       if (record.ref === undefined) {
-        if (!record.answer) throw new FerryError('INTERNAL', 'registration.cancel record has neither a registration nor an answer');
+        assert(record.answer !== undefined, 'a registration.cancel record has a registration or an answer');
         return record.answer;
       }
       const reg = await store.get<Registration>(regKey(record.ref));
-      if (!reg) throw new FerryError('INTERNAL', `registration ${record.ref} is missing`);
+      assert(reg !== undefined, `registration ${record.ref} of an accepted registration.cancel exists`);
       return cancelledAnswer(reg);
     },
   };

@@ -14,7 +14,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
-import { ReconcileError, type ReconcileErrorCode } from '../reconcile/errors.js';
+import { httpStatus, type CodeOf } from '../../common/errors.js';
+import { ReconcileError } from '../reconcile/errors.js';
 import type { Reconciler } from '../reconcile/reconcile.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import type { Retention } from '../retention/retention.js';
@@ -51,10 +52,6 @@ export const MANAGEMENT_LIMITS = Object.freeze({
 export type ManagementLimits = { readonly [K in keyof typeof MANAGEMENT_LIMITS]: number };
 type RefusedBy = 'connectionsMax' | 'connectionsPerAddressMax';
 
-const RECONCILE_STATUS: Record<ReconcileErrorCode, number> = {
-  BAD_DATE: 400, BUSY: 409, OUTER_DOWN: 503, TIMEOUT: 504, FETCH_FAILED: 502, TOO_LARGE: 500,
-};
-
 export interface ManagementOptions {
   config: ManagementConfig;
   store: Store;
@@ -74,10 +71,15 @@ export interface RunningManagement {
   close(): Promise<void>;
 }
 
+// An answer other than 200, with the code's HTTP status from the catalogue.
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly code: string, readonly status: number, message: string) {
     super(message);
   }
+}
+
+function apiError(code: CodeOf<'management'>, message: string): HttpError {
+  return new HttpError(code, httpStatus('management', code), message);
 }
 
 export async function startManagement(opts: ManagementOptions): Promise<RunningManagement> {
@@ -140,7 +142,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
 async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.IncomingMessage): Promise<unknown> {
   req.resume(); // no route takes a body
   const access = tokens.check(req.headers.authorization);
-  if (!access) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
+  if (!access) throw apiError('UNAUTHORIZED', 'a valid bearer token is required');
   const url = new URL(req.url ?? '/', 'http://management');
   const query = /^\/v1\/query\/([a-z]+)$/.exec(url.pathname);
   if (query) {
@@ -157,47 +159,47 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
   }
   if (url.pathname === '/v1/retention/run') {
     allow(req, 'POST');
-    if (access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'running retention needs the admin token');
+    if (access !== 'admin') throw apiError('FORBIDDEN', 'running retention needs the admin token');
     return opts.retention.run();
   }
   const retry = /^\/v1\/refunds\/([^/]+)\/retry$/.exec(url.pathname);
   if (retry && opts.retryRefund) {
     allow(req, 'POST');
-    if (access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'retrying a refund needs the admin token');
+    if (access !== 'admin') throw apiError('FORBIDDEN', 'retrying a refund needs the admin token');
     return runRefundRetry(opts.retryRefund, decodeURIComponent(retry[1]!));
   }
-  throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+  throw apiError('NOT_FOUND', `no route ${url.pathname}`);
 }
 
 async function runRefundRetry(retryRefund: (id: string) => Promise<unknown>, id: string): Promise<unknown> {
-  if (!/^[RF][0-9A-Za-z-]{1,40}$/.test(id)) throw new HttpError(400, 'BAD_PARAM', 'give a registration id (R…) or a refund id (F…)');
+  if (!/^[RF][0-9A-Za-z-]{1,40}$/.test(id)) throw apiError('BAD_PARAM', 'give a registration id (R…) or a refund id (F…)');
   try {
     return await retryRefund(id);
   } catch (err) {
-    if (err instanceof RefundRetryRefused) throw new HttpError(err.code === 'REFUND_NOT_FOUND' ? 404 : 409, err.code, err.message);
+    if (err instanceof RefundRetryRefused) throw apiError(err.code, err.message);
     throw err;
   }
 }
 
 function allow(req: http.IncomingMessage, method: string): void {
-  if (req.method !== method) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${method}`);
+  if (req.method !== method) throw apiError('METHOD_NOT_ALLOWED', `use ${method}`);
 }
 
 async function runQuery(opts: ManagementOptions, access: Access, kindName: string, params: URLSearchParams): Promise<unknown> {
-  if (!(QUERY_KINDS as readonly string[]).includes(kindName)) throw new HttpError(404, 'NOT_FOUND', `no query kind ${kindName}; one of ${QUERY_KINDS.join(', ')}`);
+  if (!(QUERY_KINDS as readonly string[]).includes(kindName)) throw apiError('NOT_FOUND', `no query kind ${kindName}; one of ${QUERY_KINDS.join(', ')}`);
   const kind = kindName as QueryKindName;
-  for (const name of params.keys()) if (!QUERY_PARAMS.has(name)) throw new HttpError(400, 'BAD_PARAM', `unknown parameter ${name}`);
+  for (const name of params.keys()) if (!QUERY_PARAMS.has(name)) throw apiError('BAD_PARAM', `unknown parameter ${name}`);
   let filters: QueryFilters;
   try {
     filters = queryFiltersOf(params);
   } catch (err) {
-    if (err instanceof QueryInputError) throw new HttpError(400, 'BAD_PARAM', err.message);
+    if (err instanceof QueryInputError) throw apiError('BAD_PARAM', err.message);
     throw err;
   }
   const unmask = params.get('unmask') === '1' || params.get('unmask') === 'true';
-  if (unmask && access !== 'admin') throw new HttpError(403, 'FORBIDDEN', 'unmasking needs the admin token');
+  if (unmask && access !== 'admin') throw apiError('FORBIDDEN', 'unmasking needs the admin token');
   const limit = params.has('limit') ? Number(params.get('limit')) : QUERY_PAGE_ITEMS_DEFAULT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > QUERY_PAGE_ITEMS_MAX) throw new HttpError(400, 'BAD_PARAM', `limit is 1..${QUERY_PAGE_ITEMS_MAX}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > QUERY_PAGE_ITEMS_MAX) throw apiError('BAD_PARAM', `limit is 1..${QUERY_PAGE_ITEMS_MAX}`);
   const cursor = params.get('cursor') ?? undefined;
   try {
     const page = await queryPage(opts.store, opts.day, { kind, filters, limit, unmask, ...(cursor !== undefined ? { cursor } : {}) });
@@ -207,18 +209,18 @@ async function runQuery(opts: ManagementOptions, access: Access, kindName: strin
     }
     return page;
   } catch (err) {
-    if (err instanceof QueryInputError) throw new HttpError(400, 'BAD_PARAM', err.message);
+    if (err instanceof QueryInputError) throw apiError('BAD_PARAM', err.message);
     throw err;
   }
 }
 
 async function runReconcile(opts: ManagementOptions, params: URLSearchParams): Promise<unknown> {
   const date = params.get('date');
-  if (date === null) throw new HttpError(400, 'BAD_PARAM', 'date=YYYY-MM-DD is required');
+  if (date === null) throw apiError('BAD_PARAM', 'date=YYYY-MM-DD is required');
   try {
     return await opts.reconciler.run(date);
   } catch (err) {
-    if (err instanceof ReconcileError) throw new HttpError(RECONCILE_STATUS[err.code], err.code, err.message);
+    if (err instanceof ReconcileError) throw new HttpError(err.code, httpStatus('reconcile', err.code), err.message);
     throw err;
   }
 }
@@ -234,7 +236,8 @@ function fail(log: Logger, res: http.ServerResponse, err: unknown): void {
     return send(res, err.status, { error: err.code, message: err.message }, err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
   }
   log.error({ err: (err as Error).stack }, 'management request failed');
-  send(res, 500, { error: 'INTERNAL', message: 'internal error; see the gateway log' });
+  const internal = apiError('INTERNAL', 'internal error; see the gateway log');
+  send(res, internal.status, { error: internal.code, message: internal.message });
 }
 
 // Refused connections, counted, in at most one log line per refusalLogIntervalMs: a client

@@ -2,7 +2,7 @@
 // after its slot was gone). A refund is journaled like an order and resent to the
 // outer side until the payment server has answered it; its id is the idempotency key.
 // The refunds of an order never add up to more than it was paid.
-import { FerryError, assert } from '../../common/errors.js';
+import { assert } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
 import { orderKey, type Order } from './order.js';
@@ -35,11 +35,9 @@ const ofOrderKey = (orderId: string, refundId: string) => `refundsOf!${orderId}!
 export async function createRefund(tx: Tx, o: { orderId: string; amount: number; reason: string; registrationId?: string }, now: Date): Promise<Refund> {
   const order = await tx.get<Order>(orderKey(o.orderId));
   assert(order !== undefined, `order ${o.orderId} exists`);
-  if (order.status !== 'succeeded') throw new FerryError('INTERNAL', `order ${o.orderId} is ${order.status}: nothing to refund`);
+  assert(order.status === 'succeeded', `order ${o.orderId} to refund succeeded (it is ${order.status})`);
   const refunded = await refundedOf(tx, o.orderId);
-  if (refunded + o.amount > order.amount) {
-    throw new FerryError('INTERNAL', `refunds of ${o.orderId} would exceed what was paid (${refunded} + ${o.amount} > ${order.amount})`);
-  }
+  assert(refunded + o.amount <= order.amount, `refunds of ${o.orderId} stay within what was paid (${refunded} + ${o.amount} <= ${order.amount})`);
   const refund: Refund = {
     refundId: await nextId(tx, 'F', now), orderId: o.orderId, amount: o.amount, currency: 'CNY', reason: o.reason,
     ...(o.registrationId ? { registrationId: o.registrationId } : {}),
@@ -70,9 +68,7 @@ export async function reopenRefund(tx: Tx, refund: Refund, now: Date): Promise<R
   const order = await tx.get<Order>(orderKey(refund.orderId));
   assert(order !== undefined, `order ${refund.orderId} exists`);
   const refunded = await refundedOf(tx, refund.orderId);
-  if (refunded + refund.amount > order.amount) {
-    throw new FerryError('INTERNAL', `refunds of ${refund.orderId} would exceed what was paid (${refunded} + ${refund.amount} > ${order.amount})`);
-  }
+  assert(refunded + refund.amount <= order.amount, `refunds of ${refund.orderId} stay within what was paid (${refunded} + ${refund.amount} <= ${order.amount})`);
   const next: Refund = { ...refund, status: 'requested', updatedAt: now.toISOString() };
   tx.put(refundKey(refund.refundId), next);
   tx.put(refundJournalKey(refund.refundId), next.updatedAt);

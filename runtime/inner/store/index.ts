@@ -2,6 +2,6 @@
 // hash-chained audit log.
 export { Store, verifyAudit, type StoreOptions, type Tx, type AuditEvent, type AuditEntry, type AuditVerdict, type ListOptions } from './store.js';
 export { CHECKPOINT_KIND, CHECKPOINT_POINTER_KEY, GENESIS_PREV, type AuditHead } from './audit.js';
-export { StoreError, STORE_ERROR_CODES, type StoreErrorCode } from './errors.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
 export { auditKey } from './keys.js';
 export * from './limits.js';

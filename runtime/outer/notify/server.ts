@@ -7,7 +7,7 @@
 // Every refusal made here goes to the inner side's audit chain, counted (refusals.ts).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { assert } from '../../common/errors.js';
+import { assert, httpStatus, type CodeOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { signedParts, verifySignature, type SignatureFailure } from '../../common/signature.js';
 import { checkRecord, ID_PATTERN, RecordError, type NotificationRecord, type NotifyRefusalReason } from '../../channel/records.js';
@@ -72,7 +72,7 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
       },
       (err: unknown) => {
         opts.log.error({ err }, 'notification handling failed');
-        reply(res, { status: 500, body: { error: 'INTERNAL' } });
+        reply(res, answer('INTERNAL'));
       },
     );
   });
@@ -155,25 +155,25 @@ class NotifyEndpoint {
   async handle(req: http.IncomingMessage): Promise<Answer | undefined> {
     const remote = req.socket.remoteAddress ?? 'unknown';
     const path = req.url ?? '/';
-    if (path !== NOTIFY_PATH) return this.refuse(404, 'NOT_FOUND', { reason: 'NOT_FOUND', remote });
-    if (req.method !== 'POST') return this.refuse(405, 'METHOD', { reason: 'METHOD', remote });
+    if (path !== NOTIFY_PATH) return this.refuse('NOT_FOUND', { reason: 'NOT_FOUND', remote });
+    if (req.method !== 'POST') return this.refuse('METHOD', { reason: 'METHOD', remote });
     const read = await readBody(req);
     if (read.kind === 'aborted') {
       this.opts.log.debug({ remote }, 'notification client hung up, or was cut off, before its body was in');
       return undefined;
     }
-    if (read.kind === 'too-large') return this.refuse(413, 'TOO_LARGE', { reason: 'TOO_LARGE', remote });
+    if (read.kind === 'too-large') return this.refuse('TOO_LARGE', { reason: 'TOO_LARGE', remote });
     const body = read.text;
     const parts = signedParts(req.headers, 'POST', path, body);
     const { signature, timestamp } = parts;
     const now = this.now();
     const verdict = verifySignature(this.opts.secret, parts, this.opts.toleranceSec, Math.floor(now / 1000));
-    if (!verdict.ok) return this.refuse(401, 'SIGNATURE', { reason: SIGNATURE_REASONS[verdict.reason], remote, ...orderIdOf(body) });
+    if (!verdict.ok) return this.refuse('SIGNATURE', { reason: SIGNATURE_REASONS[verdict.reason], remote, ...orderIdOf(body) });
     // Verified, so both headers are well formed here.
-    if (this.replays.has(signature!, now)) return this.refuse(401, 'REPLAYED', { reason: 'REPLAYED', remote, ...orderIdOf(body) });
+    if (this.replays.has(signature!, now)) return this.refuse('REPLAYED', { reason: 'REPLAYED', remote, ...orderIdOf(body) });
     this.replays.add(signature!, (Number(timestamp) + this.opts.toleranceSec + 1) * 1000, now);
     const notification = parseNotification(body);
-    if (notification === undefined) return this.refuse(400, 'INVALID', { reason: 'INVALID', remote, ...orderIdOf(body) });
+    if (notification === undefined) return this.refuse('INVALID', { reason: 'INVALID', remote, ...orderIdOf(body) });
     const result = await this.deliver(notification, remote);
     // Nothing was recorded: the payment server may send this very request again.
     if (result.status === 503) this.replays.delete(signature!);
@@ -185,13 +185,13 @@ class NotifyEndpoint {
     const { orderId } = n;
     const before = this.accepted.get(n.notifyId);
     if (before === fingerprint) return { status: 200, body: { ok: true, duplicate: true } };
-    if (before !== undefined) return this.refuse(409, 'CONFLICT', { reason: 'CONFLICT', remote, orderId });
+    if (before !== undefined) return this.refuse('CONFLICT', { reason: 'CONFLICT', remote, orderId });
     const known = this.opts.amountOf(orderId);
-    if (known !== undefined && known !== n.amount) return this.refuse(400, 'AMOUNT_MISMATCH', { reason: 'AMOUNT_MISMATCH', remote, orderId });
+    if (known !== undefined && known !== n.amount) return this.refuse('AMOUNT_MISMATCH', { reason: 'AMOUNT_MISMATCH', remote, orderId });
     // A duplicate arriving while the first is with the inner side shares its verdict; other
     // content under that id waits for the first to be decided (503: asked again later).
     let pending = this.inProgress.get(n.notifyId);
-    if (pending && pending.fingerprint !== fingerprint) return answer(503, 'UNAVAILABLE');
+    if (pending && pending.fingerprint !== fingerprint) return answer('UNAVAILABLE');
     if (!pending) {
       pending = { fingerprint, verdict: this.opts.forwarder.forward(n).finally(() => this.inProgress.delete(n.notifyId)) };
       this.inProgress.set(n.notifyId, pending);
@@ -203,14 +203,14 @@ class NotifyEndpoint {
       return { status: 200, body: verdict.kind === 'duplicate' ? { ok: true, duplicate: true } : { ok: true } };
     }
     // The inner side audited these itself: logged here, not reported again.
-    if (verdict.kind === 'conflict') return this.refuse(409, 'CONFLICT', { reason: 'CONFLICT', remote, orderId, audited: true });
-    if (verdict.kind === 'refused') return this.refuse(400, 'REFUSED', { reason: 'REFUSED', remote, orderId, audited: true });
-    return answer(503, 'UNAVAILABLE');
+    if (verdict.kind === 'conflict') return this.refuse('CONFLICT', { reason: 'CONFLICT', remote, orderId, audited: true });
+    if (verdict.kind === 'refused') return this.refuse('REFUSED', { reason: 'REFUSED', remote, orderId, audited: true });
+    return answer('UNAVAILABLE');
   }
 
-  private refuse(status: number, error: string, refusal: Refusal): Answer {
+  private refuse(error: CodeOf<'notify'>, refusal: Refusal): Answer {
     this.opts.refused(refusal);
-    return answer(status, error);
+    return answer(error);
   }
 }
 
@@ -272,8 +272,9 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
   });
 }
 
-function answer(status: number, error: string): Answer {
-  return { status, body: { error } };
+// A refusal: the code and its status, from the catalogue (area `notify`).
+function answer(error: CodeOf<'notify'>): Answer {
+  return { status: httpStatus('notify', error), body: { error } };
 }
 
 function reply(res: http.ServerResponse, a: Answer): void {

@@ -5,7 +5,7 @@
 // outcome: it is reported as `invalid` and never crosses to the inner side.
 import http from 'node:http';
 import https from 'node:https';
-import { assert } from '../../common/errors.js';
+import { assert, errorEntry } from '../../common/errors.js';
 import { signRequest } from '../../common/signature.js';
 import type { OrderRecord, RefundRecord } from '../../channel/records.js';
 
@@ -192,8 +192,10 @@ function readAnswer(res: http.IncomingMessage, maxBytes: number): Promise<unknow
 // nothing about the secret or the clock (those are 401 SIGNATURE): a fresh attempt,
 // with a fresh nonce, is the answer. Every attempt signs anew, so this only happens
 // when a request was duplicated on its way (a proxy's retry, say).
+const REPLAYED = errorEntry('payment-server', 'REPLAYED');
+
 function isReplayRefusal(status: number, json: unknown): boolean {
-  return status === 401 && errorOf(json) === 'REPLAYED';
+  return status === REPLAYED.status && errorOf(json) === REPLAYED.code;
 }
 
 function errorOf(json: unknown): string {

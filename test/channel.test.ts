@@ -7,10 +7,10 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
-import { encodeFrame, FrameDecoder } from '../../runtime/channel/framing.js';
-import { checkRecord, MAX_RECORD_BYTES, parseRecord, RECEIVES, RecordError, type ChannelRecord, type RecordKind } from '../../runtime/channel/records.js';
-import { connectChannel, listenChannel, type ChannelConnection } from '../../runtime/channel/connection.js';
-import { ChannelClient } from '../../runtime/outer/channel-client.js';
+import { encodeFrame, FrameDecoder } from '../runtime/channel/framing.js';
+import { checkRecord, MAX_RECORD_BYTES, parseRecord, RECEIVES, RecordError, type ChannelRecord, type RecordKind } from '../runtime/channel/records.js';
+import { connectChannel, listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
+import { ChannelClient } from '../runtime/outer/channel-client.js';
 
 const log = pino({ level: process.env.FERRY_TEST_LOG ?? 'silent' });
 
