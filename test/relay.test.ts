@@ -13,6 +13,7 @@ import { listenChannel, type ChannelConnection } from '../runtime/channel/connec
 import type { ChannelRecord, NotificationRecord, OrderRecord, OutcomeRecord } from '../runtime/channel/records.js';
 import { startOuter, type Outer } from '../runtime/outer/outer.js';
 import { CircuitBreaker } from '../runtime/outer/relay/breaker.js';
+import { ManualClock } from '../runtime/common/clock.js';
 import { PaymentServerSim } from '../sim/payment-server/server.js';
 import type { Faults } from '../sim/payment-server/types.js';
 
@@ -270,14 +271,14 @@ test('the circuit breaker opens after repeated failures and closes after the coo
 
 test('a half-open breaker lets one probe through and reopens when it fails', async () => {
   world = undefined as unknown as World;
-  let now = 0;
-  const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMs: 1_000, now: () => now });
+  const clock = new ManualClock();
+  const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMs: 1_000, clock });
   assert.ok(await breaker.admit());
   breaker.failure();
   assert.is(breaker.state, 'closed');
   breaker.failure();
   assert.is(breaker.state, 'open');
-  now = 1_000;
+  await clock.advance(1_000);
   assert.ok(await breaker.admit(), 'the probe goes');
   assert.is(breaker.state, 'half-open');
   const aborted = new AbortController();
@@ -286,11 +287,32 @@ test('a half-open breaker lets one probe through and reopens when it fails', asy
   assert.is(breaker.state, 'open');
   aborted.abort();
   assert.is(await second, false, 'a second caller waited instead of going with the probe');
-  now = 2_000;
+  await clock.advance(1_000);
   assert.ok(await breaker.admit());
   breaker.success();
   assert.is(breaker.state, 'closed');
   breaker.close();
+});
+
+test('a caller waiting on an open breaker goes as the probe once the cool-down has passed on the clock, not before', async () => {
+  world = undefined as unknown as World;
+  const clock = new ManualClock();
+  const breaker = new CircuitBreaker({ failureThreshold: 1, coolDownMs: 10_000, clock });
+  assert.ok(await breaker.admit());
+  breaker.failure();
+  assert.is(breaker.state, 'open');
+  let admitted: boolean | undefined;
+  const waiting = breaker.admit().then((ok) => (admitted = ok));
+  await clock.advance(9_999);
+  assert.is(admitted, undefined, 'still waiting a millisecond before the cool-down ends');
+  assert.is(breaker.state, 'open');
+  await clock.advance(2);
+  await waiting;
+  assert.is(admitted, true);
+  assert.is(breaker.state, 'half-open');
+  breaker.success();
+  assert.is(breaker.state, 'closed');
+  assert.is(clock.pending, 0, 'no timer left behind');
 });
 
 test('an order received again while in flight is sent to the payment server once', async () => {
