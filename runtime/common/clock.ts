@@ -42,12 +42,14 @@ export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise
 // now() = start + real elapsed × factor, and a timer of ms fires after ms / factor of
 // real time. Real sockets, real processes' I/O and this clock's timers stay in step,
 // which a manual clock cannot give a test that waits on a socket.
+// Clocks of several processes given the same factor and start agree on now().
 export class ScaledClock implements Clock {
-  private readonly startMs: number;
+  readonly startMs: number;
 
-  constructor(readonly factor: number, private readonly real: Clock = systemClock) {
+  constructor(readonly factor: number, private readonly real: Clock = systemClock, startMs?: number) {
     if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`clock factor must be a positive number, got ${factor}`);
-    this.startMs = real.now();
+    if (startMs !== undefined && !Number.isFinite(startMs)) throw new RangeError(`clock start must be a number, got ${startMs}`);
+    this.startMs = startMs ?? real.now();
   }
 
   now(): number {
@@ -69,6 +71,23 @@ export class ScaledClock implements Clock {
   clearInterval(timer: ClockTimer | undefined): void {
     this.real.clearInterval(timer);
   }
+}
+
+// A gateway process started by a simulation (`ferry sim hospital --speed N`) takes the
+// simulation's scaled clock from its environment. Only simulations and tests set these:
+// without them a side runs on the system clock.
+export const CLOCK_SPEED_ENV = 'FERRY_CLOCK_SPEED';
+export const CLOCK_START_ENV = 'FERRY_CLOCK_START_MS';
+
+export function clockEnv(clock: ScaledClock): Record<string, string> {
+  return { [CLOCK_SPEED_ENV]: String(clock.factor), [CLOCK_START_ENV]: String(clock.startMs) };
+}
+
+export function clockFromEnv(env: NodeJS.ProcessEnv): Clock {
+  const speed = env[CLOCK_SPEED_ENV];
+  if (speed === undefined || speed === '') return systemClock;
+  const start = env[CLOCK_START_ENV];
+  return new ScaledClock(Number(speed), systemClock, start === undefined || start === '' ? undefined : Number(start));
 }
 
 interface ManualTimer extends ClockTimer {

@@ -1,7 +1,7 @@
 // The clocks that the composition roots take, and the seeded jitter: no sockets.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ManualClock, ScaledClock, sleepOn, systemClock, type Clock, type ClockTimer } from '../../runtime/common/clock.js';
+import { clockEnv, clockFromEnv, ManualClock, ScaledClock, sleepOn, systemClock, type Clock, type ClockTimer } from '../../runtime/common/clock.js';
 import { seededRandom, systemRandom } from '../../runtime/common/random.js';
 import { backoffDelayMs, sleep } from '../../runtime/common/backoff.js';
 
@@ -101,6 +101,24 @@ test('a scaled clock over the system clock really fires sooner than its timers s
 
 test('a scaled clock needs a positive factor', () => {
   for (const bad of [0, -2, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => new ScaledClock(bad), RangeError);
+});
+
+test("a process started with a simulation's clock in its environment tells the same time as the simulation; without it, real time", () => {
+  const real = new HandClock();
+  const sim = new ScaledClock(4, real);
+  const env = clockEnv(sim);
+  real.at += 1_000;
+  const side = clockFromEnv(env);
+  assert.instance(side, ScaledClock);
+  assert.is((side as ScaledClock).factor, 4);
+  assert.is((side as ScaledClock).startMs, sim.startMs, "both count from the simulation's start");
+  const live = new ScaledClock(4, systemClock, Date.now() - 60_000);
+  const liveSide = clockFromEnv(clockEnv(live));
+  assert.ok(Math.abs(liveSide.now() - live.now()) < 50, `${liveSide.now()} vs ${live.now()}`);
+  assert.ok(live.now() - Date.now() > 150_000, 'four minutes of its time passed in one real minute');
+  assert.is(clockFromEnv({}), systemClock);
+  assert.throws(() => clockFromEnv({ FERRY_CLOCK_SPEED: 'fast' }), RangeError);
+  assert.throws(() => clockFromEnv({ FERRY_CLOCK_SPEED: '4', FERRY_CLOCK_START_MS: 'soon' }), RangeError);
 });
 
 test('the system clock is the real one', async () => {
