@@ -61,6 +61,8 @@ interface Devices {
 }
 
 export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise<HospitalReport> {
+  // The run's length and the flows' latencies are real milliseconds (Date.now): they
+  // measure the gateway, whatever the speed of the day's clock.
   const started = Date.now();
   const clock: Clock = o.speed !== undefined && o.speed !== 1 ? new ScaledClock(o.speed) : systemClock;
   const dayStarted = clock.now();
