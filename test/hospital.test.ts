@@ -35,4 +35,12 @@ test('a day with a payment server that charges twice fails the "charged twice" i
   assert.equal(failed, ['2. no payment charged twice'], 'exactly the broken invariant fails');
 });
 
+test('a speed that is not a number from 1 to 10 is refused as a usage error before anything starts', () => {
+  for (const speed of ['0', 'fast', '11']) {
+    const run = spawnSync(process.execPath, [path.join(PROJECT_DIR, 'bin/ferry.js'), 'sim', 'hospital', '--speed', speed], { encoding: 'utf8', timeout: 20_000 });
+    assert.is(run.status, 2, `--speed ${speed}: ${run.stderr}`);
+    assert.match(run.stderr, /--speed must be a number from 1 to 10/);
+  }
+});
+
 test.run();
