@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clockEnv, type ScaledClock } from '../runtime/common/clock.js';
 
 const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INNER_MAIN = path.join(PROJECT_DIR, 'dist/runtime/inner/main.js');
@@ -28,6 +29,7 @@ export interface ProcessGatewayOptions {
   paymentUrl: string;
   replyWaitMs?: number;
   logLevel?: string;
+  clock?: ScaledClock; // both sides run on it (a simulation faster than real time)
 }
 
 export class ProcessGateway {
@@ -62,13 +64,17 @@ export class ProcessGateway {
     ];
   }
 
+  private env(): NodeJS.ProcessEnv {
+    return this.opts.clock ? { ...process.env, ...clockEnv(this.opts.clock) } : process.env;
+  }
+
   async startInner(): Promise<void> {
-    this.inner = spawn(process.execPath, [INNER_MAIN, ...this.args()], { stdio: ['ignore', logTo('inner'), 'inherit'] });
+    this.inner = spawn(process.execPath, [INNER_MAIN, ...this.args()], { stdio: ['ignore', logTo('inner'), 'inherit'], env: this.env() });
     await waitListening(this.mqttPort, this.inner);
   }
 
   async startOuter(): Promise<void> {
-    this.outer = spawn(process.execPath, [OUTER_MAIN, ...this.args()], { stdio: ['ignore', logTo('outer'), 'inherit'] });
+    this.outer = spawn(process.execPath, [OUTER_MAIN, ...this.args()], { stdio: ['ignore', logTo('outer'), 'inherit'], env: this.env() });
     await waitListening(this.notifyPort, this.outer);
   }
 

@@ -12,7 +12,8 @@ import { signRequest } from '../runtime/common/signature.js';
 import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
 import type { ChannelRecord, NotificationRecord, OrderRecord, OutcomeRecord } from '../runtime/channel/records.js';
 import { startOuter, type Outer } from '../runtime/outer/outer.js';
-import { CircuitBreaker } from '../runtime/outer/relay/breaker.js';
+import { BREAKER_COOL_DOWN_MS, CircuitBreaker } from '../runtime/outer/relay/breaker.js';
+import { ManualClock, ScaledClock, type Clock } from '../runtime/common/clock.js';
 import { PaymentServerSim } from '../sim/payment-server/server.js';
 import type { Faults } from '../sim/payment-server/types.js';
 
@@ -29,11 +30,11 @@ class InnerSide {
 
   constructor(private readonly socketPath: string) {}
 
-  async listen(): Promise<void> {
+  async listen(clock?: Clock): Promise<void> {
     this.server = await listenChannel(this.socketPath, log, (c) => {
       this.connection = c;
       c.on('record', (r) => this.onRecord(c, r));
-    });
+    }, clock);
   }
 
   async close(): Promise<void> {
@@ -72,6 +73,8 @@ interface SetUpOptions {
   faults?: Partial<Faults>;
   timeoutMs?: number;
   breakerFailureThreshold?: number;
+  breakerCoolDownMs?: number;
+  clock?: Clock; // both ends of the channel and the outer side run on it
   log?: Logger;
 }
 
@@ -92,13 +95,14 @@ async function setUp(opts: SetUpOptions = {}): Promise<World> {
     notifyRetry: { attemptsMax: 60, baseMs: 50, maxMs: 400 },
   });
   const inner = new InnerSide(socketPath);
-  await inner.listen();
+  await inner.listen(opts.clock);
   const outer = await startOuter({
     socketPath,
     payment: { url, secret: SECRET, timeoutMs: opts.timeoutMs ?? 2_000 },
     notify: { host: '127.0.0.1', port: 0, toleranceSec: 300 },
     log: opts.log ?? log,
-    tuning: { retryBaseMs: 20, retryMaxMs: 200, breakerFailureThreshold: opts.breakerFailureThreshold ?? 3, breakerCoolDownMs: 300, notifyAckWaitMs: 1_000 },
+    tuning: { retryBaseMs: 20, retryMaxMs: 200, breakerFailureThreshold: opts.breakerFailureThreshold ?? 3, breakerCoolDownMs: opts.breakerCoolDownMs ?? 300, notifyAckWaitMs: 1_000 },
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   sim.setNotifyUrl(outer.notifyUrl);
   world = { sim, inner, outer, dir };
@@ -114,11 +118,11 @@ test.after.each(async () => {
   fs.rmSync(world.dir, { recursive: true, force: true });
 });
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
+async function waitFor(condition: () => boolean, what: string, pollMs = 10): Promise<void> {
   const deadline = Date.now() + WAIT_MS_MAX;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
@@ -256,12 +260,19 @@ test('a payment server that refuses attempts as REPLAYED is retried: the order s
   assert.ok(captured.lines.some((l) => /replay/.test(l.msg)), 'the replay refusals are reported as such');
 });
 
+// On a clock ten times faster than real time, so that the production cool-down (10 s)
+// passes in one real second.
 test('the circuit breaker opens after repeated failures and closes after the cool-down', async () => {
-  const { sim, inner, outer } = await setUp({ faults: { errorRate: 1 } });
+  const clock = new ScaledClock(10);
+  const { sim, inner, outer } = await setUp({ faults: { errorRate: 1 }, clock, breakerCoolDownMs: BREAKER_COOL_DOWN_MS });
   inner.order('ord-6');
   await waitFor(() => outer.status().breaker === 'open', 'breaker opens');
+  const openedAt = clock.now();
   assert.is(sim.chargesFor('ord-6'), 0);
   await sim.setFaults({ errorRate: 0 });
+  await waitFor(() => outer.status().breaker === 'closed', 'breaker closes', 1);
+  const closedAt = clock.now();
+  assert.ok(closedAt - openedAt >= BREAKER_COOL_DOWN_MS - 50, `the breaker stayed open ${closedAt - openedAt} ms of the clock, not the whole cool-down`);
   await waitFor(() => finalOutcome(inner, 'ord-6') !== undefined, 'order succeeds after the cool-down');
   assert.is(outer.status().breaker, 'closed');
   assert.is(finalOutcome(inner, 'ord-6')!.status, 'succeeded');
@@ -270,14 +281,14 @@ test('the circuit breaker opens after repeated failures and closes after the coo
 
 test('a half-open breaker lets one probe through and reopens when it fails', async () => {
   world = undefined as unknown as World;
-  let now = 0;
-  const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMs: 1_000, now: () => now });
+  const clock = new ManualClock();
+  const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMs: 1_000, clock });
   assert.ok(await breaker.admit());
   breaker.failure();
   assert.is(breaker.state, 'closed');
   breaker.failure();
   assert.is(breaker.state, 'open');
-  now = 1_000;
+  await clock.advance(1_000);
   assert.ok(await breaker.admit(), 'the probe goes');
   assert.is(breaker.state, 'half-open');
   const aborted = new AbortController();
@@ -286,11 +297,32 @@ test('a half-open breaker lets one probe through and reopens when it fails', asy
   assert.is(breaker.state, 'open');
   aborted.abort();
   assert.is(await second, false, 'a second caller waited instead of going with the probe');
-  now = 2_000;
+  await clock.advance(1_000);
   assert.ok(await breaker.admit());
   breaker.success();
   assert.is(breaker.state, 'closed');
   breaker.close();
+});
+
+test('a caller waiting on an open breaker goes as the probe once the cool-down has passed on the clock, not before', async () => {
+  world = undefined as unknown as World;
+  const clock = new ManualClock();
+  const breaker = new CircuitBreaker({ failureThreshold: 1, coolDownMs: 10_000, clock });
+  assert.ok(await breaker.admit());
+  breaker.failure();
+  assert.is(breaker.state, 'open');
+  let admitted: boolean | undefined;
+  const waiting = breaker.admit().then((ok) => (admitted = ok));
+  await clock.advance(9_999);
+  assert.is(admitted, undefined, 'still waiting a millisecond before the cool-down ends');
+  assert.is(breaker.state, 'open');
+  await clock.advance(2);
+  await waiting;
+  assert.is(admitted, true);
+  assert.is(breaker.state, 'half-open');
+  breaker.success();
+  assert.is(breaker.state, 'closed');
+  assert.is(clock.pending, 0, 'no timer left behind');
 });
 
 test('an order received again while in flight is sent to the payment server once', async () => {

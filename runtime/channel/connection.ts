@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { encodeFrame, FrameDecoder } from './framing.js';
 import { CHANNEL_VERSION, checkRecord, parseRecord, RecordError, type ChannelRecord } from './records.js';
+import { systemClock, type Clock, type ClockTimer } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 
 export type Side = 'inner' | 'outer';
@@ -30,12 +31,13 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   private readonly log: Logger;
   private greeted = false;
   private closed = false;
-  private lastHeardMs = Date.now();
-  private readonly heartbeat: NodeJS.Timeout;
+  private lastHeardMs: number;
+  private readonly heartbeat: ClockTimer;
   private early: ChannelRecord[] = [];
 
-  constructor(socket: net.Socket, self: Side, log: Logger) {
+  constructor(socket: net.Socket, self: Side, log: Logger, private readonly clock: Clock = systemClock) {
     super();
+    this.lastHeardMs = clock.now();
     this.self = self;
     this.peer = self === 'inner' ? 'outer' : 'inner';
     this.socket = socket;
@@ -47,7 +49,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (event === 'record' && this.early.length > 0) queueMicrotask(() => this.flushEarly());
     });
-    this.heartbeat = setInterval(() => this.tick(), CHANNEL_SILENCE_MS_MAX / 3);
+    this.heartbeat = clock.setInterval(() => this.tick(), CHANNEL_SILENCE_MS_MAX / 3);
     this.heartbeat.unref();
     this.write({ k: 'hello', side: self, version: CHANNEL_VERSION });
   }
@@ -67,7 +69,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   close(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeat);
+    this.clock.clearInterval(this.heartbeat);
     this.socket.destroy();
     if (err) this.log.warn({ err: err.message }, 'channel connection closed on error');
     this.emit('close', err);
@@ -80,11 +82,11 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   }
 
   private tick(): void {
-    if (Date.now() - this.lastHeardMs > CHANNEL_SILENCE_MS_MAX) {
+    if (this.clock.now() - this.lastHeardMs > CHANNEL_SILENCE_MS_MAX) {
       this.close(new Error(`no record from the ${this.peer} side for ${CHANNEL_SILENCE_MS_MAX} ms`));
       return;
     }
-    if (this.greeted) this.write({ k: 'heartbeat', ts: Date.now() });
+    if (this.greeted) this.write({ k: 'heartbeat', ts: this.clock.now() });
   }
 
   private onData(chunk: Buffer): void {
@@ -99,7 +101,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   }
 
   private onRecord(record: ChannelRecord): void {
-    this.lastHeardMs = Date.now();
+    this.lastHeardMs = this.clock.now();
     if (!this.greeted) {
       if (record.k !== 'hello') throw new RecordError(`expected hello, got ${record.k}`);
       if (record.side !== this.peer) throw new RecordError(`hello from ${record.side}, expected ${this.peer}`);
@@ -128,9 +130,9 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
 
 // The inner side listens; the outer side connects (and reconnects). The socket file is
 // made owner-only: on the gateway both processes run as the ferry user.
-export async function listenChannel(path: string, log: Logger, onConnection: (c: ChannelConnection) => void): Promise<net.Server> {
+export async function listenChannel(path: string, log: Logger, onConnection: (c: ChannelConnection) => void, clock: Clock = systemClock): Promise<net.Server> {
   removeStaleSocket(path);
-  const server = net.createServer((socket) => onConnection(new ChannelConnection(socket, 'inner', log)));
+  const server = net.createServer((socket) => onConnection(new ChannelConnection(socket, 'inner', log, clock)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -142,13 +144,13 @@ export async function listenChannel(path: string, log: Logger, onConnection: (c:
   return server;
 }
 
-export function connectChannel(path: string, log: Logger): Promise<ChannelConnection> {
+export function connectChannel(path: string, log: Logger, clock: Clock = systemClock): Promise<ChannelConnection> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(path);
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
-      const connection = new ChannelConnection(socket, 'outer', log);
+      const connection = new ChannelConnection(socket, 'outer', log, clock);
       const fail = (err?: Error) => reject(err ?? new Error('channel closed during hello'));
       connection.once('close', fail);
       connection.once('ready', () => {

@@ -33,6 +33,8 @@ export interface SignedParts {
   body: string;
 }
 
+// The wall clock, never a side's injected one: the other party checks the timestamp
+// against its own clock, so a test clock running faster must not move it.
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }

@@ -30,11 +30,15 @@ import { dispatchAck } from './handlers/dispatch-ack.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
 import { HospitalDay } from '../common/hospital-day.js';
+import { systemClock, type Clock } from '../common/clock.js';
 
 export interface InnerOptions {
   rules: Rules;
   dataDir: string;
   log: Logger;
+  // The side's clock (timers included); `now` overrides only what time it is, for the
+  // tests that set a date.
+  clock?: Clock;
   now?: () => Date; // the clock of payments, bills, registrations and the store's audit
 }
 
@@ -52,9 +56,11 @@ export interface RunningInner {
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, now }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
+  const time = sideClock ?? systemClock;
+  const now = dateNow ?? (sideClock ? () => new Date(sideClock.now()) : undefined);
   const clock = now ? { now } : {};
   const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
   let broker: RunningBroker | undefined;
@@ -92,6 +98,8 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
       dispatchAck(dispatchDeps),
     ],
     store, log: log.child({ part: 'gap' }), send,
+    // The side's clock, not a test's fixed date: rate limits refill as time passes.
+    now: () => time.now(),
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
@@ -118,7 +126,7 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
           channelLog.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
         }));
       });
-    });
+    }, time);
   } catch (err) {
     await broker?.close();
     await sweeper.close();

@@ -13,6 +13,7 @@ import { stopOnSignals } from '../common/shutdown.js';
 import { loadRules } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startInner } from './inner.js';
+import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
 const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
@@ -21,7 +22,9 @@ const log = createLogger('inner', rules.gateway.log.level);
 // Not awaited: the answer is for the operator's log and must not delay the start.
 void reportClockSync(log, systemClockProbe());
 
-const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log });
+const clock = clockFromEnv(process.env);
+if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
+const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock });
 
 stopOnSignals(log, 'inner side', () => inner.close());
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and

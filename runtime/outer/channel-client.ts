@@ -3,7 +3,9 @@
 // inner side restarts, the supervisor restarts it, the socket is not there yet).
 import { EventEmitter } from 'node:events';
 import { backoffDelayMs, sleep } from '../common/backoff.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
+import { systemRandom, type Random } from '../common/random.js';
 import { connectChannel, type ChannelConnection } from '../channel/connection.js';
 import type { ChannelRecord } from '../channel/records.js';
 
@@ -15,7 +17,8 @@ export const CHANNEL_RECONNECT_BASE_MS = 50;
 export const CHANNEL_RECONNECT_MAX_MS = 1_000;
 
 export interface ChannelClientOptions {
-  random?: () => number; // the backoff's jitter
+  random?: Random; // the backoff's jitter (seeded from the system when not given)
+  clock?: Clock; // the reconnect waits and the connection's heartbeats
   wait?: (ms: number, signal: AbortSignal) => Promise<void>; // tests record the delays
 }
 
@@ -29,9 +32,13 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
   private connection: ChannelConnection | undefined;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly random: Random;
 
   constructor(private readonly socketPath: string, private readonly log: Logger, private readonly opts: ChannelClientOptions = {}) {
     super();
+    this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? systemRandom();
   }
 
   start(): void {
@@ -59,11 +66,11 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
     while (!this.stopping.signal.aborted) {
       let connection: ChannelConnection;
       try {
-        connection = await connectChannel(this.socketPath, this.log);
+        connection = await connectChannel(this.socketPath, this.log, this.clock);
       } catch (err) {
         if (attempt === 0) this.log.warn({ err: (err as Error).message, socket: this.socketPath }, 'inner side not reachable; retrying');
-        const delayMs = backoffDelayMs(attempt++, { baseMs: CHANNEL_RECONNECT_BASE_MS, maxMs: CHANNEL_RECONNECT_MAX_MS, ...(this.opts.random ? { random: this.opts.random } : {}) });
-        await (this.opts.wait ?? sleep)(delayMs, this.stopping.signal);
+        const delayMs = backoffDelayMs(attempt++, { baseMs: CHANNEL_RECONNECT_BASE_MS, maxMs: CHANNEL_RECONNECT_MAX_MS, random: this.random });
+        await (this.opts.wait ?? ((ms, signal) => sleep(ms, signal, this.clock)))(delayMs, this.stopping.signal);
         continue;
       }
       attempt = 0;

@@ -13,6 +13,7 @@ import { stopOnSignals } from '../common/shutdown.js';
 import { loadGatewayConfig } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startOuter } from './outer.js';
+import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 import { readPemFiles } from '../tls/files.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
@@ -25,7 +26,10 @@ if (!gateway.payment.url) {
   process.exit(2);
 }
 
+const clock = clockFromEnv(process.env);
+if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
 const outer = await startOuter({
+  clock,
   socketPath: path.resolve(overrides.dataDir, gateway.channel.socket),
   payment: {
     url: gateway.payment.url, secret: gateway.payment.secret, timeoutMs: gateway.payment.timeoutMs,

@@ -1,6 +1,8 @@
 // Assembles the outer side: channel client, relay (payment client + breaker) and the
 // notification endpoint. Holds no state that must survive a restart.
+import { systemClock, type Clock } from '../common/clock.js';
 import { assert } from '../common/errors.js';
+import { systemRandom, type Random } from '../common/random.js';
 import type { Logger } from '../common/logger.js';
 import { CHANNEL, type ChannelRecord } from '../channel/records.js';
 import { ChannelClient } from './channel-client.js';
@@ -27,7 +29,13 @@ export interface OuterOptions {
   notify: { host: string; port: number; toleranceSec: number };
   log: Logger;
   tuning?: Partial<OuterTuning>; // tests and benchmarks shorten the waits
-  now?: () => number; // the clock of the notification endpoint's signatures and refusal counts
+  // The side's clock: retries, the breaker's cool-down, heartbeats, ack waits and
+  // refusal windows (a test may run it faster than real time).
+  clock?: Clock;
+  random?: Random; // the jitter of retries and reconnects (seeded from the system)
+  // The wall clock of the notification endpoint's signatures (checked against the
+  // payment server's, so never the side's test clock) and of the refusal counts.
+  now?: () => number;
 }
 
 export interface Outer {
@@ -39,21 +47,24 @@ export interface Outer {
 export async function startOuter(opts: OuterOptions): Promise<Outer> {
   assert(opts.payment.secret.length > 0, 'payment secret is not empty');
   const { log, tuning = {} } = opts;
-  const channel = new ChannelClient(opts.socketPath, log.child({ part: 'channel' }));
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? systemRandom();
+  const channel = new ChannelClient(opts.socketPath, log.child({ part: 'channel' }), { clock, random });
   const send = (record: ChannelRecord) => channel.send(record);
   const breaker = new CircuitBreaker({
     failureThreshold: tuning.breakerFailureThreshold ?? BREAKER_FAILURE_THRESHOLD,
     coolDownMs: tuning.breakerCoolDownMs ?? BREAKER_COOL_DOWN_MS,
+    clock,
   });
   breaker.on('state', (state) => log.warn({ part: 'relay', breaker: state }, 'payment server circuit breaker changed state'));
   const client = new PaymentClient(opts.payment);
-  const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning });
-  const refunds = new RefundRelay({ client, breaker, send, log: log.child({ part: 'refunds' }), retryBaseMs: tuning.retryBaseMs ?? 250 });
+  const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning, clock, random });
+  const refunds = new RefundRelay({ client, breaker, send, log: log.child({ part: 'refunds' }), retryBaseMs: tuning.retryBaseMs ?? 250, clock, random });
   const statements = new StatementFetcher({ client, send, log: log.child({ part: 'statements' }) });
-  const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS);
-  const now = opts.now ?? Date.now;
+  const forwarder = new NotificationForwarder(send, tuning.notifyAckWaitMs ?? NOTIFY_ACK_WAIT_MS, clock);
+  const wallNow = opts.now ?? Date.now;
   const notifyLog = log.child({ part: 'notify' });
-  const refusals = new RefusalReporter({ send, log: notifyLog, now });
+  const refusals = new RefusalReporter({ send, log: notifyLog, now: opts.now ?? (() => clock.now()), clock });
 
   channel.on('record', CHANNEL.receiver('outer', {
     order: (record) => relay.onOrder(record),
@@ -72,7 +83,7 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     amountOf: (orderId) => relay.amountOf(orderId),
     onAccepted: (n) => relay.settled(n.orderId),
     refused: (r) => refusals.refused(r),
-    now,
+    now: wallNow,
     ...(tuning.notifyLimits ? { limits: tuning.notifyLimits } : {}),
   });
   refusals.start();

@@ -19,6 +19,7 @@ import type { Scenario } from './scenario.js';
 import { Random, arrivalTimes } from './random.js';
 import { buildSimRules, EXAMPLE_RULES, LOAD_RATE, tomorrowLocal, type SimDevice } from './rules.js';
 import { FlowStats } from './stats.js';
+import { ScaledClock, sleepOn, systemClock, type Clock, type ClockTimer } from '../../runtime/common/clock.js';
 import { checkInvariants, type InvariantResult, type Expectations } from './invariants.js';
 
 // A patient's flow gives up after this long (a payment through an outage included).
@@ -35,6 +36,10 @@ const SYMPTOMS = [
 export interface HospitalOptions {
   progress?: (line: string) => void; // called about once a second
   keepData?: boolean;
+  // Runs the day this many times faster than real time: arrivals, the outage window,
+  // the payment server's delays and the gateway's own timers (both processes get the
+  // same clock). Latencies are still measured in real milliseconds.
+  speed?: number;
 }
 
 export interface HospitalReport {
@@ -56,7 +61,11 @@ interface Devices {
 }
 
 export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise<HospitalReport> {
+  // The run's length and the flows' latencies are real milliseconds (Date.now): they
+  // measure the gateway, whatever the speed of the day's clock.
   const started = Date.now();
+  const clock: Clock = o.speed !== undefined && o.speed !== 1 ? new ScaledClock(o.speed) : systemClock;
+  const dayStarted = clock.now();
   const random = new Random(s.seed);
   // Triage may send a patient's message to any department of the rules, so every one
   // of them gets workstations, not only those the scenario's patients register with.
@@ -67,13 +76,13 @@ export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise
   });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-hospital-'));
   const sim = new PaymentServerSim();
-  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret: loadGatewayConfig(rulesDir).payment.secret, qrDelayMs: 300 });
+  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret: loadGatewayConfig(rulesDir).payment.secret, qrDelayMs: 300, clock });
   sim.setFaults({ latencyMs: s.paymentServer.latencyMs, errorRate: s.paymentServer.errorRate, doubleCharge: s.paymentServer.testOnlyDoubleCharge ?? 0 });
-  const gw = await ProcessGateway.create({ dataDir, rulesDir, paymentUrl: url, replyWaitMs: 2000, logLevel: process.env.FERRY_SIM_LOG ?? 'warn' });
+  const gw = await ProcessGateway.create({ dataDir, rulesDir, paymentUrl: url, replyWaitMs: 2000, logLevel: process.env.FERRY_SIM_LOG ?? 'warn', ...(clock instanceof ScaledClock ? { clock } : {}) });
   sim.setNotifyUrl(gw.notifyUrl);
   const stats = new FlowStats();
   const expect: Expectations = { dispatches: new Map(), cancelledRegistrations: new Set(), acceptedOrders: new Set() };
-  const timers: NodeJS.Timeout[] = [];
+  const timers: ClockTimer[] = [];
   let connected: Devices | undefined;
   try {
     await gw.startInner();
@@ -85,25 +94,25 @@ export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise
 
     const outage = s.paymentServer.outage;
     if (outage) {
-      timers.push(setTimeout(() => void sim.setFaults({ down: true }), outage.atSecond * 1000));
-      timers.push(setTimeout(() => void sim.setFaults({ down: false }), (outage.atSecond + outage.forSeconds) * 1000));
+      timers.push(clock.setTimeout(() => void sim.setFaults({ down: true }), outage.atSecond * 1000));
+      timers.push(clock.setTimeout(() => void sim.setFaults({ down: false }), (outage.atSecond + outage.forSeconds) * 1000));
     }
-    const progress = setInterval(() => o.progress?.(progressLine(started, s, stats)), 1000);
+    const progress = clock.setInterval(() => o.progress?.(progressLine(clock, dayStarted, s, stats)), 1000);
     timers.push(progress);
 
     const arrivals = arrivalTimes(random, s.patients, s.durationSeconds * 1000);
     const visits = arrivals.map((at, i) => {
       const plan = planVisit(random, s, i);
       return new Promise<void>((resolve) => {
-        timers.push(setTimeout(() => void visit(plan, connected!, date, stats, expect).finally(resolve), at));
+        timers.push(clock.setTimeout(() => void visit(plan, connected!, date, stats, expect).finally(resolve), at));
       });
     });
     await Promise.all(visits);
-    await drain(connected, expect, stats);
-    clearInterval(progress);
-    o.progress?.(progressLine(started, s, stats));
+    await drain(clock, connected, expect, stats);
+    clock.clearInterval(progress);
+    o.progress?.(progressLine(clock, dayStarted, s, stats));
   } finally {
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) clock.clearTimeout(t);
     if (outage(s)) await sim.setFaults({ down: false });
     await closeDevices(connected);
     await gw.stop();
@@ -279,10 +288,10 @@ async function patientInfo(p: Plan, kiosk: KioskSim, registrationId: string | un
 
 // Waits until every dispatched message was taken by a workstation of its department,
 // then records each one's latency from the kiosk to the workstation.
-async function drain(d: Devices, expect: Expectations, stats: FlowStats): Promise<void> {
-  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-  while ([...expect.dispatches.keys()].some((id) => !d.takenAt.has(id)) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
+async function drain(clock: Clock, d: Devices, expect: Expectations, stats: FlowStats): Promise<void> {
+  const deadline = clock.now() + DRAIN_TIMEOUT_MS;
+  while ([...expect.dispatches.keys()].some((id) => !d.takenAt.has(id)) && clock.now() < deadline) {
+    await sleepOn(clock, 100);
   }
   for (const [id, e] of expect.dispatches) {
     const at = d.takenAt.get(id);
@@ -299,8 +308,9 @@ function workstationCounts(d: Devices | undefined): Map<string, number> {
   return counts;
 }
 
-function progressLine(started: number, s: Scenario, stats: FlowStats): string {
-  const secs = ((Date.now() - started) / 1000).toFixed(0).padStart(3);
+// The seconds of the day so far, on its clock.
+function progressLine(clock: Clock, started: number, s: Scenario, stats: FlowStats): string {
+  const secs = ((clock.now() - started) / 1000).toFixed(0).padStart(3);
   const parts = stats.rows().map((r) => `${r.flow} ${r.ok}/${r.count}`);
   return `[${secs}s] ${s.name}: ${parts.join(' · ') || 'starting'}`;
 }

@@ -4,6 +4,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { backoffDelayMs, sleep } from '../../runtime/common/backoff.js';
+import { systemClock, type Clock } from '../../runtime/common/clock.js';
+import { systemRandom, type Random } from '../../runtime/common/random.js';
 import { signRequest } from '../../runtime/common/signature.js';
 import type { NotificationBody } from './types.js';
 
@@ -45,6 +47,8 @@ export class Notifier {
     private readonly secret: string,
     private readonly url: () => string | undefined,
     private readonly retry: NotifyRetry = NOTIFY_RETRY_DEFAULT,
+    private readonly clock: Clock = systemClock,
+    private readonly random: Random = systemRandom(),
   ) {}
 
   send(body: NotificationBody): void {
@@ -67,7 +71,7 @@ export class Notifier {
   private async deliver(body: NotificationBody, delivery: Delivery): Promise<void> {
     const text = JSON.stringify(body);
     for (let attempt = 0; attempt < this.retry.attemptsMax && !this.stopping.signal.aborted; attempt++) {
-      if (attempt > 0) await sleep(backoffDelayMs(attempt, this.retry), this.stopping.signal);
+      if (attempt > 0) await sleep(backoffDelayMs(attempt, { ...this.retry, random: this.random }), this.stopping.signal, this.clock);
       if (this.stopping.signal.aborted) break;
       const status = await this.post(text);
       delivery.statuses.push(status);

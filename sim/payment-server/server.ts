@@ -14,6 +14,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../runtime/common/backoff.js';
+import { systemClock, type Clock, type ClockTimer } from '../../runtime/common/clock.js';
+import { systemRandom, type Random } from '../../runtime/common/random.js';
 import { assert } from '../../runtime/common/errors.js';
 import {
   NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SEC_DEFAULT, TIMESTAMP_HEADER, signedParts, singleHeader, verifySignature,
@@ -54,7 +56,11 @@ export interface PaymentServerSimOptions {
   // A statement is of a day in this zone, as a payment server that bills by the local
   // day does; the gateway's timeZone (default Asia/Shanghai).
   timeZone?: string;
-  now?: () => number; // when payments and refunds are made (default the system clock)
+  now?: () => number; // when payments and refunds are made (default the clock's)
+  // The held answers', QR codes' and latency's timers and the notifier's retries. The
+  // signatures' timestamps stay on the wall clock: the gateway's real clock signs them.
+  clock?: Clock;
+  random?: Random; // which requests errorRate fails, and the notifier's retry jitter
 }
 
 export interface SignedAttempt {
@@ -73,8 +79,10 @@ export interface SimTls {
 export class PaymentServerSim {
   private ledger = new Ledger(new HospitalDay(TIME_ZONE_DEFAULT));
   private now: () => number = Date.now;
+  private clock: Clock = systemClock;
+  private random: Random = systemRandom();
   private server: http.Server | https.Server | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<ClockTimer>();
   private readonly paymentRequests = new Map<string, number>();
   private readonly seenSignatures = new ExpiringSet(SEEN_SIGNATURES_MAX);
   private readonly attempts = new Map<string, SignedAttempt[]>();
@@ -93,9 +101,12 @@ export class PaymentServerSim {
     assert(opts.secret.length > 0, 'secret is not empty');
     this.opts = opts;
     this.ledger = new Ledger(new HospitalDay(opts.timeZone ?? TIME_ZONE_DEFAULT));
-    if (opts.now) this.now = opts.now;
+    if (opts.clock) this.clock = opts.clock;
+    if (opts.random) this.random = opts.random;
+    const clock = this.clock;
+    this.now = opts.now ?? (() => clock.now());
     this.notifyUrl = opts.notifyUrl;
-    this.notifier = new Notifier(opts.secret, () => this.notifyUrl, { ...NOTIFY_RETRY_DEFAULT, ...opts.notifyRetry });
+    this.notifier = new Notifier(opts.secret, () => this.notifyUrl, { ...NOTIFY_RETRY_DEFAULT, ...opts.notifyRetry }, this.clock, this.random);
     this.boundPort = opts.port;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
     this.server = opts.tls ? https.createServer(simTlsOptions(opts.tls), handler) : http.createServer(handler);
@@ -114,7 +125,7 @@ export class PaymentServerSim {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
     await this.notifier?.stop();
     await this.unlisten();
@@ -217,7 +228,7 @@ export class PaymentServerSim {
   }
 
   private later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       fn();
     }, ms);
@@ -240,8 +251,8 @@ export class PaymentServerSim {
       this.replaysRefused += 1;
       return sendError(res, 'REPLAYED');
     }
-    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
-    if (this.faults.errorRate > 0 && Math.random() < this.faults.errorRate) return sendError(res, 'INTERNAL');
+    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs, undefined, this.clock);
+    if (this.faults.errorRate > 0 && this.random() < this.faults.errorRate) return sendError(res, 'INTERNAL');
     this.route(req, res, path, body);
   }
 
@@ -256,7 +267,7 @@ export class PaymentServerSim {
   private replayed(req: http.IncomingMessage): boolean {
     const signature = singleHeader(req.headers[SIGNATURE_HEADER])!;
     const timestamp = Number(singleHeader(req.headers[TIMESTAMP_HEADER]));
-    const now = Date.now();
+    const now = Date.now(); // wall time, as the signatures' timestamps
     if (this.seenSignatures.has(signature, now)) return true;
     this.seenSignatures.add(signature, (timestamp + this.toleranceSec() + 1) * 1000, now);
     if (this.faults.refuseAsReplayed > 0) {

@@ -11,6 +11,7 @@ import { applyOverrides } from '../../runtime/rules/overrides.js';
 import type { Rules } from '../../runtime/rules/types.js';
 import { startInner, type RunningInner } from '../../runtime/inner/inner.js';
 import { startOuter } from '../../runtime/outer/outer.js';
+import type { Clock } from '../../runtime/common/clock.js';
 import type { NotifyLimits } from '../../runtime/outer/notify/limits.js';
 import { PaymentServerSim } from '../../sim/payment-server/server.js';
 import { DeviceClient } from '../../devices/client.js';
@@ -65,6 +66,10 @@ export interface TestGatewayOptions {
   outerLog?: Logger; // to read what the outer side logs
   notifyLimits?: Partial<NotifyLimits>;
   now?: () => Date; // one clock for the inner side and the payment server
+  // Both sides' clock, timers included (a ScaledClock runs them faster than real time).
+  // The payment server stays on real time: it stands for another organisation's server,
+  // whose held answers and timeouts a test's clock does not speed up.
+  clock?: Clock;
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -82,7 +87,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
     host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200, timeZone: gateway.timeZone,
     ...(clock ? { now: () => clock().getTime() } : {}),
   });
-  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}) });
+  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}), ...(o.clock ? { clock: o.clock } : {}) });
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {
@@ -91,6 +96,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       payment: { url: paymentUrl, secret: gateway.payment.secret, timeoutMs: o.paymentTimeoutMs ?? gateway.payment.timeoutMs },
       notify: gateway.notify, log: o.outerLog ?? quietLog,
       ...(o.notifyLimits ? { tuning: { notifyLimits: o.notifyLimits } } : {}),
+      ...(o.clock ? { clock: o.clock } : {}),
     });
     sim.setNotifyUrl(outer.notifyUrl);
   };

@@ -5,7 +5,7 @@ import { listScenarios, loadScenario } from '../../../sim/hospital/scenario.js';
 import { runHospital } from '../../../sim/hospital/run.js';
 import { formatReport } from '../../../sim/hospital/report.js';
 
-const HELP = `Usage: ferry sim hospital [--scenario NAME|FILE] [--seed N] [--patients N] [--json] [--keep-data]
+const HELP = `Usage: ferry sim hospital [--scenario NAME|FILE] [--seed N] [--patients N] [--speed N] [--json] [--keep-data]
 
 Runs a hospital day against a gateway of its own: starts the inner and outer processes
 on a generated rule set (the example rules plus the scenario's devices), the payment
@@ -23,6 +23,8 @@ Options:
   --scenario NAME|FILE  a scenario of sim/scenarios/ (default: default) or a YAML file
   --seed N              another seed for the same scenario
   --patients N          another number of patients
+  --speed N             run the day N times faster than real time, the gateway's
+                        timers included (default 1; the tests use 4)
   --json                print the report as JSON
   --keep-data           keep the gateway's data directory (printed) for a closer look
 
@@ -37,17 +39,19 @@ export const command: Command = {
     try {
       values = parseArgs({
         args, strict: true, allowPositionals: false,
-        options: { scenario: { type: 'string', default: 'default' }, seed: { type: 'string' }, patients: { type: 'string' }, json: { type: 'boolean', default: false }, 'keep-data': { type: 'boolean', default: false } },
+        options: { scenario: { type: 'string', default: 'default' }, seed: { type: 'string' }, patients: { type: 'string' }, speed: { type: 'string' }, json: { type: 'boolean', default: false }, 'keep-data': { type: 'boolean', default: false } },
       }).values;
     } catch (err) {
       process.stderr.write(`ferry sim hospital: ${(err as Error).message}\n`);
       return EXIT_USAGE;
     }
     let scenario;
+    let speed: number | undefined;
     try {
       scenario = loadScenario(values.scenario!);
       if (values.seed !== undefined) scenario.seed = wholeNumber(values.seed, '--seed');
       if (values.patients !== undefined) scenario.patients = wholeNumber(values.patients, '--patients');
+      if (values.speed !== undefined) speed = positiveSpeed(values.speed);
     } catch (err) {
       process.stderr.write(`ferry sim hospital: ${(err as Error).message}\n`);
       return EXIT_USAGE;
@@ -55,6 +59,7 @@ export const command: Command = {
     const tty = process.stderr.isTTY;
     const report = await runHospital(scenario, {
       keepData: values['keep-data'] === true,
+      ...(speed !== undefined ? { speed } : {}),
       progress: (line) => process.stderr.write(tty ? `\r${line.padEnd(120).slice(0, 120)}` : `${line}\n`),
     });
     if (tty) process.stderr.write('\n');
@@ -67,5 +72,15 @@ export const command: Command = {
 function wholeNumber(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, not ${text}`);
+  return n;
+}
+
+// Past 10 the gateway's heartbeats (a third of the channel's 15 s silence limit) come
+// so fast that a busy machine's pauses would read as a lost channel.
+const SPEED_MAX = 10;
+
+function positiveSpeed(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 1 || n > SPEED_MAX) throw new Error(`--speed must be a number from 1 to ${SPEED_MAX}, not ${text}`);
   return n;
 }

@@ -38,12 +38,14 @@ export class Gap {
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly handlers = new Map<string, Handler>();
   private readonly rates: RateLimiter;
+  private readonly now: () => number;
 
   private messages: ReadonlyMap<string, MessageRule>;
 
   constructor(opts: GapOptions) {
     this.opts = opts;
-    this.rates = new RateLimiter(opts.now);
+    this.now = opts.now ?? Date.now;
+    this.rates = new RateLimiter(this.now);
     this.messages = opts.messages;
     this.compile(opts.messages);
     for (const handler of opts.handlers) this.handlers.set(handler.type, handler);
@@ -110,7 +112,7 @@ export class Gap {
         return { earlier };
       }
       const accepted = await handler.accept(tx, request, device);
-      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}), at: new Date().toISOString() } satisfies IdempotencyRecord);
+      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}), at: this.isoNow() } satisfies IdempotencyRecord);
       tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...auditRef(accepted) });
       return { accepted };
     });
@@ -130,6 +132,10 @@ export class Gap {
     }
   }
 
+  private isoNow(): string {
+    return new Date(this.now()).toISOString();
+  }
+
   private async refuse(device: DeviceRule, type: string, requestId: string | undefined, err: unknown): Promise<void> {
     const e = err instanceof FerryError ? err : internal(err, this.opts.log);
     this.opts.log.info({ device: device.id, type, id: requestId, code: e.code, path: e.path }, 'refused');
@@ -141,7 +147,7 @@ export class Gap {
   }
 
   answer(deviceId: string, re: string | undefined, answer: Answer): Promise<void> {
-    return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: new Date().toISOString(), body: answer.body });
+    return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: this.isoNow(), body: answer.body });
   }
 }
 

@@ -1,6 +1,7 @@
 // Hands a notification to the inner side and waits for its verdict. The payment server
 // gets its answer only after the inner side has journaled (or refused) the result, so a
 // 200 always means "recorded" and anything short of that makes the server retry.
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 import { assert } from '../../common/errors.js';
 import type { ChannelRecord, NotificationAckRecord, NotificationRecord } from '../../channel/records.js';
 
@@ -18,11 +19,12 @@ export type Verdict =
   | { kind: 'unavailable' };
 
 export class NotificationForwarder {
-  private readonly waiting = new Map<string, { resolve: (v: Verdict) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { resolve: (v: Verdict) => void; timer: ClockTimer }>();
 
   constructor(
     private readonly send: (record: ChannelRecord) => boolean,
     private readonly waitMs: number = NOTIFY_ACK_WAIT_MS,
+    private readonly clock: Clock = systemClock,
   ) {
     assert(waitMs > 0, 'ack wait is positive');
   }
@@ -31,7 +33,7 @@ export class NotificationForwarder {
     if (this.waiting.has(record.notifyId) || this.waiting.size >= NOTIFY_WAITING_MAX) return Promise.resolve({ kind: 'unavailable' });
     if (!this.send(record)) return Promise.resolve({ kind: 'unavailable' });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.settle(record.notifyId, { kind: 'unavailable' }), this.waitMs);
+      const timer = this.clock.setTimeout(() => this.settle(record.notifyId, { kind: 'unavailable' }), this.waitMs);
       timer.unref();
       this.waiting.set(record.notifyId, { resolve, timer });
     });
@@ -50,7 +52,7 @@ export class NotificationForwarder {
     const waiter = this.waiting.get(notifyId);
     if (!waiter) return;
     this.waiting.delete(notifyId);
-    clearTimeout(waiter.timer);
+    this.clock.clearTimeout(waiter.timer);
     waiter.resolve(verdict);
   }
 }

@@ -7,6 +7,7 @@
 // over (flush). Records wait in a bounded outbox while the channel is down and go when
 // it is back. The outer side stores nothing, so a restart loses what is still waiting:
 // at most a window's counts, or those of an outage of the channel.
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 import { assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { NotifyRefusalReason, NotifyRefusedRecord } from '../../channel/records.js';
@@ -40,6 +41,7 @@ export interface RefusalReporterOptions {
   send: (record: NotifyRefusedRecord) => boolean;
   log: Logger;
   now: () => number;
+  clock?: Clock; // the flush timer's
   windowMs?: number;
   talliesMax?: number;
 }
@@ -50,7 +52,7 @@ export class RefusalReporter {
   private readonly outbox = new Map<string, Tally>(); // reported, not yet across the channel
   private readonly windowMs: number;
   private readonly talliesMax: number;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(private readonly opts: RefusalReporterOptions) {
     this.windowMs = opts.windowMs ?? REFUSAL_WINDOW_MS;
@@ -59,14 +61,14 @@ export class RefusalReporter {
     assert(this.talliesMax >= 1, 'at least one refusal tally');
   }
 
-  // Flushes every window on the real clock; the clock the counts use stays injected.
+  // Flushes every window of the injected clock (the real one unless a test runs faster).
   start(): void {
-    this.timer ??= setInterval(() => this.flush(), this.windowMs);
+    this.timer ??= (this.opts.clock ?? systemClock).setInterval(() => this.flush(), this.windowMs);
     this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    (this.opts.clock ?? systemClock).clearInterval(this.timer);
     this.timer = undefined;
   }
 

@@ -59,6 +59,8 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   assert(limits.headersTimeoutMs <= limits.requestTimeoutMs, 'the headers deadline is within the request deadline');
   const endpoint = new NotifyEndpoint(opts);
   const inRequest = new WeakSet<Socket>(); // sockets whose request the endpoint is reading or answering
+  // These socket deadlines stay on real time, not the side's clock: Node enforces them
+  // itself, and a slow client is slow in real time however fast a test runs.
   const server = http.createServer({
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,

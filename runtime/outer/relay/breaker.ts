@@ -3,6 +3,7 @@
 // breaker and releases the waiting orders, its failure opens it again. Orders do not
 // fail while it is open: they wait (orders wait in the journal and drain when it returns).
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../../common/clock.js';
 import { assert } from '../../common/errors.js';
 
 // Five consecutive failures: more than a single dropped connection or one 500, few
@@ -17,7 +18,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface BreakerOptions {
   failureThreshold: number;
   coolDownMs: number;
-  now?: () => number;
+  clock?: Clock; // the cool-down's time and its wake-up timers
 }
 
 export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
@@ -26,13 +27,13 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
   private openedAtMs = 0;
   private probing = false;
   private waiters: Array<() => void> = [];
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: BreakerOptions = { failureThreshold: BREAKER_FAILURE_THRESHOLD, coolDownMs: BREAKER_COOL_DOWN_MS }) {
     super();
     assert(opts.failureThreshold >= 1, 'failure threshold is at least 1');
     assert(opts.coolDownMs > 0, 'cool-down is positive');
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
   }
 
   get state(): BreakerState {
@@ -45,7 +46,7 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
   async admit(signal?: AbortSignal): Promise<boolean> {
     for (;;) {
       if (signal?.aborted) return false;
-      const remainingMs = this.openedAtMs + this.opts.coolDownMs - this.now();
+      const remainingMs = this.openedAtMs + this.opts.coolDownMs - this.clock.now();
       if (this.current === 'open' && remainingMs <= 0) this.transition('half-open');
       if (this.current === 'closed') return true;
       if (this.current === 'half-open' && !this.probing) {
@@ -78,7 +79,7 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
   }
 
   private open(): void {
-    this.openedAtMs = this.now();
+    this.openedAtMs = this.clock.now();
     this.transition('open');
   }
 
@@ -96,9 +97,10 @@ export class CircuitBreaker extends EventEmitter<{ state: [BreakerState] }> {
 
   private changed(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, Math.max(1, timeoutMs + 1));
+      const clock = this.clock;
+      const timer = timeoutMs === undefined ? undefined : clock.setTimeout(done, Math.max(1, timeoutMs + 1));
       function done(): void {
-        if (timer) clearTimeout(timer);
+        if (timer) clock.clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         resolve();
       }

@@ -121,6 +121,8 @@ export class PaymentClient {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    // Real time, not the side's clock: a socket deadline, and the payment server answers
+    // in real time however fast a test runs the gateway.
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const signal = AbortSignal.any([timeout, this.closing.signal]);
     return new Promise((resolve) => {

@@ -4,6 +4,8 @@
 // (timeout, broken connection, 5xx) is never turned into a failure. Like the order
 // relay, nothing is kept on disk: the inner side resends open refunds.
 import { backoffDelayMs, sleep } from '../../common/backoff.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { systemRandom, type Random } from '../../common/random.js';
 import type { Logger } from '../../common/logger.js';
 import type { ChannelRecord, RefundRecord } from '../../channel/records.js';
 import type { CircuitBreaker } from './breaker.js';
@@ -20,6 +22,8 @@ export interface RefundRelayDeps {
   send: (record: ChannelRecord) => boolean;
   log: Logger;
   retryBaseMs?: number;
+  clock?: Clock;
+  random?: Random; // the retries' jitter
 }
 
 export class RefundRelay {
@@ -27,7 +31,13 @@ export class RefundRelay {
   private readonly running = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
 
-  constructor(private readonly deps: RefundRelayDeps) {}
+  private readonly clock: Clock;
+  private readonly random: Random;
+
+  constructor(private readonly deps: RefundRelayDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? systemRandom();
+  }
 
   onRefund(refund: RefundRecord): void {
     if (this.stopping.signal.aborted || this.inFlight.has(refund.refundId)) return;
@@ -68,7 +78,7 @@ export class RefundRelay {
         // The server is up; this attempt looked like a copy of an earlier one. Retry signed anew.
         this.deps.breaker.success();
         this.deps.log.warn({ refundId: refund.refundId }, 'payment server took the refund request for a replay; retrying with a fresh signature');
-        await sleep(backoffDelayMs(attempt, { baseMs: this.deps.retryBaseMs ?? RETRY_BASE_MS, maxMs: RETRY_MAX_MS }), signal);
+        await this.retryWait(attempt, signal);
         continue;
       }
       if (result.kind === 'refused' && result.status !== 401 && result.status !== 429) {
@@ -81,7 +91,11 @@ export class RefundRelay {
       }
       this.deps.breaker.failure();
       this.deps.log.warn({ refundId: refund.refundId, result: result.kind }, 'refund not confirmed; retrying with the same key');
-      await sleep(backoffDelayMs(attempt, { baseMs: this.deps.retryBaseMs ?? RETRY_BASE_MS, maxMs: RETRY_MAX_MS }), signal);
+      await this.retryWait(attempt, signal);
     }
+  }
+
+  private retryWait(attempt: number, signal: AbortSignal): Promise<void> {
+    return sleep(backoffDelayMs(attempt, { baseMs: this.deps.retryBaseMs ?? RETRY_BASE_MS, maxMs: RETRY_MAX_MS, random: this.random }), signal, this.clock);
   }
 }

@@ -7,6 +7,8 @@
 // resolved by asking the server, and only the server's own word ends an order. This
 // process keeps nothing on disk; the inner side's journal resends whatever is open.
 import { backoffDelayMs, sleep } from '../../common/backoff.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { systemRandom, type Random } from '../../common/random.js';
 import { assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { canonicalJson } from '../../common/canonical-json.js';
@@ -43,6 +45,8 @@ export interface RelayDeps {
   send: (record: ChannelRecord) => boolean; // false while the inner side is not connected
   log: Logger;
   tuning?: Partial<RelayTuning>;
+  clock?: Clock; // retry waits and how long an order has been pending
+  random?: Random; // the retries' jitter
 }
 
 interface InFlight {
@@ -62,9 +66,13 @@ export class Relay {
   private readonly running = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly tuning: RelayTuning;
+  private readonly clock: Clock;
+  private readonly random: Random;
 
   constructor(private readonly deps: RelayDeps) {
     this.tuning = { ...RELAY_TUNING_DEFAULT, ...deps.tuning };
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? systemRandom();
     assert(this.tuning.retryBaseMs > 0 && this.tuning.retryMaxMs >= this.tuning.retryBaseMs, 'retry delays are ordered');
   }
 
@@ -132,14 +140,14 @@ export class Relay {
       if (step.done) return;
       attempt = result.kind === 'answer' || result.kind === 'not_found' ? 0 : attempt + 1;
       mode = step.mode;
-      if (step.delayMs > 0) await sleep(step.delayMs, signal);
+      if (step.delayMs > 0) await sleep(step.delayMs, signal, this.clock);
     }
   }
 
   // One call's result decides the next step; the breaker hears about every call.
   private decide(entry: InFlight, mode: Mode, result: CallResult, attempt: number): Step {
     const { orderId } = entry.order;
-    const retry = backoffDelayMs(attempt, { baseMs: this.tuning.retryBaseMs, maxMs: this.tuning.retryMaxMs });
+    const retry = backoffDelayMs(attempt, { baseMs: this.tuning.retryBaseMs, maxMs: this.tuning.retryMaxMs, random: this.random });
     switch (result.kind) {
       case 'answer':
         this.deps.breaker.success();
@@ -178,7 +186,7 @@ export class Relay {
       this.sendOutcome(entry, outcomeOf(answer));
       return { done: true };
     }
-    const now = Date.now();
+    const now = this.clock.now();
     if (entry.pendingSinceMs === undefined) {
       entry.pendingSinceMs = now;
       this.sendOutcome(entry, outcomeOf(answer));
@@ -187,7 +195,7 @@ export class Relay {
       this.deps.log.warn({ orderId: entry.order.orderId }, 'order still pending; no longer watched (the inner side resends it)');
       return { done: true };
     }
-    const delayMs = this.tuning.pendingPollBaseMs + backoffDelayMs(attempt, { baseMs: this.tuning.pendingPollBaseMs, maxMs: this.tuning.pendingPollMaxMs });
+    const delayMs = this.tuning.pendingPollBaseMs + backoffDelayMs(attempt, { baseMs: this.tuning.pendingPollBaseMs, maxMs: this.tuning.pendingPollMaxMs, random: this.random });
     return { done: false, mode: 'get', delayMs };
   }
 
