@@ -83,9 +83,14 @@ export function clockEnv(clock: ScaledClock): Record<string, string> {
   return { [CLOCK_SPEED_ENV]: String(clock.factor), [CLOCK_START_ENV]: String(clock.startMs) };
 }
 
+// An installed gateway (NODE_ENV=production, as the systemd units set) refuses one: a
+// scaled clock there would shift every hold expiry, retention day and audit time.
 export function clockFromEnv(env: NodeJS.ProcessEnv): Clock {
   const speed = env[CLOCK_SPEED_ENV];
   if (speed === undefined || speed === '') return systemClock;
+  if (env.NODE_ENV === 'production') {
+    throw new Error(`${CLOCK_SPEED_ENV} is set, but a production gateway runs on the system clock only; unset it`);
+  }
   const start = env[CLOCK_START_ENV];
   return new ScaledClock(Number(speed), systemClock, start === undefined || start === '' ? undefined : Number(start));
 }

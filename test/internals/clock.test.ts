@@ -121,6 +121,11 @@ test("a process started with a simulation's clock in its environment tells the s
   assert.throws(() => clockFromEnv({ FERRY_CLOCK_SPEED: '4', FERRY_CLOCK_START_MS: 'soon' }), RangeError);
 });
 
+test('an installed gateway (NODE_ENV=production) refuses a simulation clock', () => {
+  assert.throws(() => clockFromEnv({ FERRY_CLOCK_SPEED: '4', NODE_ENV: 'production' }), /system clock only/);
+  assert.is(clockFromEnv({ NODE_ENV: 'production' }), systemClock);
+});
+
 test('the system clock is the real one', async () => {
   const before = Date.now();
   assert.ok(Math.abs(systemClock.now() - before) < 50);
