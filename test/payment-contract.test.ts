@@ -10,14 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createLogger } from '../runtime/common/logger.js';
 import { signRequest } from '../runtime/common/signature.js';
-import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
-import type { ChannelRecord, OrderRecord, OutcomeRecord, RefundOutcomeRecord, RefundRecord } from '../runtime/channel/records.js';
+import { PlayedInnerSide } from './helpers/played-inner.js';
 import { startOuter, type Outer } from '../runtime/outer/outer.js';
 import { NOTIFY_PATH } from '../runtime/outer/notify/server.js';
 import { PaymentServerSim } from '../sim/payment-server/server.js';
@@ -32,60 +30,8 @@ const log = createLogger('test', process.env.FERRY_LOG_LEVEL ?? 'silent');
 const contract = loadContract();
 const RELAY_ACTIONS = new Set(['outcome', 'fail', 'reconcile', 'retry', 'repost', 'statement']);
 
-// The inner side, played by the test over the real channel.
-class InnerSide {
-  readonly records: ChannelRecord[] = [];
-  connection: ChannelConnection | undefined;
-  acceptNotifications = true;
-  private server: net.Server | undefined;
 
-  constructor(private readonly socketPath: string) {}
-
-  async listen(): Promise<void> {
-    this.server = await listenChannel(this.socketPath, log, (c) => {
-      this.connection = c;
-      c.on('record', (r) => {
-        this.records.push(r);
-        if (r.k === 'notification') c.send({ k: 'notification.ack', notifyId: r.notifyId, accepted: this.acceptNotifications, ...(this.acceptNotifications ? {} : { reason: 'unknown order' }) });
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    this.connection?.close();
-    this.connection = undefined;
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  send(record: ChannelRecord): void {
-    assert.ok(this.connection?.send(record), 'inner side is connected');
-  }
-
-  order(orderId: string, over: Partial<OrderRecord> = {}): void {
-    this.send({ k: 'order', orderId, amount: 1200, currency: 'CNY', method: 'code', description: 'registration INT', authCode: '134567890123', ...over });
-  }
-
-  refund(refundId: string, orderId: string, amount: number): void {
-    const refund: RefundRecord = { k: 'refund', refundId, orderId, amount, currency: 'CNY', reason: 'cancelled' };
-    this.send(refund);
-  }
-
-  outcomes(orderId: string): OutcomeRecord[] {
-    return this.records.filter((r): r is OutcomeRecord => r.k === 'outcome' && r.orderId === orderId);
-  }
-
-  refundOutcomes(refundId: string): RefundOutcomeRecord[] {
-    return this.records.filter((r): r is RefundOutcomeRecord => r.k === 'refund.outcome' && r.refundId === refundId);
-  }
-
-  final(orderId: string): OutcomeRecord | undefined {
-    return this.outcomes(orderId).find((o) => o.status === 'succeeded' || o.status === 'failed');
-  }
-}
-
-interface World { sim: PaymentServerSim; inner: InnerSide; outer: Outer; pay: RecordingProxy; notify: RecordingProxy; dir: string }
+interface World { sim: PaymentServerSim; inner: PlayedInnerSide; outer: Outer; pay: RecordingProxy; notify: RecordingProxy; dir: string }
 let world: World | undefined;
 
 interface SetUp { faults?: Partial<Faults>; timeoutMs?: number; simSecret?: string; qrDelayMs?: number; inject?: (ex: Exchange) => Injection; notifyAttempts?: number }
@@ -99,7 +45,7 @@ async function setUp(opts: SetUp = {}): Promise<World> {
     notifyRetry: { attemptsMax: opts.notifyAttempts ?? 60, baseMs: 50, maxMs: 400 },
   });
   const pay = await startRecordingProxy(() => simUrl, opts.inject);
-  const inner = new InnerSide(socketPath);
+  const inner = new PlayedInnerSide(socketPath, log);
   await inner.listen();
   const outer = await startOuter({
     socketPath,
@@ -334,7 +280,7 @@ test("the notification endpoint's answers to the simulator keep to the contract:
   w.inner.order('c-n1', { method: 'qr', authCode: undefined });
   await waitFor(() => w.sim.notifications().length === 2 && w.sim.notifications().every((d) => d.finished), 'both deliveries');
   await w.sim.setFaults({ duplicateNotifications: false });
-  w.inner.acceptNotifications = false;
+  w.inner.notificationAnswer = 'refuse';
   w.inner.order('c-n2', { method: 'qr', authCode: undefined });
   await waitFor(() => w.sim.notifications().length === 3 && w.sim.notifications()[2]!.finished, 'a refused delivery');
   w.sim.setQrDelayMs(400);

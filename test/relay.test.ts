@@ -4,13 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import type net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createLogger, type Logger } from '../runtime/common/logger.js';
 import { signRequest } from '../runtime/common/signature.js';
-import { listenChannel, type ChannelConnection } from '../runtime/channel/connection.js';
-import type { ChannelRecord, NotificationRecord, OrderRecord, OutcomeRecord } from '../runtime/channel/records.js';
+import { PlayedInnerSide } from './helpers/played-inner.js';
 import { startOuter, type Outer } from '../runtime/outer/outer.js';
 import { BREAKER_COOL_DOWN_MS, CircuitBreaker } from '../runtime/outer/relay/breaker.js';
 import { ManualClock, ScaledClock, type Clock } from '../runtime/common/clock.js';
@@ -21,51 +19,8 @@ const SECRET = 'relay-test-secret';
 const WAIT_MS_MAX = 15_000; // a bound on waiting so that a broken relay fails instead of hanging
 const log = createLogger('test', process.env.FERRY_LOG_LEVEL ?? 'silent');
 
-// The inner side as the test sees it: records received, and an answer to notifications.
-class InnerSide {
-  readonly records: ChannelRecord[] = [];
-  connection: ChannelConnection | undefined;
-  ackNotifications = true;
-  private server: net.Server | undefined;
 
-  constructor(private readonly socketPath: string) {}
-
-  async listen(clock?: Clock): Promise<void> {
-    this.server = await listenChannel(this.socketPath, log, (c) => {
-      this.connection = c;
-      c.on('record', (r) => this.onRecord(c, r));
-    }, clock);
-  }
-
-  async close(): Promise<void> {
-    this.connection?.close();
-    this.connection = undefined;
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  order(orderId: string, over: Partial<OrderRecord> = {}): OrderRecord {
-    const order: OrderRecord = { k: 'order', orderId, amount: 1200, currency: 'CNY', method: 'code', description: 'registration INT', authCode: '134567890123', ...over };
-    assert.ok(this.connection?.send(order), 'inner side is connected');
-    return order;
-  }
-
-  outcomes(orderId: string): OutcomeRecord[] {
-    return this.records.filter((r): r is OutcomeRecord => r.k === 'outcome' && r.orderId === orderId);
-  }
-
-  notifications(): NotificationRecord[] {
-    return this.records.filter((r): r is NotificationRecord => r.k === 'notification');
-  }
-
-  private onRecord(c: ChannelConnection, record: ChannelRecord): void {
-    this.records.push(record);
-    if (record.k === 'notification' && this.ackNotifications) c.send({ k: 'notification.ack', notifyId: record.notifyId, accepted: true });
-  }
-}
-
-interface World { sim: PaymentServerSim; inner: InnerSide; outer: Outer; dir: string }
+interface World { sim: PaymentServerSim; inner: PlayedInnerSide; outer: Outer; dir: string }
 let world: World;
 
 interface SetUpOptions {
@@ -94,7 +49,7 @@ async function setUp(opts: SetUpOptions = {}): Promise<World> {
     host: '127.0.0.1', port: 0, secret: SECRET, qrDelayMs: opts.qrDelayMs ?? 50, faults: opts.faults ?? {},
     notifyRetry: { attemptsMax: 60, baseMs: 50, maxMs: 400 },
   });
-  const inner = new InnerSide(socketPath);
+  const inner = new PlayedInnerSide(socketPath, log);
   await inner.listen(opts.clock);
   const outer = await startOuter({
     socketPath,
@@ -126,7 +81,6 @@ async function waitFor(condition: () => boolean, what: string, pollMs = 10): Pro
   }
 }
 
-const finalOutcome = (inner: InnerSide, orderId: string) => inner.outcomes(orderId).find((o) => o.status === 'succeeded' || o.status === 'failed');
 
 function postNotification(url: string, body: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -142,16 +96,16 @@ function postNotification(url: string, body: string, headers: Record<string, str
 test('a wallet-code order is acknowledged, succeeds and is charged exactly once (invariant 2)', async () => {
   const { sim, inner } = await setUp();
   inner.order('ord-1');
-  await waitFor(() => finalOutcome(inner, 'ord-1') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-1') !== undefined, 'outcome');
   assert.ok(inner.records.some((r) => r.k === 'order.ack' && r.orderId === 'ord-1'));
-  assert.equal(finalOutcome(inner, 'ord-1'), { k: 'outcome', orderId: 'ord-1', status: 'succeeded', amount: 1200 });
+  assert.equal(inner.final('ord-1'), { k: 'outcome', orderId: 'ord-1', status: 'succeeded', amount: 1200 });
   assert.is(sim.chargesFor('ord-1'), 1);
 });
 
 test('only the contract fields of an order reach the payment server', async () => {
   const { sim, inner } = await setUp();
   inner.order('ord-fields', { description: 'bill 42' });
-  await waitFor(() => finalOutcome(inner, 'ord-fields') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-fields') !== undefined, 'outcome');
   const payment = sim.payments().find((p) => p.orderId === 'ord-fields')!;
   assert.equal(Object.keys(JSON.parse(payment.requestJson)).sort(), ['amount', 'authCode', 'currency', 'description', 'method', 'orderId']);
 });
@@ -159,8 +113,8 @@ test('only the contract fields of an order reach the payment server', async () =
 test('a declined wallet code ends failed with its reason and no charge', async () => {
   const { sim, inner } = await setUp();
   inner.order('ord-2', { authCode: '555550000' });
-  await waitFor(() => finalOutcome(inner, 'ord-2') !== undefined, 'outcome');
-  assert.equal(finalOutcome(inner, 'ord-2'), { k: 'outcome', orderId: 'ord-2', status: 'failed', amount: 1200, reason: 'declined' });
+  await waitFor(() => inner.final('ord-2') !== undefined, 'outcome');
+  assert.equal(inner.final('ord-2'), { k: 'outcome', orderId: 'ord-2', status: 'failed', amount: 1200, reason: 'declined' });
   assert.is(sim.chargesFor('ord-2'), 0);
 });
 
@@ -196,7 +150,7 @@ test('a notification with a bad, stale or replayed signature is refused with 401
 test('a notification whose amount differs from the order is refused and never reaches the inner side', async () => {
   const { inner, outer } = await setUp();
   inner.order('ord-amt');
-  await waitFor(() => finalOutcome(inner, 'ord-amt') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-amt') !== undefined, 'outcome');
   const body = JSON.stringify({ notifyId: 'ntf-amt', orderId: 'ord-amt', status: 'succeeded', amount: 1, currency: 'CNY' });
   const status = await postNotification(outer.notifyUrl, body, signRequest(SECRET, 'POST', new URL(outer.notifyUrl).pathname, body));
   assert.is(status, 400);
@@ -206,7 +160,7 @@ test('a notification whose amount differs from the order is refused and never re
 test('a charge whose answer times out ends succeeded through the status query, charged once (invariants 1, 2)', async () => {
   const { sim, inner } = await setUp({ timeoutMs: 300, faults: { timeoutAfterCharge: 1, holdMs: 3_000 } });
   inner.order('ord-4');
-  await waitFor(() => finalOutcome(inner, 'ord-4') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-4') !== undefined, 'outcome');
   assert.equal(inner.outcomes('ord-4').map((o) => o.status), ['unknown', 'succeeded']);
   assert.is(sim.chargesFor('ord-4'), 1);
   assert.is(sim.requestsFor('ord-4'), 1, 'resolved by querying, not by paying again');
@@ -218,11 +172,11 @@ test('orders sent while the payment server is down all succeed once it is back, 
   const ids = ['ord-5a', 'ord-5b', 'ord-5c', 'ord-5d', 'ord-5e'];
   for (const id of ids) inner.order(id, { amount: 300 });
   await waitFor(() => ids.every((id) => inner.outcomes(id).some((o) => o.status === 'unknown')), 'every order is unknown while down');
-  assert.ok(ids.every((id) => finalOutcome(inner, id) === undefined), 'nothing is final while the server is down');
+  assert.ok(ids.every((id) => inner.final(id) === undefined), 'nothing is final while the server is down');
   await sim.setFaults({ down: false });
-  await waitFor(() => ids.every((id) => finalOutcome(inner, id) !== undefined), 'every order final');
+  await waitFor(() => ids.every((id) => inner.final(id) !== undefined), 'every order final');
   for (const id of ids) {
-    assert.is(finalOutcome(inner, id)!.status, 'succeeded', id);
+    assert.is(inner.final(id)!.status, 'succeeded', id);
     assert.is(sim.chargesFor(id), 1, id);
   }
   assert.is(sim.totalCharges(), ids.length);
@@ -233,7 +187,7 @@ test('quick retries of one order within the same second carry different signatur
   inner.order('ord-nonce');
   await waitFor(() => sim.attemptsFor('ord-nonce').length >= 3, 'three attempts');
   await sim.setFaults({ errorRate: 0 });
-  await waitFor(() => finalOutcome(inner, 'ord-nonce') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-nonce') !== undefined, 'outcome');
   const attempts = sim.attemptsFor('ord-nonce');
   // Three attempts within a few tens of milliseconds: at least two share a second.
   const seconds = attempts.slice(0, 3).map((a) => a.timestamp);
@@ -241,7 +195,7 @@ test('quick retries of one order within the same second carry different signatur
   assert.is(new Set(attempts.map((a) => a.signature)).size, attempts.length, 'every attempt is signed anew');
   assert.is(new Set(attempts.map((a) => a.nonce)).size, attempts.length, 'every attempt has its own nonce');
   assert.is(sim.replayedCount(), 0);
-  assert.is(finalOutcome(inner, 'ord-nonce')!.status, 'succeeded');
+  assert.is(inner.final('ord-nonce')!.status, 'succeeded');
   assert.is(outer.status().breaker, 'closed');
   assert.is(sim.chargesFor('ord-nonce'), 1);
 });
@@ -250,9 +204,9 @@ test('a payment server that refuses attempts as REPLAYED is retried: the order s
   const captured = capturedLog();
   const { sim, inner, outer } = await setUp({ faults: { refuseAsReplayed: 5 }, log: captured.log });
   inner.order('ord-replayed');
-  await waitFor(() => finalOutcome(inner, 'ord-replayed') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-replayed') !== undefined, 'outcome');
   assert.is(sim.replayedCount(), 5, 'five attempts were refused as replays');
-  assert.is(finalOutcome(inner, 'ord-replayed')!.status, 'succeeded');
+  assert.is(inner.final('ord-replayed')!.status, 'succeeded');
   assert.is(sim.chargesFor('ord-replayed'), 1);
   assert.is(outer.status().breaker, 'closed');
   assert.not.ok(captured.lines.some((l) => /circuit breaker/.test(l.msg)), `the breaker never changed state: ${JSON.stringify(captured.lines)}`);
@@ -273,9 +227,9 @@ test('the circuit breaker opens after repeated failures and closes after the coo
   await waitFor(() => outer.status().breaker === 'closed', 'breaker closes', 1);
   const closedAt = clock.now();
   assert.ok(closedAt - openedAt >= BREAKER_COOL_DOWN_MS - 50, `the breaker stayed open ${closedAt - openedAt} ms of the clock, not the whole cool-down`);
-  await waitFor(() => finalOutcome(inner, 'ord-6') !== undefined, 'order succeeds after the cool-down');
+  await waitFor(() => inner.final('ord-6') !== undefined, 'order succeeds after the cool-down');
   assert.is(outer.status().breaker, 'closed');
-  assert.is(finalOutcome(inner, 'ord-6')!.status, 'succeeded');
+  assert.is(inner.final('ord-6')!.status, 'succeeded');
   assert.is(sim.chargesFor('ord-6'), 1);
 });
 
@@ -329,7 +283,7 @@ test('an order received again while in flight is sent to the payment server once
   const { sim, inner } = await setUp({ faults: { latencyMs: 200 } });
   inner.order('ord-7');
   inner.order('ord-7');
-  await waitFor(() => finalOutcome(inner, 'ord-7') !== undefined, 'outcome');
+  await waitFor(() => inner.final('ord-7') !== undefined, 'outcome');
   assert.is(inner.records.filter((r) => r.k === 'order.ack' && r.orderId === 'ord-7').length, 2, 'both acknowledged');
   assert.is(sim.requestsFor('ord-7'), 1);
   assert.is(inner.outcomes('ord-7').length, 1);
