@@ -6,11 +6,12 @@ import type { PaymentRequestBody } from '../../../devices/protocol.js';
 import { FerryError } from '../../common/errors.js';
 import type { Handler } from '../gap/handler.js';
 import { billKey, setBillStatus, type Bill } from '../billing/bills.js';
-import type { Payments } from '../payments/payments.js';
+import type { OrderBook } from '../payments/order-book.js';
+import { answerFor } from '../payments/answers.js';
 import type { Registrations } from '../registration/registrations.js';
 import type { Tx } from '../store/store.js';
 
-export function paymentRequest(payments: Payments, registrations: Registrations, now: () => Date = () => new Date()): Handler {
+export function paymentRequest(payments: OrderBook, registrations: Registrations, now: () => Date = () => new Date()): Handler {
   const payBill = async (tx: Tx, body: PaymentRequestBody & { billId: string }, device: string, requestId: string) => {
     const bill = await tx.get<Bill>(billKey(body.billId));
     if (!bill) throw new FerryError('BILL_NOT_FOUND', `No bill ${body.billId}.`, '/body/billId');
@@ -43,10 +44,12 @@ export function paymentRequest(payments: Payments, registrations: Registrations,
       const order = body.billId !== undefined
         ? await payBill(tx, body as PaymentRequestBody & { billId: string }, device.id, request.id)
         : await payRegistration(tx, body as PaymentRequestBody & { registrationId: string }, device.id, request.id);
-      return { ref: order.orderId, afterCommit: () => payments.firstAnswer(order) };
+      // The answer is asked for before the order is sent across, so that its wait sees
+      // an outcome however fast it comes.
+      return { kind: 'later', ref: order.orderId, answer: () => payments.firstAnswer(order), effects: [{ kind: 'order', order }] };
     },
     async replay(record) {
-      return payments.answerFor(await payments.order(record.ref!));
+      return answerFor(await payments.order(record.ref!));
     },
   };
 }

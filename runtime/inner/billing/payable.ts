@@ -1,0 +1,33 @@
+// A bill as what an order pays for: paid when the order succeeds (and the desk that
+// created it is told, bill.paid), open to pay again when it fails. Bills are not
+// refunded by the gateway.
+import type { BillPaidBody } from '../../../devices/protocol.js';
+import type { Payable } from '../payments/payable.js';
+import { billKey, setBillStatus, type Bill } from './bills.js';
+
+export const billPayable: Payable = {
+  pays: (order) => order.billId !== undefined,
+
+  async settle(tx, order, now) {
+    const bill = await tx.get<Bill>(billKey(order.billId!));
+    if (!bill || bill.orderId !== order.orderId || bill.status !== 'paying') {
+      tx.audit({ kind: 'payment.bill_state_unexpected', orderId: order.orderId, billId: order.billId!, billStatus: bill?.status ?? 'missing' });
+      return { notices: [], pools: [] };
+    }
+    if (order.status !== 'succeeded') {
+      setBillStatus(tx, bill, 'open', {});
+      return { notices: [], pools: [] };
+    }
+    const paid = setBillStatus(tx, bill, 'paid', { paidAt: now.toISOString() });
+    const body: BillPaidBody = {
+      billId: paid.billId, reference: paid.reference, orderId: order.orderId,
+      amount: order.amount, currency: order.currency, paidAt: paid.paidAt!,
+    };
+    return { notices: [{ device: paid.createdBy, type: 'bill.paid', body }], pools: [] };
+  },
+
+  async refunding() {},
+  async refunded() {
+    return null;
+  },
+};
