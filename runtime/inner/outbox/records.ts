@@ -36,17 +36,17 @@ export interface OutboxEntry {
 export interface Posted { entry: OutboxEntry; dropped?: OutboxEntry }
 
 // Inside the transaction of the change that causes the message.
-export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date): Promise<Posted> {
+export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE): Promise<Posted> {
   const entry: OutboxEntry = {
     messageId: await nextId(tx, 'M', now), device, ...(message.re ? { re: message.re } : {}),
     type: message.type, body: message.body, at: now.toISOString(),
   };
-  const waiting = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: MAX_PENDING_PER_DEVICE });
+  const waiting = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
   let dropped: OutboxEntry | undefined;
-  if (waiting.length >= MAX_PENDING_PER_DEVICE) {
+  if (waiting.length >= max) {
     const [oldestKey, oldest] = waiting[0]!;
     tx.del(oldestKey);
-    tx.audit({ kind: 'outbox.dropped', device, messageId: oldest.messageId, type: oldest.type, max: MAX_PENDING_PER_DEVICE });
+    tx.audit({ kind: 'outbox.dropped', device, messageId: oldest.messageId, type: oldest.type, max });
     dropped = oldest;
   }
   tx.put(outboxKey(device, entry.messageId), entry);
