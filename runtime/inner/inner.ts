@@ -84,14 +84,12 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
   const link = new OuterLink(store, paymentsLog, now);
   const answers = new FirstAnswers(gw.limits.replyWaitMs);
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
-  const payments = new OrderBook({
-    store, log: paymentsLog, ...clock, link, answers, afterCommit: effects,
-    payables: [billPayable, registrationPayable(registrations)],
-  });
+  const payables = [billPayable, registrationPayable(registrations)];
+  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
-      billCreate(now), billQuery(store), billStatus(store), paymentRequest(payments, registrations, now),
+      billCreate(now), billQuery(store), billStatus(store), paymentRequest(payments, payables, now),
       registrationQuery(store),
       registrationRequest(registrations, now), registrationCancel(store, registrations, payments, now),
       slotsStatus(currentDepartments, log.child({ part: 'slots' })),

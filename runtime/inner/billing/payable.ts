@@ -2,10 +2,27 @@
 // created it is told, bill.paid), open to pay again when it fails. Bills are not
 // refunded by the gateway.
 import type { BillPaidBody } from '../../../devices/protocol.js';
+import { FerryError } from '../../common/errors.js';
 import type { Payable } from '../payments/payable.js';
 import { billKey, setBillStatus, type Bill } from './bills.js';
 
 export const billPayable: Payable = {
+  // Exactly what the bill owes, and only while it is open: a bill with a payment in
+  // flight is BILL_NOT_OPEN, which is what keeps it from being paid twice.
+  async claim(tx, body) {
+    if (body.billId === undefined) return undefined;
+    const bill = await tx.get<Bill>(billKey(body.billId));
+    if (!bill) throw new FerryError('BILL_NOT_FOUND', `No bill ${body.billId}.`, '/body/billId');
+    if (bill.status !== 'open') throw new FerryError('BILL_NOT_OPEN', `Bill ${body.billId} is ${bill.status}.`, '/body/billId');
+    if (body.amount !== bill.total || body.currency !== bill.currency) {
+      throw new FerryError('AMOUNT_MISMATCH', `Bill ${body.billId} owes ${bill.total} ${bill.currency}, not ${body.amount} ${body.currency}.`, '/body/amount');
+    }
+    return {
+      pays: { billId: bill.billId }, amount: bill.total, description: `Hospital bill ${bill.billId}`,
+      paying: (orderId) => void setBillStatus(tx, bill, 'paying', { orderId }),
+    };
+  },
+
   pays: (order) => order.billId !== undefined,
 
   async settle(tx, order, now) {

@@ -6,6 +6,15 @@ import type { Registrations } from './registrations.js';
 
 export function registrationPayable(registrations: Registrations): Payable {
   return {
+    async claim(tx, body, now) {
+      if (body.registrationId === undefined) return undefined;
+      const reg = await registrations.payable(tx, body.registrationId, body.amount, now);
+      return {
+        pays: { registrationId: reg.registrationId }, amount: reg.fee, description: `Registration fee ${reg.registrationId}`,
+        paying: (orderId) => registrations.markPaying(tx, reg, orderId, now),
+      };
+    },
+
     pays: (order) => order.registrationId !== undefined,
 
     async settle(tx, order, now) {
