@@ -103,6 +103,7 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
   const query = createQuerySide({ store, gateway: gw, log, day, ...clock, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
+  let outbox: OutboxDelivery | undefined;
   try {
     broker = await startBroker({
       host: gw.mqtt.host, port: gw.mqtt.port, ...(gw.mqtt.tls ? { tls: gw.mqtt.tls } : {}),
@@ -114,6 +115,9 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
     });
+    // At once: a device may publish from the moment the broker listens.
+    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker, log: log.child({ part: 'outbox' }) });
+    replies.connect(broker.publish, outbox);
     channelServer = await listenChannel(socketPath, log.child({ part: 'channel' }), (connection) => {
       connection.once('ready', () => {
         link.attach(connection, payments);
@@ -121,6 +125,7 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
       });
     });
   } catch (err) {
+    await outbox?.close();
     await broker?.close();
     await sweeper.close();
     link.close();
@@ -128,8 +133,6 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
     await store.close();
     throw err;
   }
-  const outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker, log: log.child({ part: 'outbox' }) });
-  replies.connect(broker.publish, outbox);
   const running = new Dispatcher({
     store, aedes: broker.aedes, publish: broker.publish, log: log.child({ part: 'dispatch' }),
     redeliverAfterMs: triage.dispatch.redeliverAfterMs,
@@ -140,7 +143,7 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
   log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
 
   return {
-    broker, store, payments, outbox, slots, sweeper, dispatcher: running, query, socketPath,
+    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
     async reloadRules() {
       let fresh: Rules;
       try {
@@ -167,7 +170,7 @@ export async function startInner({ rules, dataDir, log, now }: InnerOptions): Pr
       await running.close();
       link.close();
       answers.close();
-      await outbox.close();
+      await outbox!.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();
       await store.close();
