@@ -18,7 +18,16 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000; // a gateway that is starting 
 export const RECONNECT_PERIOD_MS = 1_000; // a kiosk that lost its link retries once a second
 export const KEEPALIVE_S = 30; // detects a dead link within 45 s (1.5 x keepalive, MQTT 3.1.2.10)
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000; // a patient at a kiosk waits no longer
-export const DEFAULT_RESEND_MS = 3_000; // well above a request/reply round trip (~4 ms)
+// A request is resent later than the gateway waits for a payment's answer (gateway.yaml
+// limits.replyWaitMs, 3 s by default), plus a round trip. A copy that arrives while the
+// first is still waiting is answered at once from the store (`pending`), and a resend
+// that raced the wait would hand the kiosk `pending` just before the real answer. The
+// gateway's wait stays what it is, since it is how long a patient waits for a wallet.
+export const DEFAULT_RESEND_MS = 4_000;
+// Ids of down messages seen lately. The gateway redelivers an outbox message (bill.paid,
+// a late payment.result) under the same id until the device acknowledges it, so a copy
+// may come twice across a reconnect; the second is dropped. Bounded: the oldest go.
+export const SEEN_IDS_MAX = 1_000;
 export const MIN_RESEND_MS = 50; // below this a resend races its own reply
 export const MAX_SENDS_PER_REQUEST = 200; // copies of one request; bounds the offline queue
 export const MAX_WAITERS = 1_000; // concurrent request()/waitFor() on one client
@@ -90,6 +99,12 @@ export class DeviceClient {
   private readonly unsettledPublishes = new Set<(err: Error) => void>();
   private closed = false;
   private invalidCount = 0;
+  private duplicateCount = 0;
+  private readonly seen = new Set<string>(); // insertion order is age order
+  // Down messages that came before anyone listened for 'message': the gateway sends a
+  // device's waiting outbox as soon as it subscribes, which is inside connect(). They
+  // go to the first 'message' listener; null once there has been one.
+  private early: Reply[] | null = [];
 
   private constructor(id: string, client: MqttClient) {
     this.id = id;
@@ -134,11 +149,21 @@ export class DeviceClient {
     return this.invalidCount;
   }
 
+  // Down messages dropped because one with the same id came before.
+  get duplicateMessages(): number {
+    return this.duplicateCount;
+  }
+
   on(event: 'message', listener: (reply: Reply) => void): this;
   on(event: 'topic', listener: (topic: string, payload: Buffer) => void): this;
   on(event: 'status', listener: (status: ConnectionStatus, detail?: string) => void): this;
   on(event: string, listener: (...args: any[]) => void): this {
     this.events.on(event, listener);
+    if (event === 'message' && this.early) {
+      const early = this.early;
+      this.early = null;
+      queueMicrotask(() => early.forEach((reply) => listener(reply)));
+    }
     return this;
   }
 
@@ -296,6 +321,13 @@ export class DeviceClient {
       this.invalidCount += 1;
       return;
     }
+    if (this.seen.has(reply.id)) {
+      this.duplicateCount += 1;
+      return;
+    }
+    this.seen.add(reply.id);
+    if (this.seen.size > SEEN_IDS_MAX) this.seen.delete(this.seen.values().next().value!);
+    if (this.early && this.events.listenerCount('message') === 0 && this.early.length < SEEN_IDS_MAX) this.early.push(reply);
     this.events.emit('message', reply);
     for (const waiter of [...this.waiters]) {
       if (waiter.predicate(reply)) waiter.resolve(reply);
@@ -314,6 +346,7 @@ export function parseReply(payload: Buffer): Reply | null {
   const r = value as Record<string, unknown>;
   if (r.v !== PROTOCOL_VERSION || typeof r.type !== 'string') return null;
   if (typeof r.body !== 'object' || r.body === null || Array.isArray(r.body)) return null;
+  if (typeof r.id !== 'string') return null;
   if (r.re !== undefined && typeof r.re !== 'string') return null;
   return value as Reply;
 }

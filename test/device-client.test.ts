@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
-import { DeviceClient, DeviceClientError } from '../devices/client.js';
+import { DeviceClient, DeviceClientError, SEEN_IDS_MAX } from '../devices/client.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
 import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { parseUpTopic, topics, type Reply } from '../devices/protocol.js';
@@ -271,6 +271,42 @@ test('a billing desk keeps each paid bill once, however often bill.paid arrives'
   await desk.client.request('bill.query', {}, { resendMs: 100 }); // a round trip: both copies have arrived
   assert.equal(desk.paidBills().map((b) => b.billId), ['B-9']);
   assert.is((await desk.waitForPaid('B-9', 100)).orderId, 'O-9');
+});
+
+test('a down message with an id already seen is dropped, and the memory of ids is bounded', async () => {
+  const client = await connectDevice('dev-a');
+  const got: string[] = [];
+  client.on('message', (m) => m.type === 'bill.paid' && got.push(m.id));
+  const push = (id: string) => ctx.responder.publishAsync(topics.down('dev-a'), JSON.stringify({ v: 1, id, type: 'bill.paid', body: {} }), { qos: 1 });
+  await push('m-0');
+  await push('m-0');
+  for (let i = 1; i <= SEEN_IDS_MAX; i++) await push(`m-${i}`);
+  await push('m-0'); // forgotten by now: the oldest of more than SEEN_IDS_MAX ids
+  await client.request('bill.query', {}, { resendMs: 100 }); // a round trip: every copy has arrived
+  assert.is(client.duplicateMessages, 1);
+  assert.is(got.filter((id) => id === 'm-0').length, 2);
+  assert.is(got.length, SEEN_IDS_MAX + 2, 'every id once, and m-0 again once forgotten');
+});
+
+test('down messages that arrive during connect, before anyone listens, reach the first listener', async () => {
+  const early = await connectDevice('dev-b');
+  await early.close();
+  // The gateway sends a waiting outbox as soon as the device subscribes, inside connect().
+  const subscribed = new Promise<void>((resolve) => {
+    const onSubscribe = (subs: Array<{ topic: string }>, c: { id: string }) => {
+      if (c?.id !== 'dev-b' || !subs.some((s) => s.topic === topics.down('dev-b'))) return;
+      ctx.broker.off('subscribe', onSubscribe);
+      ctx.broker.publish({ cmd: 'publish', topic: topics.down('dev-b'), payload: Buffer.from(JSON.stringify({ v: 1, id: 'early-1', type: 'bill.paid', body: {} })), qos: 1, retain: false, dup: false }, () => resolve());
+    };
+    ctx.broker.on('subscribe', onSubscribe);
+  });
+  const client = await connectDevice('dev-b');
+  await subscribed;
+  await client.request('bill.query', {}, { resendMs: 100 });
+  const got: string[] = [];
+  client.on('message', (m) => got.push(m.id));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(got.includes('early-1'), JSON.stringify(got));
 });
 
 function settle(): Promise<void> {

@@ -164,7 +164,7 @@ test('POST /v1/retention/run needs the admin token and reports what it pruned', 
   assert.is((await api(gw, 'POST', '/v1/retention/run', tokens(gw).read)).status, 403);
   const { status, json } = await api(gw, 'POST', '/v1/retention/run', tokens(gw).admin);
   assert.is(status, 200);
-  assert.equal(Object.keys(json.pruned).sort(), ['audit', 'bills', 'dispatches', 'idempotency', 'notifications', 'payments', 'refunds', 'registrations']);
+  assert.equal(Object.keys(json.pruned).sort(), ['audit', 'bills', 'dispatches', 'idempotency', 'notifications', 'outbox', 'payments', 'refunds', 'registrations']);
   assert.is(json.pruned.bills, 0, 'nothing is old enough');
 });
 

@@ -1,5 +1,5 @@
-// Retention: closed records older than their kind's days are pruned, open ones
-// never are, and the audit log is pruned behind checkpoints so that it still verifies.
+// Retention: closed records older than their kind's days are pruned (undelivered
+// outbox messages past the idempotency days too), open ones never are, and the audit log is pruned behind checkpoints so that it still verifies.
 // The store runs on an injected clock; records are written as their modules write them.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -58,6 +58,7 @@ async function seedOld(store: Store, at: string): Promise<void> {
     tx.put('dispatch!D-queued', dispatch('D-queued', 2, 'queued'));
     tx.put('idem!kiosk-01!old', { hash: 'h', type: 'bill.query', at });
     tx.put('idem!kiosk-01!before-at-existed', { hash: 'h', type: 'bill.query' });
+    tx.put('outbox!billing-01!M-old', { messageId: 'M-old', device: 'billing-01', type: 'bill.paid', body: {}, at });
   });
   for (let i = 0; i < OLD_AUDIT_ENTRIES; i++) await store.audit({ kind: 'test.old', i });
 }
@@ -72,15 +73,17 @@ test('retention prunes closed records older than their days, keeps every open on
   await store.transact((tx) => {
     tx.put('bill!B-new', { billId: 'B-new', reference: 'INV-new', patientId: 'P-43', items: [], total: 100, currency: 'CNY', status: 'paid', createdBy: 'billing-01', createdAt: clock.now().toISOString(), paidAt: clock.now().toISOString() });
     tx.put('idem!kiosk-01!new', { hash: 'h', type: 'bill.query', at: clock.now().toISOString() });
+    tx.put('outbox!billing-01!M-new', { messageId: 'M-new', device: 'billing-01', type: 'bill.paid', body: {}, at: clock.now().toISOString() });
     tx.audit({ kind: 'test.new' });
   });
   const retention = new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now });
   const report = await retention.run();
-  assert.equal(report.pruned, { payments: 1, refunds: 1, notifications: 1, bills: 1, registrations: 1, dispatches: 1, idempotency: 1, audit: OLD_AUDIT_ENTRIES });
+  assert.equal(report.pruned, { payments: 1, refunds: 1, notifications: 1, bills: 1, registrations: 1, dispatches: 1, idempotency: 1, outbox: 1, audit: OLD_AUDIT_ENTRIES });
   const keys = (await store.list('', { limit: 1000 })).map(([k]) => k).filter((k) => !k.startsWith('audit!') && !k.startsWith('meta!'));
   assert.equal(keys.sort(), [
     'bill!B-new', 'bill!B-open', 'dispatch!D-queued', 'idem!kiosk-01!before-at-existed', 'idem!kiosk-01!new',
     'journal!P-open', 'notify!N-open', 'order!P-open', 'reg!R-held', 'refund!F-open', 'refundJournal!F-open',
+    'outbox!billing-01!M-new',
   ].sort());
   await store.close();
 

@@ -18,7 +18,7 @@ export async function instanceTag(tx: Tx): Promise<string> {
   return tag;
 }
 
-export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H', now: Date): Promise<string> {
+export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H' | 'M', now: Date): Promise<string> {
   const day = utcDayOf(now.getTime()).replaceAll('-', '');
   const key = `meta!seq!${letter}!${day}`;
   const seq = ((await tx.get<number>(key)) ?? 0) + 1;

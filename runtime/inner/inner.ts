@@ -9,11 +9,18 @@ import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
 import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
-import { topics } from '../../devices/protocol.js';
 import { Store } from './store/store.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
-import { Payments } from './payments/payments.js';
+import { OrderBook } from './payments/order-book.js';
+import { OuterLink } from './payments/link.js';
+import { FirstAnswers } from './payments/first-answers.js';
+import { retryRefund } from './payments/refund-retry.js';
+import { billPayable } from './billing/payable.js';
+import { registrationPayable } from './registration/payable.js';
+import { Replies } from './outbox/replies.js';
+import { OutboxDelivery } from './outbox/delivery.js';
+import { afterCommit } from './after-commit.js';
 import { billCreate } from './handlers/bill-create.js';
 import { billQuery } from './handlers/bill-query.js';
 import { billStatus } from './handlers/bill-status.js';
@@ -45,7 +52,8 @@ export interface InnerOptions {
 export interface RunningInner {
   broker: RunningBroker;
   store: Store;
-  payments: Payments;
+  payments: OrderBook;
+  outbox: OutboxDelivery;
   slots: SlotsPublisher;
   sweeper: ExpirySweeper;
   dispatcher: Dispatcher;
@@ -65,11 +73,6 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
   let broker: RunningBroker | undefined;
 
-  const send = async (deviceId: string, message: object) => {
-    await store.durable(); // nothing is said that a crash could take back
-    await broker!.publish(topics.down(deviceId), JSON.stringify(message), { qos: 1 });
-  };
-
   // Rules that a reload replaces; the parts that read them ask for the current ones.
   let departments = rules.departments;
   const currentDepartments = () => departments;
@@ -81,31 +84,36 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   // queued message simply waits in the store (it is sent when a workstation subscribes).
   let triage = rules.triage;
   let dispatcher: Dispatcher | undefined;
-  const dispatchDeps = { store, dispatcher: () => dispatcher };
 
-  const payments = new Payments({
-    store, log: log.child({ part: 'payments' }), ...clock, replyWaitMs: gw.limits.replyWaitMs, registrations, poolChanged,
-    send: (deviceId, re, answer) => gap.answer(deviceId, re, answer),
-  });
+  // Built in dependency order, each from the ones before it: the gap and the order
+  // book both answer through `replies`, and neither knows the other.
+  const paymentsLog = log.child({ part: 'payments' });
+  const replies = new Replies(store, now);
+  const link = new OuterLink(store, paymentsLog, now);
+  const answers = new FirstAnswers(gw.limits.replyWaitMs);
+  const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
+  const payables = [billPayable, registrationPayable(registrations)];
+  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
-      billCreate(now), billQuery(store), billStatus(store), paymentRequest(payments, registrations, now),
+      billCreate(now), billQuery(store), billStatus(store), paymentRequest(payments, payables, now),
       registrationQuery(store),
-      registrationRequest(registrations, poolChanged, now), registrationCancel(store, registrations, payments, poolChanged, now),
-      slotsStatus(currentDepartments, poolChanged, log.child({ part: 'slots' })),
-      patientInfo({ ...dispatchDeps, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
-      dispatchAck(dispatchDeps),
+      registrationRequest(registrations, now), registrationCancel(store, registrations, payments, now),
+      slotsStatus(currentDepartments, log.child({ part: 'slots' })),
+      patientInfo({ store, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
+      dispatchAck({ store }),
     ],
-    store, log: log.child({ part: 'gap' }), send,
+    store, log: log.child({ part: 'gap' }), replies, afterCommit: effects,
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
 
-  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, retryRefund: (id) => payments.retryRefund(id) });
+  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
+  let outbox: OutboxDelivery | undefined;
   try {
     broker = await startBroker({
       host: gw.mqtt.host, port: gw.mqtt.port, ...(gw.mqtt.tls ? { tls: gw.mqtt.tls } : {}),
@@ -117,20 +125,24 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
     });
+    // At once: a device may publish from the moment the broker listens.
+    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker, log: log.child({ part: 'outbox' }) });
+    replies.connect(broker.publish, outbox);
     const channelLog = log.child({ part: 'channel' });
     channelServer = await listenChannel(socketPath, channelLog, (connection) => {
       connection.once('ready', () => {
-        payments.attach(connection);
-        const handlers = joinHandlers(payments.channelHandlers(connection), query.attach(connection));
+        const handlers = joinHandlers(link.attach(connection, payments), query.attach(connection));
         connection.on('record', CHANNEL.receiver('inner', handlers, (err, record) => {
           channelLog.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
         }));
       });
     }, time);
   } catch (err) {
+    await outbox?.close();
     await broker?.close();
     await sweeper.close();
-    payments.close();
+    link.close();
+    answers.close();
     await store.close();
     throw err;
   }
@@ -144,7 +156,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
 
   return {
-    broker, store, payments, slots, sweeper, dispatcher: running, query, socketPath,
+    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
     async reloadRules() {
       let fresh: Rules;
       try {
@@ -169,7 +181,9 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       await sweeper.close();
       await slots.settled();
       await running.close();
-      payments.close();
+      link.close();
+      answers.close();
+      await outbox!.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();
       await store.close();

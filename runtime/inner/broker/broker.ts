@@ -41,6 +41,12 @@ export interface RunningBroker {
   tlsPort: number | undefined;
   publish(topic: string, payload: string | Buffer, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   connectedDevices(): number;
+  // Sends to one connected client at QoS 1 under a packet id the broker reserves for it,
+  // and returns that id (undefined: the client is not connected). With onPuback this
+  // tells when the device has the message, which aedes reports for clean sessions with
+  // no packet to match it by.
+  sendTracked(clientId: string, topic: string, payload: Buffer): { packetId: number; sent: Promise<void> } | undefined;
+  onPuback(listener: (client: Client, messageId: number) => void): () => void;
   // New devices and roles from reloaded rules: later connects use them at once, and a
   // connected device that was removed or disabled is disconnected.
   replaceRules(devices: ReadonlyMap<string, DeviceRule>, roles: ReadonlyMap<Role, RoleRule>): number;
@@ -55,6 +61,9 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const credentials = new CredentialChecker(opts.devices);
   let roles = opts.roles;
   const deviceOf = new WeakMap<Client, DeviceRule>();
+  // Payloads of sendTracked publishes, with the packet id each is to go under.
+  const stamps = new WeakMap<Buffer, number>();
+  const pubackListeners = new Set<(client: Client, messageId: number) => void>();
   const emptyIds = new WeakSet<Client>();
 
   const aedes = await Aedes.createBroker({
@@ -123,8 +132,22 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     // Nothing a device publishes is forwarded to other devices: up topics end at the gap.
     authorizeForward(client, packet) {
       if (packet.topic.startsWith('dev/') && packet.topic.includes('/up/')) return null;
+      const stamp = Buffer.isBuffer(packet.payload) ? stamps.get(packet.payload) : undefined;
+      // aedes keeps a packet id that the forwarded packet already has (qos-packet.js).
+      if (stamp !== undefined) return Object.assign(packet, { messageId: stamp });
       return packet;
     },
+  });
+
+  // A PUBACK as it arrives, read off the client's own packet stream: aedes's 'ack' event
+  // carries the acknowledged packet only for sessions it persists.
+  type Parsed = { cmd: string; messageId?: number };
+  aedes.on('client', (client) => {
+    const parser = (client as unknown as { _parser?: { on(e: 'packet', l: (p: Parsed) => void): void } })._parser;
+    parser?.on('packet', (p) => {
+      if (p.cmd !== 'puback' || p.messageId === undefined) return;
+      for (const listener of pubackListeners) listener(client, p.messageId);
+    });
   });
 
   const servers: net.Server[] = [];
@@ -168,6 +191,22 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       });
     },
     connectedDevices: () => aedes.connectedClients,
+    sendTracked(clientId, topic, payload) {
+      const client = (aedes as unknown as { clients: Record<string, Client & { _nextId: number }> }).clients[clientId];
+      if (!client) return undefined;
+      // Reserved as aedes itself takes ids (qos-packet.js), so no other packet gets it.
+      const id = client._nextId;
+      client._nextId = id >= 65535 ? 1 : id + 1;
+      stamps.set(payload, id);
+      const sent = new Promise<void>((resolve, reject) => {
+        client.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()));
+      });
+      return { packetId: id, sent };
+    },
+    onPuback(listener) {
+      pubackListeners.add(listener);
+      return () => pubackListeners.delete(listener);
+    },
     replaceRules(devices, newRoles) {
       credentials.replaceDevices(devices);
       roles = newRoles;

@@ -2,7 +2,7 @@
 // anything else in the gateway sees it (docs/design.md, "The medical-side contract"). Each refusal is
 // answered on the device's down topic with a code, a message and a JSON path, and
 // audited; each acceptance is audited in the same transaction as what it changes.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ValidateFunction } from 'ajv';
 import { createBodyAjv } from '../../rules/body-schema.js';
 import type { Request } from '../../../devices/protocol.js';
@@ -15,15 +15,17 @@ import { findCardNumber } from './card-guard.js';
 import { checkEnvelope, parsePayload, requestIdOf } from './envelope.js';
 import { RateLimiter } from './rate-limit.js';
 import { schemaError } from './schema-errors.js';
-import type { Accepted, Answer, Handler, IdempotencyRecord } from './handler.js';
+import type { Accepted, Handler, IdempotencyRecord } from './handler.js';
+import type { Replies } from '../outbox/replies.js';
+import type { RunAfterCommit } from '../after-commit.js';
 
 export interface GapOptions {
   messages: ReadonlyMap<string, MessageRule>;
   handlers: readonly Handler[];
   store: Store;
   log: Logger;
-  // Sends a message to a device's down topic.
-  send(deviceId: string, message: object): Promise<void>;
+  replies: Replies; // the down topics
+  afterCommit: RunAfterCommit; // what an accepted request leaves to do
   now?: () => number;
 }
 
@@ -112,24 +114,29 @@ export class Gap {
         return { earlier };
       }
       const accepted = await handler.accept(tx, request, device);
-      tx.put(key, { hash, type: request.type, ...(handler.replay ? {} : { answer: accepted.answer }), ...(accepted.ref ? { ref: accepted.ref } : {}), at: this.isoNow() } satisfies IdempotencyRecord);
+      const stored = accepted.kind === 'answer' && !handler.replay ? { answer: accepted.answer } : {};
+      tx.put(key, { hash, type: request.type, ...stored, ...(accepted.ref ? { ref: accepted.ref } : {}), at: this.isoNow() } satisfies IdempotencyRecord);
       tx.audit({ kind: 'gap.accepted', device: device.id, type: request.type, id: request.id, ...auditRef(accepted) });
       return { accepted };
     });
     if ('earlier' in outcome) {
       const answer = handler.replay ? await handler.replay(outcome.earlier, device) : outcome.earlier.answer;
-      if (answer) await this.answer(device.id, request.id, answer);
+      if (answer) await this.opts.replies.answer(device.id, request.id, answer);
       return;
     }
-    const { answer, afterCommit, onCommitted } = outcome.accepted;
-    onCommitted?.();
-    if (answer) await this.answer(device.id, request.id, answer);
-    if (afterCommit) {
-      // Not awaited: the PUBACK must not wait for the payment server.
-      afterCommit().then((later) => this.answer(device.id, request.id, later)).catch((err: Error) => {
-        this.opts.log.error({ err: err.message, device: device.id, id: request.id }, 'answer after commit failed');
-      });
+    const accepted = outcome.accepted;
+    if (accepted.kind === 'answer') {
+      this.opts.afterCommit(accepted.effects);
+      await this.opts.replies.answer(device.id, request.id, accepted.answer);
+      return;
     }
+    // Asked for before the effects run: it waits for what they cause. Not awaited: the
+    // PUBACK must not wait for the payment server.
+    const later = accepted.answer();
+    this.opts.afterCommit(accepted.effects);
+    later.then((answer) => this.opts.replies.answer(device.id, request.id, answer)).catch((err: Error) => {
+      this.opts.log.error({ err: err.message, device: device.id, id: request.id }, 'answer after commit failed');
+    });
   }
 
   private isoNow(): string {
@@ -143,12 +150,9 @@ export class Gap {
       kind: 'gap.refused', device: device.id, type, code: e.code,
       ...(requestId ? { id: requestId } : {}), ...(e.path ? { path: e.path } : {}),
     });
-    await this.answer(device.id, requestId, { type: 'error', body: { code: e.code, message: e.message, ...(e.path ? { path: e.path } : {}) } });
+    await this.opts.replies.answer(device.id, requestId, { type: 'error', body: { code: e.code, message: e.message, ...(e.path ? { path: e.path } : {}) } });
   }
 
-  answer(deviceId: string, re: string | undefined, answer: Answer): Promise<void> {
-    return this.opts.send(deviceId, { v: 1, id: randomUUID(), ...(re ? { re } : {}), type: answer.type, ts: this.isoNow(), body: answer.body });
-  }
 }
 
 function auditRef(accepted: Accepted): Record<string, string> {

@@ -1,29 +1,47 @@
 // One handler per message type (runtime/inner/handlers/), behind the gap's one
 // dispatcher. A handler runs inside a store transaction: it checks the request against
-// what the gateway knows, writes what it changes, and says what to answer. The gap has
-// already checked everything the rules say about the message before a handler runs.
+// what the gateway knows, writes what it changes, and says what to answer and what to
+// do once the transaction is durable. The gap has already checked everything the rules
+// say about the message before a handler runs.
 import type { Request } from '../../../devices/protocol.js';
 import type { DeviceRule } from '../../rules/types.js';
 import type { Tx } from '../store/store.js';
+import type { SlotPool } from '../registration/pools.js';
+import type { Refund } from '../payments/refunds.js';
+import type { Order } from '../payments/order.js';
+import type { DispatchRecord } from '../dispatch/records.js';
 
 export interface Answer {
   type: string;
   body: object;
 }
 
-export interface Accepted {
-  // The answer, when it is known at once; it is stored for resends of the same request.
-  answer?: Answer;
-  // What a later answer is about (an order id), stored for resends instead of an answer.
-  ref?: string;
+// What a committed transaction leaves to do, run in this order by after-commit.ts.
+// Nothing here may be needed for correctness after a crash: each is redone from the
+// store (pools are republished at start, refunds and orders resent, outboxes and
+// inboxes delivered on subscribe).
+export type AfterCommit =
+  | { kind: 'slots'; pool: SlotPool } // republish a pool's retained snapshot
+  | { kind: 'refund'; refund: Refund } // send a refund across to the outer side
+  | { kind: 'order'; order: Order } // send a new order across to the outer side
+  | { kind: 'outbox'; device: string } // the device has a new outbox message
+  | { kind: 'answer'; order: Order } // the request waiting for this order's first answer gets it
+  | { kind: 'dispatch.queued'; record: DispatchRecord }
+  | { kind: 'dispatch.taken'; record: DispatchRecord };
+
+interface AcceptedBase {
   // What the audit entry records of the request instead of `ref`, when `ref` names a
   // patient: named fields (`patientId`) are what the query side masks.
   audit?: Record<string, string>;
-  // Runs once the acceptance is durable; its answer is sent when it resolves.
-  afterCommit?: () => Promise<Answer>;
-  // Side effects once the acceptance is durable (republishing a slot snapshot, say).
-  onCommitted?: () => void;
+  effects: AfterCommit[];
 }
+
+export type Accepted =
+  // Answered at once; the answer is stored for resends (unless the handler replays).
+  | AcceptedBase & { kind: 'answer'; answer: Answer; ref?: string }
+  // Answered when `answer` resolves, after the effects ran; `ref` (what the answer is
+  // about: an order id) is stored for resends instead of an answer.
+  | AcceptedBase & { kind: 'later'; ref: string; answer: () => Promise<Answer> };
 
 export interface IdempotencyRecord {
   hash: string;

@@ -10,7 +10,7 @@ export function billCreate(now: () => Date = () => new Date()): Handler {
       const bill = await createBill(tx, device.id, request.body as unknown as BillCreateBody, now());
       tx.audit({ kind: 'bill.created', billId: bill.billId, reference: bill.reference, total: bill.total, items: bill.items.length, device: device.id });
       const body: BillCreatedBody = { billId: bill.billId, reference: bill.reference, total: bill.total, currency: bill.currency, status: 'open' };
-      return { answer: { type: 'bill.created', body } };
+      return { kind: 'answer', answer: { type: 'bill.created', body }, effects: [] };
     },
   };
 }

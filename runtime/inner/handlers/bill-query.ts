@@ -14,7 +14,7 @@ export function billQuery(store: Store): Handler {
     type: 'bill.query',
     async accept(_tx, request) {
       const { patientId } = request.body as unknown as BillQueryBody;
-      return { ref: patientId, audit: { patientId }, answer: await list(patientId) };
+      return { kind: 'answer', ref: patientId, audit: { patientId }, answer: await list(patientId), effects: [] };
     },
     async replay(record) {
       return list(record.ref!);

@@ -25,7 +25,7 @@ export function billStatus(store: Store): Handler {
     type: 'bill.status',
     async accept(_tx, request, device) {
       const by = request.body as unknown as BillStatusBody;
-      return { ref: JSON.stringify(by), answer: await state(device.id, by) };
+      return { kind: 'answer', ref: JSON.stringify(by), answer: await state(device.id, by), effects: [] };
     },
     async replay(record, device) {
       return state(device.id, JSON.parse(record.ref!) as BillStatusBody);

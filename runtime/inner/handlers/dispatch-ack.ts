@@ -5,12 +5,11 @@
 import type { DispatchAckBody, DispatchAckedBody } from '../../../devices/protocol.js';
 import { assert } from '../../common/errors.js';
 import type { Answer, Handler } from '../gap/handler.js';
-import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { acknowledge } from '../dispatch/inbox.js';
 import { dispatchKey, type DispatchRecord } from '../dispatch/records.js';
 import type { Store } from '../store/store.js';
 
-export function dispatchAck(deps: { store: Store; dispatcher: () => Dispatcher | undefined; now?: () => Date }): Handler {
+export function dispatchAck(deps: { store: Store; now?: () => Date }): Handler {
   const now = deps.now ?? (() => new Date());
   return {
     type: 'dispatch.ack',
@@ -22,11 +21,8 @@ export function dispatchAck(deps: { store: Store; dispatcher: () => Dispatcher |
       // is answered as it was the first time, even though the message is acked now.
       const status = first ? 'acked' : 'duplicate';
       return {
-        ref: `${status}:${dispatchId}`,
-        afterCommit: async () => {
-          if (first) deps.dispatcher()?.taken(record);
-          return ackedAnswer(record, status);
-        },
+        kind: 'answer', ref: `${status}:${dispatchId}`, answer: ackedAnswer(record, status),
+        effects: first ? [{ kind: 'dispatch.taken', record }] : [],
       };
     },
     async replay(idem) {

@@ -6,7 +6,6 @@ import type { DispatchQueuedBody, PatientInfoBody } from '../../../devices/proto
 import { assert, FerryError } from '../../common/errors.js';
 import type { TriageRules } from '../../rules/triage.js';
 import type { Answer, Handler } from '../gap/handler.js';
-import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { enqueue } from '../dispatch/inbox.js';
 import { dispatchKey, type DispatchRecord } from '../dispatch/records.js';
 import { routeOf } from '../dispatch/route.js';
@@ -14,7 +13,6 @@ import type { Store } from '../store/store.js';
 
 export interface PatientInfoDeps {
   store: Store;
-  dispatcher: () => Dispatcher | undefined; // starts with the broker, after the gap
   triage: () => TriageRules; // the rules in force (reloads replace them)
   departments: () => ReadonlySet<string>;
   now?: () => Date;
@@ -32,13 +30,7 @@ export function patientInfo(deps: PatientInfoDeps): Handler {
       }
       const record = await enqueue(tx, { body, route, kiosk: device.id, requestId: request.id, now: now() });
       tx.audit({ kind: 'dispatch.queued', dispatchId: record.dispatchId, dept: record.dept, seq: record.seq, priority: record.priority, routedBy: record.routedBy, device: device.id });
-      return {
-        ref: record.dispatchId,
-        afterCommit: async () => {
-          deps.dispatcher()?.queued(record);
-          return queuedAnswer(record);
-        },
-      };
+      return { kind: 'answer', ref: record.dispatchId, answer: queuedAnswer(record), effects: [{ kind: 'dispatch.queued', record }] };
     },
     // The same request again: where it went, from the store.
     async replay(idem) {

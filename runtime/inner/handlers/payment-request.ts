@@ -1,52 +1,34 @@
 // payment.request (kiosk, registration desk, billing desk): pays an open bill, or a
-// registration hold, with exactly what it costs. The order is journaled and what it
-// pays for is marked as being paid in one transaction, so a second payment for the
-// same bill or hold is refused from then on.
+// registration hold, with exactly what it costs. Its payable (a bill, a registration:
+// payments/payable.ts) checks the target; the order is journaled and the target marked
+// as being paid in one transaction, so a second payment for it is refused from then on.
 import type { PaymentRequestBody } from '../../../devices/protocol.js';
 import { FerryError } from '../../common/errors.js';
 import type { Handler } from '../gap/handler.js';
-import { billKey, setBillStatus, type Bill } from '../billing/bills.js';
-import type { Payments } from '../payments/payments.js';
-import type { Registrations } from '../registration/registrations.js';
-import type { Tx } from '../store/store.js';
+import type { OrderBook } from '../payments/order-book.js';
+import type { Payable } from '../payments/payable.js';
+import { answerFor } from '../payments/answers.js';
 
-export function paymentRequest(payments: Payments, registrations: Registrations, now: () => Date = () => new Date()): Handler {
-  const payBill = async (tx: Tx, body: PaymentRequestBody & { billId: string }, device: string, requestId: string) => {
-    const bill = await tx.get<Bill>(billKey(body.billId));
-    if (!bill) throw new FerryError('BILL_NOT_FOUND', `No bill ${body.billId}.`, '/body/billId');
-    if (bill.status !== 'open') throw new FerryError('BILL_NOT_OPEN', `Bill ${body.billId} is ${bill.status}.`, '/body/billId');
-    if (body.amount !== bill.total || body.currency !== bill.currency) {
-      throw new FerryError('AMOUNT_MISMATCH', `Bill ${body.billId} owes ${bill.total} ${bill.currency}, not ${body.amount} ${body.currency}.`, '/body/amount');
-    }
-    const order = await payments.open(tx, {
-      device, requestId, pays: { billId: bill.billId }, amount: bill.total, method: body.method,
-      ...(body.authCode ? { authCode: body.authCode } : {}), description: `Hospital bill ${bill.billId}`,
-    });
-    setBillStatus(tx, bill, 'paying', { orderId: order.orderId });
-    return order;
-  };
-
-  const payRegistration = async (tx: Tx, body: PaymentRequestBody & { registrationId: string }, device: string, requestId: string) => {
-    const reg = await registrations.payable(tx, body.registrationId, body.amount, now());
-    const order = await payments.open(tx, {
-      device, requestId, pays: { registrationId: reg.registrationId }, amount: reg.fee, method: body.method,
-      ...(body.authCode ? { authCode: body.authCode } : {}), description: `Registration fee ${reg.registrationId}`,
-    });
-    registrations.markPaying(tx, reg, order.orderId, now());
-    return order;
-  };
-
+export function paymentRequest(payments: OrderBook, payables: readonly Payable[], now: () => Date = () => new Date()): Handler {
   return {
     type: 'payment.request',
     async accept(tx, request, device) {
       const body = request.body as unknown as PaymentRequestBody;
-      const order = body.billId !== undefined
-        ? await payBill(tx, body as PaymentRequestBody & { billId: string }, device.id, request.id)
-        : await payRegistration(tx, body as PaymentRequestBody & { registrationId: string }, device.id, request.id);
-      return { ref: order.orderId, afterCommit: () => payments.firstAnswer(order) };
+      let claim;
+      for (const payable of payables) if ((claim = await payable.claim(tx, body, now()))) break;
+      // The schema asks for exactly one of billId and registrationId.
+      if (!claim) throw new FerryError('INTERNAL', 'payment.request names nothing to pay');
+      const order = await payments.open(tx, {
+        device: device.id, requestId: request.id, pays: claim.pays, amount: claim.amount, method: body.method,
+        ...(body.authCode ? { authCode: body.authCode } : {}), description: claim.description,
+      });
+      claim.paying(order.orderId);
+      // The answer is asked for before the order is sent across, so that its wait sees
+      // an outcome however fast it comes.
+      return { kind: 'later', ref: order.orderId, answer: () => payments.firstAnswer(order), effects: [{ kind: 'order', order }] };
     },
     async replay(record) {
-      return payments.answerFor(await payments.order(record.ref!));
+      return answerFor(await payments.order(record.ref!));
     },
   };
 }

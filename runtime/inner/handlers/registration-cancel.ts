@@ -8,12 +8,11 @@ import type { RegistrationCancelBody, RegistrationCancelledBody } from '../../..
 import { assert } from '../../common/errors.js';
 import type { Answer, Handler } from '../gap/handler.js';
 import { regKey, type Registration, type Registrations } from '../registration/registrations.js';
-import type { SlotPool } from '../registration/pools.js';
-import type { Payments } from '../payments/payments.js';
+import type { OrderBook } from '../payments/order-book.js';
 import type { Refund } from '../payments/refunds.js';
 import type { Store } from '../store/store.js';
 
-export function registrationCancel(store: Store, registrations: Registrations, payments: Payments, poolChanged: (pool: SlotPool) => void, now: () => Date = () => new Date()): Handler {
+export function registrationCancel(store: Store, registrations: Registrations, payments: OrderBook, now: () => Date = () => new Date()): Handler {
   return {
     type: 'registration.cancel',
     async accept(tx, request) {
@@ -26,12 +25,11 @@ export function registrationCancel(store: Store, registrations: Registrations, p
       // Read back: the refund's id was written to the registration after the cancel.
       const current = (await tx.get<Registration>(regKey(registrationId))) ?? result.registration;
       return {
-        ref: registrationId,
-        answer: cancelledAnswer(current),
-        onCommitted: () => {
-          if (result.changed) poolChanged(result.changed);
-          if (refund) payments.sendRefund(refund);
-        },
+        kind: 'answer', ref: registrationId, answer: cancelledAnswer(current),
+        effects: [
+          ...(result.changed ? [{ kind: 'slots' as const, pool: result.changed }] : []),
+          ...(refund ? [{ kind: 'refund' as const, refund }] : []),
+        ],
       };
     },
     async replay(record) {

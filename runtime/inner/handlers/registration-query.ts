@@ -27,7 +27,7 @@ export function registrationQuery(store: Store): Handler {
     type: 'registration.query',
     async accept(_tx, request) {
       const q = request.body as unknown as RegistrationQueryBody;
-      return { ref: JSON.stringify(q), audit: { patientId: q.patientId, ...(q.date !== undefined ? { date: q.date } : {}) }, answer: await list(q) };
+      return { kind: 'answer', effects: [], ref: JSON.stringify(q), audit: { patientId: q.patientId, ...(q.date !== undefined ? { date: q.date } : {}) }, answer: await list(q) };
     },
     async replay(record) {
       return list(JSON.parse(record.ref!) as RegistrationQueryBody);

@@ -3,9 +3,8 @@
 import type { RegistrationHeldBody, RegistrationRequestBody } from '../../../devices/protocol.js';
 import type { Handler } from '../gap/handler.js';
 import type { Registrations } from '../registration/registrations.js';
-import type { SlotPool } from '../registration/pools.js';
 
-export function registrationRequest(registrations: Registrations, poolChanged: (pool: SlotPool) => void, now: () => Date = () => new Date()): Handler {
+export function registrationRequest(registrations: Registrations, now: () => Date = () => new Date()): Handler {
   return {
     type: 'registration.request',
     async accept(tx, request, device) {
@@ -14,7 +13,7 @@ export function registrationRequest(registrations: Registrations, poolChanged: (
         registrationId: r.registrationId, dept: r.dept, date: r.date, session: r.session, level: r.level,
         fee: r.fee, currency: r.currency, expiresAt: r.expiresAt,
       };
-      return { answer: { type: 'registration.held', body }, onCommitted: () => poolChanged(pool) };
+      return { kind: 'answer', answer: { type: 'registration.held', body }, effects: [{ kind: 'slots', pool }] };
     },
   };
 }

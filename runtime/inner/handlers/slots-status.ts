@@ -12,7 +12,7 @@ import { findSession } from '../registration/calendar.js';
 import { loadPool, savePool, visitNoKey, windowNumbers, type SlotPool } from '../registration/pools.js';
 import { regKey, type Registration } from '../registration/registrations.js';
 
-export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: SlotPool) => void, log: Logger): Handler {
+export function slotsStatus(rules: () => DepartmentsRule, log: Logger): Handler {
   return {
     type: 'slots.status',
     async accept(tx, request, device) {
@@ -30,7 +30,7 @@ export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: Sl
       });
       if (body.version <= current) {
         tx.audit({ kind: 'slots.stale', dept: body.dept, date: body.date, version: body.version, current, device: device.id });
-        return { answer: answer(false, `version ${body.version} is not newer than ${current}`) };
+        return { kind: 'answer', answer: answer(false, `version ${body.version} is not newer than ${current}`), effects: [] };
       }
       tx.put(versionKey, body.version);
       const changed: SlotPool[] = [];
@@ -52,7 +52,7 @@ export function slotsStatus(rules: () => DepartmentsRule, poolChanged: (pool: Sl
         }
       }
       tx.audit({ kind: 'slots.applied', dept: body.dept, date: body.date, version: body.version, device: device.id });
-      return { answer: answer(true), onCommitted: () => changed.forEach(poolChanged) };
+      return { kind: 'answer', answer: answer(true), effects: changed.map((pool) => ({ kind: 'slots' as const, pool })) };
     },
   };
 }

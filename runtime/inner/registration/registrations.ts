@@ -16,6 +16,7 @@ import type { HospitalDay } from '../../common/hospital-day.js';
 import { assert, FerryError } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
+import type { Notice } from '../payments/payable.js';
 import { addDays, findSession, localDate, sessionEndMs } from './calendar.js';
 import { loadPool, nextVisitNumber, remaining, savePool, visitNoKey, type SlotPool } from './pools.js';
 
@@ -42,12 +43,8 @@ export interface Registration {
   updatedAt: string;
 }
 
-// Something to tell a device once the transaction that decided it is durable.
-export interface Notice {
-  device: string;
-  type: string;
-  body: object;
-}
+// Something to tell a device: written to its outbox in the transaction that decided it.
+export type { Notice };
 
 export const regKey = (id: string) => `reg!${id}`;
 // A patient's registrations, in id (so time) order: what registration.query lists.

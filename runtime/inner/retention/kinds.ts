@@ -2,7 +2,8 @@
 // records' prefix and, for one record read inside the pruning transaction, the keys to
 // delete with it (its indexes), or null when it stays. Open items always stay:
 // orders and refunds not final or still journaled, unpaid bills, registrations that
-// hold a slot, await a payment or a refund, unacknowledged dispatches.
+// hold a slot, await a payment or a refund, unacknowledged dispatches. Outbox messages
+// go once their device acknowledges them, or past the idempotency days.
 import type { RetentionConfig } from '../../rules/types.js';
 import { addDays, type HospitalDay } from '../../common/hospital-day.js';
 import type { Tx } from '../store/store.js';
@@ -13,8 +14,9 @@ import type { Registration } from '../registration/registrations.js';
 import { visitNoKey } from '../registration/pools.js';
 import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
 import type { IdempotencyRecord } from '../gap/handler.js';
+import { OUTBOX_PREFIX, type OutboxEntry } from '../outbox/records.js';
 
-export type RetentionKind = 'payments' | 'refunds' | 'notifications' | 'bills' | 'registrations' | 'dispatches' | 'idempotency';
+export type RetentionKind = 'payments' | 'refunds' | 'notifications' | 'bills' | 'registrations' | 'dispatches' | 'idempotency' | 'outbox';
 
 export interface PruneRule {
   kind: RetentionKind;
@@ -95,6 +97,14 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     async plan(_tx, key, value, cutoffMs) {
       // Records written before `at` existed have no age: they stay.
       return olderThan((value as IdempotencyRecord).at, cutoffMs) ? [key] : null;
+    },
+  },
+  {
+    // A message no device acknowledged in this long is for a device that is gone; what
+    // it said can still be asked for as long as the request's idempotency record lasts.
+    kind: 'outbox', prefix: OUTBOX_PREFIX, days: (c) => c.idempotencyDays,
+    async plan(_tx, key, value, cutoffMs) {
+      return olderThan((value as OutboxEntry).at, cutoffMs) ? [key] : null;
     },
   },
 ];

@@ -1,0 +1,71 @@
+// The outbox: every message to a device that is not the direct answer to its request
+// (bill.paid, a late payment.result, a refund's outcome, registration.booked) is
+// written here in the same transaction as the change that causes it, and stays until
+// the device acknowledges it (PUBACK) or retention prunes it. A device that was offline
+// when its bill was paid gets bill.paid when it comes back, crash or no crash.
+//
+//   outbox!{device}!{messageId}   one message (OutboxEntry), oldest first: message ids
+//                                 are `M{yyyymmdd}-{tag}-{seq}`, so key order is time order
+//
+// The message id is the envelope's `id`, the same on every redelivery: a device drops
+// a message whose id it has seen (devices/client.ts).
+import type { Tx, Store } from '../store/store.js';
+import type { Answer } from '../gap/handler.js';
+import { PROTOCOL_VERSION } from '../../../devices/protocol.js';
+import { nextId } from '../ids.js';
+
+export const OUTBOX_PREFIX = 'outbox!';
+export const outboxPrefix = (device: string) => `${OUTBOX_PREFIX}${device}!`;
+export const outboxKey = (device: string, messageId: string) => `${outboxPrefix(device)}${messageId}`;
+
+// Messages one device may have waiting. A device that stays away for long must not grow
+// the store without bound; past this the oldest message goes, with an audit entry
+// (`outbox.dropped`) and an alert, never silently. Whatever it said can still be asked
+// for (bill.status, a resent payment.request, registration.query).
+export const MAX_PENDING_PER_DEVICE = 1_000;
+
+export interface OutboxEntry {
+  messageId: string;
+  device: string;
+  re?: string; // the request a late answer belongs to (a late payment.result)
+  type: string;
+  body: object;
+  at: string; // when it was written: the envelope's ts, and what retention prunes by
+}
+
+export interface Posted { entry: OutboxEntry; dropped?: OutboxEntry }
+
+// Inside the transaction of the change that causes the message.
+export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE): Promise<Posted> {
+  const entry: OutboxEntry = {
+    messageId: await nextId(tx, 'M', now), device, ...(message.re ? { re: message.re } : {}),
+    type: message.type, body: message.body, at: now.toISOString(),
+  };
+  const waiting = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
+  let dropped: OutboxEntry | undefined;
+  if (waiting.length >= max) {
+    const [oldestKey, oldest] = waiting[0]!;
+    tx.del(oldestKey);
+    tx.audit({ kind: 'outbox.dropped', device, messageId: oldest.messageId, type: oldest.type, max });
+    dropped = oldest;
+  }
+  tx.put(outboxKey(device, entry.messageId), entry);
+  return { entry, ...(dropped ? { dropped } : {}) };
+}
+
+// What waits for a device, oldest first.
+export async function pendingFor(store: Store, device: string, limit: number): Promise<OutboxEntry[]> {
+  return (await store.list<OutboxEntry>(outboxPrefix(device), { limit })).map(([, e]) => e);
+}
+
+// The device acknowledged these: they go.
+export async function remove(store: Store, device: string, messageIds: readonly string[]): Promise<void> {
+  if (messageIds.length === 0) return;
+  await store.transact((tx) => {
+    for (const id of messageIds) tx.del(outboxKey(device, id));
+  });
+}
+
+export function envelopeOf(e: OutboxEntry): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id: e.messageId, ...(e.re ? { re: e.re } : {}), type: e.type, ts: e.at, body: e.body });
+}

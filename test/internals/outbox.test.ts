@@ -1,0 +1,72 @@
+// The outbox's records and the first-answer decision, without sockets.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { envelopeOf, outboxPrefix, pendingFor, post, remove, type OutboxEntry } from '../../runtime/inner/outbox/records.js';
+import { FirstAnswers } from '../../runtime/inner/payments/first-answers.js';
+import type { Order } from '../../runtime/inner/payments/order.js';
+import { DEFAULT_RESEND_MS } from '../../devices/client.js';
+import { RULE_DEFAULTS } from '../../runtime/rules/defaults.js';
+import { storeFixture } from '../helpers/store.js';
+
+const fixture = storeFixture(test, 'outbox');
+const NOW = new Date('2026-11-26T01:30:00.000Z');
+const paid = (n: number) => ({ type: 'bill.paid', body: { billId: `B-${n}` } });
+
+test('messages wait per device, oldest first, under stable ids, until removed', async () => {
+  const store = await fixture.openStore(await fixture.tempDir());
+  const ids = await store.transact(async (tx) => [
+    (await post(tx, 'billing-01', paid(1), NOW)).entry.messageId,
+    (await post(tx, 'billing-01', paid(2), NOW)).entry.messageId,
+    (await post(tx, 'kiosk-01', { type: 'payment.result', body: {}, re: 'req-1' }, NOW)).entry.messageId,
+  ]);
+  const desk = await pendingFor(store, 'billing-01', 10);
+  assert.equal(desk.map((e) => (e.body as { billId: string }).billId), ['B-1', 'B-2']);
+  assert.equal(desk.map((e) => e.messageId), ids.slice(0, 2));
+  const [kiosk] = await pendingFor(store, 'kiosk-01', 10);
+  assert.equal(JSON.parse(envelopeOf(kiosk!)), { v: 1, id: ids[2], re: 'req-1', type: 'payment.result', ts: NOW.toISOString(), body: {} });
+  await remove(store, 'billing-01', [ids[0]!]);
+  assert.equal((await pendingFor(store, 'billing-01', 10)).map((e) => e.messageId), [ids[1]]);
+});
+
+test('past the per-device cap the oldest message goes, with an audit entry, never silently', async () => {
+  const store = await fixture.openStore(await fixture.tempDir());
+  const dropped: Array<OutboxEntry | undefined> = [];
+  for (let i = 1; i <= 4; i++) dropped.push(await store.transact(async (tx) => (await post(tx, 'billing-01', paid(i), NOW, 3)).dropped));
+  assert.equal(dropped.map((d) => d && (d.body as { billId: string }).billId), [undefined, undefined, undefined, 'B-1']);
+  assert.equal((await store.list<OutboxEntry>(outboxPrefix('billing-01'))).map(([, e]) => (e.body as { billId: string }).billId), ['B-2', 'B-3', 'B-4']);
+  const audit = (await store.list<{ event: { kind: string; type?: string } }>('audit!')).map(([, e]) => e.event);
+  assert.equal(audit.filter((e) => e.kind === 'outbox.dropped').map((e) => e.type), ['bill.paid']);
+});
+
+const order = (status: Order['status'], extra: Partial<Order> = {}): Order => ({
+  orderId: 'P-1', device: 'kiosk-01', requestId: 'req-1', billId: 'B-1', amount: 1, currency: 'CNY', method: 'qr',
+  description: 'x', status, createdAt: NOW.toISOString(), updatedAt: NOW.toISOString(), ...extra,
+});
+
+test('a waiting first answer is taken once, by the move that makes it answerable', async () => {
+  const answers = new FirstAnswers(60_000);
+  const waiting = answers.wait(order('accepted'));
+  assert.is(answers.take(order('unknown')), false, 'not answerable: the wait goes on');
+  assert.is(answers.take(order('pending', { qrCode: 'q' })), true);
+  assert.is(answers.take(order('succeeded')), false, 'already taken: the outbox carries the final result');
+  answers.give(order('pending', { qrCode: 'q' }));
+  assert.is((await waiting).qrCode, 'q');
+  assert.is(answers.take(order('succeeded')), false, 'no longer waiting');
+  answers.close();
+});
+
+test('a taken answer whose transaction failed is let go, and answered with what it had when the wait ends', async () => {
+  const answers = new FirstAnswers(60_000);
+  const waiting = answers.wait(order('accepted'));
+  assert.ok(answers.take(order('succeeded')));
+  answers.release('P-1');
+  assert.ok(answers.waitingFor('P-1'));
+  answers.close();
+  assert.is((await waiting).status, 'accepted');
+});
+
+test('a device resends a request later than the gateway waits for a payment\'s answer', () => {
+  assert.ok(DEFAULT_RESEND_MS > RULE_DEFAULTS.limits.replyWaitMs, `${DEFAULT_RESEND_MS} ms > ${RULE_DEFAULTS.limits.replyWaitMs} ms`);
+});
+
+test.run();

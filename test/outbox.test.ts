@@ -1,0 +1,170 @@
+// The outbox: what a device is told unasked (bill.paid, a late payment.result) waits in
+// the store until the device acknowledges it, and reaches a device that was away when
+// it was decided, once, however often it is delivered.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { DeviceClient } from '../devices/client.js';
+import type { Reply } from '../devices/protocol.js';
+import { demoPassword } from '../sim/demo-devices.js';
+import { PaymentServerSim } from '../sim/payment-server/server.js';
+import { loadGatewayConfig } from '../runtime/rules/load.js';
+import { Store } from '../runtime/inner/store/store.js';
+import { outboxPrefix, type OutboxEntry } from '../runtime/inner/outbox/records.js';
+import { copyRules, EXAMPLE_RULES, LOAD_RATE, quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
+import { ProcessGateway } from './helpers/processes.js';
+
+const WAIT_MS = 10_000;
+
+// Connects the device and records every down message it keeps, from the very first.
+async function listening(url: string, id: string): Promise<{ client: DeviceClient; messages: Reply[] }> {
+  const client = await DeviceClient.connect({ url, id, password: demoPassword(id)! });
+  const messages: Reply[] = [];
+  client.on('message', (m) => messages.push(m));
+  return { client, messages };
+}
+
+// The first copy of a matching message arrives and is never acknowledged: the link
+// drops before MQTT.js sends the PUBACK, so the gateway must deliver it again.
+function dropLinkOn(client: DeviceClient, match: (m: Reply) => boolean): void {
+  let dropped = false;
+  client.on('message', (m) => {
+    if (!dropped && match(m)) {
+      dropped = true;
+      client.dropLink();
+    }
+  });
+}
+
+async function pending(gw: TestGateway, device: string): Promise<OutboxEntry[]> {
+  return (await gw.inner.store.list<OutboxEntry>(outboxPrefix(device))).map(([, e]) => e);
+}
+
+test('a billing desk that is disconnected when its bill is paid receives bill.paid when it reconnects, exactly once from its point of view (dedupe by message id)', async () => {
+  const gw = await startTestGateway();
+  try {
+    const desk = await gw.device('billing-01');
+    const created = await desk.request('bill.create', { patientId: 'P-OB1', reference: 'OB-1', items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (created.body as { billId: string }).billId;
+    await desk.close();
+
+    const kiosk = await gw.device('kiosk-01');
+    const paid = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' });
+    assert.is((paid.body as { status: string }).status, 'succeeded');
+    const waiting = await pending(gw, 'billing-01');
+    assert.equal(waiting.map((e) => [e.type, (e.body as { billId: string }).billId]), [['bill.paid', billId]], 'kept for the desk');
+
+    const back = await listening(gw.mqttUrl, 'billing-01');
+    const isPaid = (m: Reply) => m.type === 'bill.paid' && (m.body as { billId: string }).billId === billId;
+    dropLinkOn(back.client, isPaid);
+    await waitFor(() => back.client.duplicateMessages >= 1, WAIT_MS, 'the unacknowledged copy delivered again');
+    await waitFor(async () => (await pending(gw, 'billing-01')).length === 0, WAIT_MS, 'the acknowledged message removed');
+    assert.is(back.messages.filter(isPaid).length, 1, 'seen once');
+    assert.is(back.messages.find(isPaid)!.id, waiting[0]!.messageId, 'under its outbox message id');
+    await back.client.close();
+
+    const again = await listening(gw.mqttUrl, 'billing-01');
+    await again.client.request('bill.status', { billId }); // a round trip after the subscription
+    assert.is(again.messages.filter(isPaid).length, 0, 'not sent again once acknowledged');
+    await again.client.close();
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a kiosk that goes away before a scan-to-pay completes gets the final payment.result when it comes back', async () => {
+  const gw = await startTestGateway({ qrDelayMs: 600 });
+  try {
+    const desk = await gw.device('billing-01');
+    const created = await desk.request('bill.create', { patientId: 'P-OB2', reference: 'OB-2', items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (created.body as { billId: string }).billId;
+
+    const kiosk = await gw.device('kiosk-02');
+    const first = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'qr' }, { id: 'qr-away-1' });
+    const { status, orderId, qrCode } = first.body as { status: string; orderId: string; qrCode?: string };
+    assert.is(status, 'pending');
+    assert.ok(qrCode, 'a QR code to show');
+    await kiosk.close();
+
+    await waitFor(async () => (await gw.inner.payments.order(orderId)).status === 'succeeded', WAIT_MS, 'the patient paid');
+    const back = await listening(gw.mqttUrl, 'kiosk-02');
+    await waitFor(() => back.messages.some((m) => m.type === 'payment.result'), WAIT_MS, 'the final result');
+    const result = back.messages.find((m) => m.type === 'payment.result')!;
+    assert.is(result.re, 'qr-away-1', 'names the request it answers');
+    assert.equal(result.body, { orderId, billId, amount: sampleTotal, currency: 'CNY', status: 'succeeded' });
+    await waitFor(async () => (await pending(gw, 'kiosk-02')).length === 0, WAIT_MS, 'acknowledged');
+    await back.client.close();
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a kiosk waiting for its payment gets the result as its answer, not also from the outbox', async () => {
+  const gw = await startTestGateway();
+  try {
+    const desk = await gw.device('billing-01');
+    const created = await desk.request('bill.create', { patientId: 'P-OB3', reference: 'OB-3', items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (created.body as { billId: string }).billId;
+    const kiosk = await listening(gw.mqttUrl, 'kiosk-01');
+    const answer = await kiosk.client.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' });
+    assert.is((answer.body as { status: string }).status, 'succeeded');
+    await kiosk.client.request('bill.query', { patientId: 'P-OB3' }); // a round trip
+    assert.is(kiosk.messages.filter((m) => m.type === 'payment.result').length, 1);
+    assert.equal(await pending(gw, 'kiosk-01'), []);
+    await kiosk.client.close();
+  } finally {
+    await gw.close();
+  }
+});
+
+test('bill.paid reaches a desk that was away even across a kill -9 of the inner process, once from its point of view', async () => {
+  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
+  const sim = new PaymentServerSim();
+  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
+  const dataDir = tempDir('outbox-crash');
+  const rulesDir = copyRules({ rate: LOAD_RATE });
+  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
+  sim.setNotifyUrl(gw.notifyUrl);
+  const clients: DeviceClient[] = [];
+  try {
+    await gw.startInner();
+    await gw.startOuter();
+    const desk = await DeviceClient.connect({ url: gw.mqttUrl, id: 'billing-01', password: demoPassword('billing-01')! });
+    const created = await desk.request('bill.create', { patientId: 'P-OB4', reference: 'OB-4', items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (created.body as { billId: string }).billId;
+    await desk.close();
+    const kiosk = await DeviceClient.connect({ url: gw.mqttUrl, id: 'kiosk-01', password: demoPassword('kiosk-01')! });
+    clients.push(kiosk);
+    const paid = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' }, { timeoutMs: 10_000 });
+    assert.is((paid.body as { status: string }).status, 'succeeded');
+    await kiosk.close();
+
+    await gw.kill('inner', 'SIGKILL');
+    await gw.startInner();
+
+    const back = await listening(gw.mqttUrl, 'billing-01');
+    clients.push(back.client);
+    const isPaid = (m: Reply) => m.type === 'bill.paid' && (m.body as { billId: string }).billId === billId;
+    dropLinkOn(back.client, isPaid);
+    await waitFor(() => back.client.duplicateMessages >= 1, WAIT_MS, 'the unacknowledged copy delivered again');
+    await back.client.request('bill.status', { billId }, { timeoutMs: 10_000 });
+    assert.is(back.messages.filter(isPaid).length, 1, 'seen once');
+    await back.client.close();
+
+    await gw.stop();
+    const store = await Store.open(dataDir, quietLog);
+    try {
+      assert.equal(await store.list(outboxPrefix('billing-01')), [], 'acknowledged, so gone');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw.stop();
+    await sim.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(rulesDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
