@@ -6,8 +6,9 @@
 import { randomInt } from 'node:crypto';
 import type { Tx } from './store/store.js';
 import { utcDayOf } from '../common/hospital-day.js';
+import { key as storeKey } from './store/keyspace.js';
 
-const INSTANCE_KEY = 'meta!instance';
+const INSTANCE_KEY = storeKey('meta', 'instance');
 const TAG_LETTERS = 4; // 26^4: a collision needs hundreds of thousands of rebuilds
 
 export async function instanceTag(tx: Tx): Promise<string> {
@@ -20,9 +21,9 @@ export async function instanceTag(tx: Tx): Promise<string> {
 
 export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H' | 'M', now: Date): Promise<string> {
   const day = utcDayOf(now.getTime()).replaceAll('-', '');
-  const key = `meta!seq!${letter}!${day}`;
-  const seq = ((await tx.get<number>(key)) ?? 0) + 1;
-  tx.put(key, seq);
+  const seqKey = storeKey('meta', 'seq', letter, day);
+  const seq = ((await tx.get<number>(seqKey)) ?? 0) + 1;
+  tx.put(seqKey, seq);
   return `${letter}${day}-${await instanceTag(tx)}-${String(seq).padStart(6, '0')}`;
 }
 

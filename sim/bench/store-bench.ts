@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '../../runtime/common/logger.js';
 import { Store } from '../../runtime/inner/store/index.js';
+import { key } from '../../runtime/inner/store/keyspace.js';
 
 const TRANSACTIONS = 10_000;
 
@@ -23,7 +24,7 @@ export async function runStoreBench(transactions = TRANSACTIONS): Promise<StoreB
   try {
     const started = process.hrtime.bigint();
     await Promise.all(Array.from({ length: transactions }, (_, i) => store.transact((tx) => {
-      tx.put(`idem!kiosk-01!r${i}`, { status: 'answered', at: i });
+      tx.put(key('idem', 'kiosk-01', `r${i}`), { status: 'answered', at: i });
       tx.audit({ kind: 'gap.accepted', device: 'kiosk-01', type: 'bill.query', id: `r${i}` });
     })));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -9,6 +9,7 @@ import type { Refund } from '../../runtime/inner/payments/refunds.js';
 import type { SlotPool } from '../../runtime/inner/registration/pools.js';
 import type { Registration } from '../../runtime/inner/registration/registrations.js';
 import type { DispatchRecord } from '../../runtime/inner/dispatch/records.js';
+import { idOf, KEYSPACE } from '../../runtime/inner/store/keyspace.js';
 
 export interface Expectations {
   acceptedOrders: Set<string>; // orders a device was told about
@@ -29,15 +30,15 @@ const PROBLEMS_LISTED_MAX = 5;
 export async function checkInvariants(dataDir: string, sim: PaymentServerSim, expect: Expectations, processedCounts: Map<string, number>): Promise<InvariantResult[]> {
   const store = await Store.open(dataDir, pino({ level: 'silent' }));
   try {
-    const orders = new Map((await store.list<Order>('order!')).map(([, o]) => [o.orderId, o]));
-    const journal = await store.list('journal!');
-    const regs = (await store.list<Registration>('reg!')).map(([, r]) => r);
-    const pools = (await store.list<SlotPool>('pool!')).map(([, p]) => p);
-    const refunds = (await store.list<Refund>('refund!')).map(([, r]) => r);
-    const dispatches = new Map((await store.list<DispatchRecord>('dispatch!')).map(([, d]) => [d.dispatchId, d]));
+    const orders = new Map((await store.list<Order>(KEYSPACE.order.prefix)).map(([, o]) => [o.orderId, o]));
+    const journal = await store.list(KEYSPACE.journal.prefix);
+    const regs = (await store.list<Registration>(KEYSPACE.reg.prefix)).map(([, r]) => r);
+    const pools = (await store.list<SlotPool>(KEYSPACE.pool.prefix)).map(([, p]) => p);
+    const refunds = (await store.list<Refund>(KEYSPACE.refund.prefix)).map(([, r]) => r);
+    const dispatches = new Map((await store.list<DispatchRecord>(KEYSPACE.dispatch.prefix)).map(([, d]) => [d.dispatchId, d]));
     const results = [
       check('1. no payment lost: every accepted payment ended succeeded, failed or refunded', (bad) => {
-        for (const [key] of journal) bad(`order ${key.slice('journal!'.length)} still open in the journal`);
+        for (const [key] of journal) bad(`order ${idOf('journal', key)} still open in the journal`);
         for (const id of expect.acceptedOrders) {
           const o = orders.get(id);
           if (!o) bad(`order ${id} told to a device is not in the store`);

@@ -6,6 +6,7 @@ import type { BillCreateBody, BillItem, BillSummary } from '../../../devices/pro
 import { assert, FerryError } from '../../common/errors.js';
 import type { Store, Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
+import { key, prefixOf } from '../store/keyspace.js';
 
 export type BillStatus = 'open' | 'paying' | 'paid';
 
@@ -23,9 +24,9 @@ export interface Bill {
   paidAt?: string;
 }
 
-export const billKey = (billId: string) => `bill!${billId}`;
-const patientIndexKey = (patientId: string, billId: string) => `billsOf!${patientId}!${billId}`;
-const referenceKey = (device: string, reference: string) => `billRef!${device}!${reference}`;
+export const billKey = (billId: string) => key('bill', billId);
+export const patientIndexKey = (patientId: string, billId: string) => key('billsOf', patientId, billId);
+export const referenceKey = (device: string, reference: string) => key('billRef', device, reference);
 
 export function itemsTotal(items: readonly BillItem[]): number {
   return items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
@@ -66,7 +67,7 @@ export async function billOfDesk(store: Store, desk: string, by: { billId?: stri
 }
 
 export async function unpaidBillsOf(store: Store, patientId: string): Promise<BillSummary[]> {
-  const index = await store.list<string>(`billsOf!${patientId}!`);
+  const index = await store.list<string>(prefixOf('billsOf', patientId));
   const bills: BillSummary[] = [];
   for (const [, billId] of index) {
     const bill = await store.get<Bill>(billKey(billId));

@@ -7,6 +7,7 @@
 //   dispatchDept!{dept}              the department's last seq and open count (DeptCounter)
 import type { DispatchPriority, DispatchRoute, Vitals } from '../../../devices/protocol.js';
 import { assert } from '../../common/errors.js';
+import { key, prefixOf } from '../store/keyspace.js';
 
 export type DispatchStatus = 'queued' | 'delivered' | 'acked';
 
@@ -34,10 +35,10 @@ export interface DeptCounter { lastSeq: number; open: number }
 
 const SEQ_DIGITS = 12;
 
-export const dispatchKey = (dispatchId: string) => `dispatch!${dispatchId}`;
-export const byDeptPrefix = (dept: string) => `dispatchByDept!${dept}!`;
-export const openPrefix = (dept: string) => `dispatchOpen!${dept}!`;
-export const counterKey = (dept: string) => `dispatchDept!${dept}`;
+export const dispatchKey = (dispatchId: string) => key('dispatch', dispatchId);
+export const byDeptPrefix = (dept: string) => prefixOf('dispatchByDept', dept);
+export const openPrefix = (dept: string) => prefixOf('dispatchOpen', dept);
+export const counterKey = (dept: string) => key('dispatchDept', dept);
 
 export function seqText(seq: number): string {
   assert(Number.isSafeInteger(seq), 'a dispatch seq is a safe integer');

@@ -4,6 +4,7 @@
 import type { DispatchPriority, DispatchRoute, PatientInfoBody } from '../../../devices/protocol.js';
 import { normalise, type TriageRule, type TriageRules } from '../../rules/triage.js';
 import type { Tx } from '../store/store.js';
+import { key } from '../store/keyspace.js';
 
 export interface Route {
   dept: string;
@@ -14,7 +15,7 @@ export interface Route {
 
 // The registration module's booking record: only the fields read here.
 interface Booking { dept?: unknown; status?: unknown }
-export const bookingKey = (registrationId: string) => `reg!${registrationId}`;
+export const bookingKey = (registrationId: string) => key('reg', registrationId);
 
 export async function routeOf(tx: Tx, body: PatientInfoBody, triage: TriageRules): Promise<Route> {
   const matched = classify(body.symptoms, triage);

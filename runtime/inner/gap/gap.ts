@@ -15,7 +15,7 @@ import { findCardNumber } from './card-guard.js';
 import { checkEnvelope, parsePayload, requestIdOf } from './envelope.js';
 import { RateLimiter } from './rate-limit.js';
 import { schemaError } from './schema-errors.js';
-import type { Accepted, Handler, IdempotencyRecord } from './handler.js';
+import { idempotencyKey, type Accepted, type Handler, type IdempotencyRecord } from './handler.js';
 import type { Replies } from '../outbox/replies.js';
 import type { RunAfterCommit } from '../after-commit.js';
 
@@ -105,7 +105,7 @@ export class Gap {
   }
 
   private async accept(device: DeviceRule, { request, handler }: CheckedMessage): Promise<void> {
-    const key = `idem!${device.id}!${request.id}`;
+    const key = idempotencyKey(device.id, request.id);
     const hash = createHash('sha256').update(canonicalJson({ type: request.type, body: request.body })).digest('hex');
     const outcome = await this.opts.store.transact(async (tx): Promise<{ earlier: IdempotencyRecord } | { accepted: Accepted }> => {
       const earlier = await tx.get<IdempotencyRecord>(key);

@@ -10,6 +10,7 @@ import type { SlotPool } from '../registration/pools.js';
 import type { Refund } from '../payments/refunds.js';
 import type { Order } from '../payments/order.js';
 import type { DispatchRecord } from '../dispatch/records.js';
+import { key } from '../store/keyspace.js';
 
 export interface Answer {
   type: string;
@@ -42,6 +43,9 @@ export type Accepted =
   // Answered when `answer` resolves, after the effects ran; `ref` (what the answer is
   // about: an order id) is stored for resends instead of an answer.
   | AcceptedBase & { kind: 'later'; ref: string; answer: () => Promise<Answer> };
+
+// One record per device and request id: the same id sent again gets the same answer.
+export const idempotencyKey = (deviceId: string, requestId: string) => key('idem', deviceId, requestId);
 
 export interface IdempotencyRecord {
   hash: string;

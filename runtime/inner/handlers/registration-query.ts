@@ -6,13 +6,14 @@ import type { RegistrationListBody, RegistrationQueryBody, RegistrationSummary }
 import type { Answer, Handler } from '../gap/handler.js';
 import type { Store } from '../store/store.js';
 import { regKey, type Registration } from '../registration/registrations.js';
+import { prefixOf } from '../store/keyspace.js';
 
 // A patient's newest registrations; far more than anyone holds, and a bounded answer.
 export const REGISTRATIONS_LISTED_MAX = 50;
 
 export function registrationQuery(store: Store): Handler {
   const list = async (q: RegistrationQueryBody): Promise<Answer> => {
-    const ids = await store.list<string>(`regsOf!${q.patientId}!`, { reverse: true, limit: q.date ? undefined : REGISTRATIONS_LISTED_MAX });
+    const ids = await store.list<string>(prefixOf('regsOf', q.patientId), { reverse: true, limit: q.date ? undefined : REGISTRATIONS_LISTED_MAX });
     const registrations: RegistrationSummary[] = [];
     for (const [, id] of ids) {
       const reg = await store.get<Registration>(regKey(id));

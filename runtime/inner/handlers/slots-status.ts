@@ -11,6 +11,7 @@ import type { Tx } from '../store/store.js';
 import { findSession } from '../registration/calendar.js';
 import { loadPool, savePool, visitNoKey, windowNumbers, type SlotPool } from '../registration/pools.js';
 import { regKey, type Registration } from '../registration/registrations.js';
+import { key } from '../store/keyspace.js';
 
 export function slotsStatus(rules: () => DepartmentsRule, log: Logger): Handler {
   return {
@@ -22,7 +23,7 @@ export function slotsStatus(rules: () => DepartmentsRule, log: Logger): Handler 
       body.sessions.forEach((s, i) => {
         if (!findSession(r, s.session)) throw new FerryError('UNKNOWN_SESSION', `No session ${s.session}.`, `/body/sessions/${i}/session`);
       });
-      const versionKey = `slotsVersion!${body.dept}`;
+      const versionKey = key('slotsVersion', body.dept);
       const current = (await tx.get<number>(versionKey)) ?? 0;
       const answer = (applied: boolean, reason?: string) => ({
         type: 'slots.applied',

@@ -8,6 +8,7 @@ import type { AuditEntry } from '../store/audit.js';
 import { COLUMNS, type QueryKindName } from './columns.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import { idKeyRange, type IdKeyRange } from '../ids.js';
+import { KEYSPACE, key } from '../store/keyspace.js';
 
 export type View = Record<string, unknown>;
 
@@ -48,15 +49,15 @@ function byIdDay(prefix: string, letter: string, orderField?: boolean) {
 }
 
 async function patientOfOrder(store: Store, order: Record<string, unknown>): Promise<string | undefined> {
-  const owner = typeof order.billId === 'string' ? await store.get<{ patientId?: string }>(`bill!${order.billId}`)
-    : typeof order.registrationId === 'string' ? await store.get<{ patientId?: string }>(`reg!${order.registrationId}`)
+  const owner = typeof order.billId === 'string' ? await store.get<{ patientId?: string }>(key('bill', order.billId))
+    : typeof order.registrationId === 'string' ? await store.get<{ patientId?: string }>(key('reg', order.registrationId))
       : undefined;
   return owner?.patientId;
 }
 
 export const KINDS: Record<QueryKindName, QueryKind> = {
   payments: {
-    name: 'payments', prefix: 'order!', narrow: byIdDay('order!', 'P', true),
+    name: 'payments', prefix: KEYSPACE.order.prefix, narrow: byIdDay(KEYSPACE.order.prefix, 'P', true),
     async view(value, store) {
       const order = value as Record<string, unknown>;
       const patientId = await patientOfOrder(store, order);
@@ -65,28 +66,28 @@ export const KINDS: Record<QueryKindName, QueryKind> = {
     dateOf: (v, d) => localDay(v.createdAt, d),
   },
   refunds: {
-    name: 'refunds', prefix: 'refund!', narrow: byIdDay('refund!', 'F'),
+    name: 'refunds', prefix: KEYSPACE.refund.prefix, narrow: byIdDay(KEYSPACE.refund.prefix, 'F'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.refunds),
     dateOf: (v, d) => localDay(v.createdAt, d),
   },
   bills: {
-    name: 'bills', prefix: 'bill!', narrow: byIdDay('bill!', 'B'),
+    name: 'bills', prefix: KEYSPACE.bill.prefix, narrow: byIdDay(KEYSPACE.bill.prefix, 'B'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.bills),
     dateOf: (v, d) => localDay(v.createdAt, d),
   },
   registrations: {
     // `date` is the visit day, which is what a registration is looked up by.
-    name: 'registrations', prefix: 'reg!', narrow: () => undefined,
+    name: 'registrations', prefix: KEYSPACE.reg.prefix, narrow: () => undefined,
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.registrations),
     dateOf: (v, d) => (typeof v.date === 'string' ? v.date : localDay(v.createdAt, d)),
   },
   dispatches: {
-    name: 'dispatches', prefix: 'dispatch!', narrow: byIdDay('dispatch!', 'D'),
+    name: 'dispatches', prefix: KEYSPACE.dispatch.prefix, narrow: byIdDay(KEYSPACE.dispatch.prefix, 'D'),
     view: async (value) => pick(value as Record<string, unknown>, COLUMNS.dispatches),
     dateOf: (v, d) => localDay(v.createdAt, d),
   },
   audit: {
-    name: 'audit', prefix: 'audit!', narrow: () => undefined,
+    name: 'audit', prefix: KEYSPACE.audit.prefix, narrow: () => undefined,
     async view(value) {
       const entry = value as AuditEntry;
       const { kind, ...event } = entry.event;

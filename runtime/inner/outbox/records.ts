@@ -13,8 +13,9 @@ import type { Tx, Store } from '../store/store.js';
 import type { Answer } from '../gap/handler.js';
 import { PROTOCOL_VERSION } from '../../../devices/protocol.js';
 import { nextId } from '../ids.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
-export const OUTBOX_PREFIX = 'outbox!';
+export const OUTBOX_PREFIX = KEYSPACE.outbox.prefix;
 export const outboxPrefix = (device: string) => `${OUTBOX_PREFIX}${device}!`;
 export const outboxKey = (device: string, messageId: string) => `${outboxPrefix(device)}${messageId}`;
 

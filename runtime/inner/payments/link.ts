@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Store } from '../store/store.js';
 import { FINAL, orderKey, type Order } from './order.js';
 import { refundKey, type Refund } from './refunds.js';
+import { KEYSPACE, idOf } from '../store/keyspace.js';
 
 // Orders and refunds still open this long after their last change are resent to the
 // outer side, which then asks the payment server: covers a lost notification.
@@ -85,15 +86,15 @@ export class OuterLink {
     try {
       let orders = 0;
       let refunds = 0;
-      for (const [key] of await this.store.list('journal!')) {
-        const order = await this.store.get<Order>(orderKey(key.slice('journal!'.length)));
+      for (const [key] of await this.store.list(KEYSPACE.journal.prefix)) {
+        const order = await this.store.get<Order>(orderKey(idOf('journal', key)));
         if (order && Date.parse(order.updatedAt) <= cutoff) {
           this.sendOrder(order);
           orders += 1;
         }
       }
-      for (const [key] of await this.store.list('refundJournal!')) {
-        const refund = await this.store.get<Refund>(refundKey(key.slice('refundJournal!'.length)));
+      for (const [key] of await this.store.list(KEYSPACE.refundJournal.prefix)) {
+        const refund = await this.store.get<Refund>(refundKey(idOf('refundJournal', key)));
         if (refund && Date.parse(refund.updatedAt) <= cutoff) {
           this.sendRefund(refund);
           refunds += 1;

@@ -4,8 +4,9 @@
 // so this comparison is what keeps a reused id from passing as a duplicate.
 import type { NotificationRecord, NotifyRefusedRecord } from '../../channel/records.js';
 import type { AuditEvent } from '../store/store.js';
+import { key } from '../store/keyspace.js';
 
-export const notifyKey = (notifyId: string) => `notify!${notifyId}`;
+export const notifyKey = (notifyId: string) => key('notify', notifyId);
 
 // Stored under notifyKey. Entries written by earlier versions hold orderId and status
 // only; their amount was the order's (a notification of another amount was refused).

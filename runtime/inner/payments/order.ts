@@ -10,6 +10,7 @@
 // `sent` (the outer side acknowledged the order) is kept for orders stored by earlier
 // versions; it is no longer written.
 import { assert } from '../../common/errors.js';
+import { key } from '../store/keyspace.js';
 
 export type OrderStatus = 'accepted' | 'sent' | 'pending' | 'unknown' | 'succeeded' | 'failed';
 export const FINAL: ReadonlySet<OrderStatus> = new Set(['succeeded', 'failed']);
@@ -46,8 +47,8 @@ export interface Order {
   updatedAt: string;
 }
 
-export const orderKey = (orderId: string) => `order!${orderId}`;
-export const journalKey = (orderId: string) => `journal!${orderId}`;
+export const orderKey = (orderId: string) => key('order', orderId);
+export const journalKey = (orderId: string) => key('journal', orderId);
 
 export function moved(order: Order, to: OrderStatus, change: Partial<Pick<Order, 'qrCode' | 'reason'>>, now: Date): Order {
   assert(canMove(order.status, to), `order ${order.orderId} may move from ${order.status} to ${to}`);

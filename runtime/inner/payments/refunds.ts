@@ -6,6 +6,7 @@ import { assert } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
 import { nextId } from '../ids.js';
 import { orderKey, type Order } from './order.js';
+import { key as storeKey, prefixOf } from '../store/keyspace.js';
 
 export type RefundStatus = 'requested' | 'succeeded' | 'failed';
 
@@ -28,9 +29,9 @@ export class RefundRetryRefused extends Error {
   }
 }
 
-export const refundKey = (refundId: string) => `refund!${refundId}`;
-export const refundJournalKey = (refundId: string) => `refundJournal!${refundId}`;
-const ofOrderKey = (orderId: string, refundId: string) => `refundsOf!${orderId}!${refundId}`;
+export const refundKey = (refundId: string) => storeKey('refund', refundId);
+export const refundJournalKey = (refundId: string) => storeKey('refundJournal', refundId);
+export const ofOrderKey = (orderId: string, refundId: string) => storeKey('refundsOf', orderId, refundId);
 
 export async function createRefund(tx: Tx, o: { orderId: string; amount: number; reason: string; registrationId?: string }, now: Date): Promise<Refund> {
   const order = await tx.get<Order>(orderKey(o.orderId));
@@ -53,7 +54,7 @@ export async function createRefund(tx: Tx, o: { orderId: string; amount: number;
 // What the refunds of an order take from it: every refund not failed.
 async function refundedOf(tx: Tx, orderId: string): Promise<number> {
   let refunded = 0;
-  for (const [, refundId] of await tx.list<string>(`refundsOf!${orderId}!`)) {
+  for (const [, refundId] of await tx.list<string>(prefixOf('refundsOf', orderId))) {
     const earlier = await tx.get<Refund>(refundKey(refundId));
     if (earlier && earlier.status !== 'failed') refunded += earlier.amount;
   }

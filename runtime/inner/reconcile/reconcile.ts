@@ -11,6 +11,7 @@ import { matchStatement, type HereItem, type ReconcileReport } from './match.js'
 import type { StatementRequester } from './statement-request.js';
 import { isCalendarDate, type HospitalDay } from '../../common/hospital-day.js';
 import { idKeyRange, type IdKeyRange } from '../ids.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
 // Orders and refunds of one day held in memory to match: as many as a statement may have.
 export const RECONCILE_STORE_ROWS_MAX = 200_000;
@@ -54,8 +55,8 @@ export class Reconciler {
   private async reconcile(date: string): Promise<ReconcileReport> {
     const lines = await this.opts.statements.fetch(date);
     const { startMs, endMs } = this.opts.day.rangeOf(date);
-    const orders = await this.readDay<Order>(idKeyRange('order!', 'P', startMs, endMs), date);
-    const refunds = await this.readDay<Refund>(idKeyRange('refund!', 'F', startMs, endMs), date);
+    const orders = await this.readDay<Order>(idKeyRange(KEYSPACE.order.prefix, 'P', startMs, endMs), date);
+    const refunds = await this.readDay<Refund>(idKeyRange(KEYSPACE.refund.prefix, 'F', startMs, endMs), date);
     const here: HereItem[] = [
       ...orders.map((o) => ({ kind: 'payment' as const, orderId: o.orderId, amount: o.amount, status: o.status })),
       ...refunds.map((r) => ({ kind: 'refund' as const, orderId: r.orderId, refundId: r.refundId, amount: r.amount, status: r.status })),

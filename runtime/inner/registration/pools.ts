@@ -5,6 +5,7 @@
 import type { DepartmentsRule } from '../../rules/types.js';
 import { assert } from '../../common/errors.js';
 import type { Tx } from '../store/store.js';
+import { key } from '../store/keyspace.js';
 
 export interface SlotPool {
   dept: string;
@@ -23,7 +24,7 @@ export interface SlotPool {
   overCapacity: boolean; // capacity was cut below the bookings: an operator must act
 }
 
-export const poolKey = (dept: string, date: string, session: string) => `pool!${dept}!${date}!${session}`;
+export const poolKey = (dept: string, date: string, session: string) => key('pool', dept, date, session);
 
 export async function loadPool(tx: Tx, rules: DepartmentsRule, dept: string, date: string, session: string): Promise<SlotPool> {
   const stored = await tx.get<SlotPool>(poolKey(dept, date, session));
@@ -39,7 +40,7 @@ export async function loadPool(tx: Tx, rules: DepartmentsRule, dept: string, dat
 // Which registration the gateway gave a visit number to: lets a receiver's report that
 // claims the number for the window be told to an operator.
 export const visitNoKey = (dept: string, date: string, session: string, visitNo: number) =>
-  `visitNo!${dept}!${date}!${session}!${String(visitNo).padStart(6, '0')}`;
+  key('visitNo', dept, date, session, String(visitNo).padStart(6, '0'));
 
 // The numbers a receiver's report says the window holds: listed, or 1..window.
 export function windowNumbers(pool: SlotPool): number[] {

@@ -19,6 +19,7 @@ import { nextId } from '../ids.js';
 import type { Notice } from '../payments/payable.js';
 import { addDays, findSession, localDate, sessionEndMs } from './calendar.js';
 import { loadPool, nextVisitNumber, remaining, savePool, visitNoKey, type SlotPool } from './pools.js';
+import { key as storeKey } from '../store/keyspace.js';
 
 export type RegistrationStatus =
   | 'held' | 'paying' | 'booked' | 'released' | 'expired' | 'lapsed' | 'refunding' | 'refunded' | 'refund_failed';
@@ -46,11 +47,11 @@ export interface Registration {
 // Something to tell a device: written to its outbox in the transaction that decided it.
 export type { Notice };
 
-export const regKey = (id: string) => `reg!${id}`;
+export const regKey = (id: string) => storeKey('reg', id);
 // A patient's registrations, in id (so time) order: what registration.query lists.
-export const regsOfKey = (patientId: string, id: string) => `regsOf!${patientId}!${id}`;
+export const regsOfKey = (patientId: string, id: string) => storeKey('regsOf', patientId, id);
 // Expiry index, in time order: the sweeper reads it from the start up to now.
-export const expiryKey = (atMs: number, id: string) => `regExpiry!${String(atMs).padStart(15, '0')}!${id}`;
+export const expiryKey = (atMs: number, id: string) => storeKey('regExpiry', String(atMs).padStart(15, '0'), id);
 
 // Statuses in which a registration holds a slot of its pool.
 const HOLDS_SLOT: ReadonlySet<RegistrationStatus> = new Set(['held', 'paying']);

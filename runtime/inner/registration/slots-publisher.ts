@@ -10,6 +10,7 @@ import { topics } from '../../../devices/protocol.js';
 import type { Store } from '../store/store.js';
 import { poolKey, remaining, type SlotPool } from './pools.js';
 import { localDate } from './calendar.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
 export class SlotsPublisher {
   private readonly dirty = new Set<string>(); // `${dept}|${date}` waiting to be published
@@ -35,7 +36,7 @@ export class SlotsPublisher {
   // After a restart the broker has no retained messages: publish every pool from today on.
   async republishAll(nowMs = Date.now()): Promise<void> {
     const today = localDate(nowMs, this.day);
-    for (const [, pool] of await this.store.list<SlotPool>('pool!')) {
+    for (const [, pool] of await this.store.list<SlotPool>(KEYSPACE.pool.prefix)) {
       if (pool.date >= today) this.dirty.add(`${pool.dept}|${pool.date}`);
     }
     for (const dept of this.rules().departments.keys()) this.dirty.add(`${dept}|${today}`);

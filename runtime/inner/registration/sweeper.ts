@@ -4,6 +4,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Store } from '../store/store.js';
 import type { Registrations } from './registrations.js';
 import type { SlotPool } from './pools.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
 // How often deadlines are checked: a released slot is back within this long.
 export const SWEEP_EVERY_MS = 500;
@@ -38,7 +39,7 @@ export class ExpirySweeper {
   private async run(): Promise<void> {
     const nowMs = this.now().getTime();
     try {
-      const due = await this.store.list<string>('regExpiry!', { limit: SWEEP_BATCH_MAX });
+      const due = await this.store.list<string>(KEYSPACE.regExpiry.prefix, { limit: SWEEP_BATCH_MAX });
       for (const [key, registrationId] of due) {
         const atMs = Number(key.split('!')[1]);
         if (atMs > nowMs) break;

@@ -3,6 +3,7 @@
 // deleted (Tx.pruneAudit, store/audit.ts). Only a run of old entries from the start of
 // the chain goes, and never the newest entry, from which the store continues the chain.
 import type { AuditEntry, Store } from '../store/store.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
 // Entries deleted per transaction: with the checkpoint and its pointer, under the
 // store's MAX_BATCH_OPS (1000).
@@ -12,7 +13,7 @@ export async function pruneAudit(store: Store, cutoffMs: number): Promise<{ prun
   let pruned = 0;
   let checkpointSeq: number | null = null;
   for (;;) {
-    const chunk = await store.list<AuditEntry>('audit!', { limit: AUDIT_PRUNE_CHUNK });
+    const chunk = await store.list<AuditEntry>(KEYSPACE.audit.prefix, { limit: AUDIT_PRUNE_CHUNK });
     const headSeq = store.auditHead.seq;
     let last: AuditEntry | undefined;
     for (const [, entry] of chunk) {

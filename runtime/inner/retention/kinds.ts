@@ -7,14 +7,15 @@
 import type { RetentionConfig } from '../../rules/types.js';
 import { addDays, type HospitalDay } from '../../common/hospital-day.js';
 import type { Tx } from '../store/store.js';
-import type { Bill } from '../billing/bills.js';
-import { FINAL, journalKey, type Order } from '../payments/order.js';
-import { refundJournalKey, type Refund } from '../payments/refunds.js';
-import type { Registration } from '../registration/registrations.js';
+import { patientIndexKey, referenceKey, type Bill } from '../billing/bills.js';
+import { FINAL, journalKey, orderKey, type Order } from '../payments/order.js';
+import { ofOrderKey, refundJournalKey, type Refund } from '../payments/refunds.js';
+import { regsOfKey, type Registration } from '../registration/registrations.js';
 import { visitNoKey } from '../registration/pools.js';
 import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
 import type { IdempotencyRecord } from '../gap/handler.js';
 import { OUTBOX_PREFIX, type OutboxEntry } from '../outbox/records.js';
+import { KEYSPACE } from '../store/keyspace.js';
 
 export type RetentionKind = 'payments' | 'refunds' | 'notifications' | 'bills' | 'registrations' | 'dispatches' | 'idempotency' | 'outbox';
 
@@ -39,7 +40,7 @@ const REGISTRATION_OPEN: ReadonlySet<string> = new Set(['held', 'paying', 'lapse
 
 export const PRUNE_RULES: readonly PruneRule[] = [
   {
-    kind: 'payments', prefix: 'order!', days: (c) => c.paymentsDays,
+    kind: 'payments', prefix: KEYSPACE.order.prefix, days: (c) => c.paymentsDays,
     async plan(tx, key, value, cutoffMs) {
       const order = value as Order;
       if (!FINAL.has(order.status) || !olderThan(order.updatedAt, cutoffMs)) return null;
@@ -49,43 +50,43 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     // Refunds go with payments: they are the same money, kept as long.
-    kind: 'refunds', prefix: 'refund!', days: (c) => c.paymentsDays,
+    kind: 'refunds', prefix: KEYSPACE.refund.prefix, days: (c) => c.paymentsDays,
     async plan(tx, key, value, cutoffMs) {
       const refund = value as Refund;
       if (refund.status === 'requested' || !olderThan(refund.updatedAt, cutoffMs)) return null;
       if (await tx.get(refundJournalKey(refund.refundId))) return null;
-      return [key, `refundsOf!${refund.orderId}!${refund.refundId}`];
+      return [key, ofOrderKey(refund.orderId, refund.refundId)];
     },
   },
   {
     // A notification's dedup record outlives nothing it protects: it goes with its order.
-    kind: 'notifications', prefix: 'notify!', days: (c) => c.paymentsDays,
+    kind: 'notifications', prefix: KEYSPACE.notify.prefix, days: (c) => c.paymentsDays,
     async plan(tx, key, value) {
       const { orderId } = value as { orderId: string };
-      return (await tx.get(`order!${orderId}`)) === undefined ? [key] : null;
+      return (await tx.get(orderKey(orderId))) === undefined ? [key] : null;
     },
   },
   {
-    kind: 'bills', prefix: 'bill!', days: (c) => c.billsDays,
+    kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays,
     async plan(_tx, key, value, cutoffMs) {
       const bill = value as Bill;
       if (bill.status !== 'paid' || !olderThan(bill.paidAt ?? bill.createdAt, cutoffMs)) return null;
-      return [key, `billsOf!${bill.patientId}!${bill.billId}`, `billRef!${bill.createdBy}!${bill.reference}`];
+      return [key, patientIndexKey(bill.patientId, bill.billId), referenceKey(bill.createdBy, bill.reference)];
     },
   },
   {
-    kind: 'registrations', prefix: 'reg!', days: (c) => c.registrationsDays,
+    kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays,
     async plan(_tx, key, value, cutoffMs, day) {
       const reg = value as Registration;
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
       // A booking is kept until its visit day has passed the cutoff too.
       if (day.rangeOf(reg.date).endMs > cutoffMs) return null;
-      return [key, `regsOf!${reg.patientId}!${reg.registrationId}`,
+      return [key, regsOfKey(reg.patientId, reg.registrationId),
         ...(reg.visitNo !== undefined ? [visitNoKey(reg.dept, reg.date, reg.session, reg.visitNo)] : [])];
     },
   },
   {
-    kind: 'dispatches', prefix: 'dispatch!', days: (c) => c.dispatchesDays,
+    kind: 'dispatches', prefix: KEYSPACE.dispatch.prefix, days: (c) => c.dispatchesDays,
     async plan(_tx, key, value, cutoffMs) {
       const record = value as DispatchRecord;
       if (record.status !== 'acked' || !olderThan(record.ackedAt ?? record.createdAt, cutoffMs)) return null;
@@ -93,7 +94,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'idempotency', prefix: 'idem!', days: (c) => c.idempotencyDays,
+    kind: 'idempotency', prefix: KEYSPACE.idem.prefix, days: (c) => c.idempotencyDays,
     async plan(_tx, key, value, cutoffMs) {
       // Records written before `at` existed have no age: they stay.
       return olderThan((value as IdempotencyRecord).at, cutoffMs) ? [key] : null;

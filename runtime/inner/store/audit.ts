@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../common/canonical-json.js';
 import { assert } from '../../common/errors.js';
 import { auditKey } from './keys.js';
+import { key as storeKey } from './keyspace.js';
 
 // The audit log (invariant 6 of docs/design.md): append-only, one entry per key `audit!<seq>`,
 // each entry's hash covering the previous entry's hash, so editing, deleting or
@@ -18,7 +19,7 @@ export const GENESIS_PREV = '0'.repeat(64);
 // Names the seq of the newest checkpoint entry, so that the verifier finds it without a
 // second pass. Not trusted on its own: the entry it names must verify as part of the kept
 // chain and must name exactly the entry before the first one kept.
-export const CHECKPOINT_POINTER_KEY = 'meta!audit.checkpoint';
+export const CHECKPOINT_POINTER_KEY = storeKey('meta', 'audit.checkpoint');
 
 export interface Checkpoint {
   lastPrunedSeq: number;

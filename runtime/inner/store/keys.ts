@@ -1,6 +1,7 @@
 import { assert } from '../../common/errors.js';
+import { KEYSPACE } from './keyspace.js';
 
-export const AUDIT_PREFIX = 'audit!';
+export const AUDIT_PREFIX = KEYSPACE.audit.prefix;
 const AUDIT_SEQ_DIGITS = 16;
 const MAX_CODE_POINT = 0x10ffff;
 const SURROGATE_FIRST = 0xd800;
