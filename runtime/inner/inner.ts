@@ -89,8 +89,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   // book both answer through `replies`, and neither knows the other.
   const paymentsLog = log.child({ part: 'payments' });
   const replies = new Replies(store, now);
-  const link = new OuterLink(store, paymentsLog, now);
-  const answers = new FirstAnswers(gw.limits.replyWaitMs);
+  const link = new OuterLink(store, paymentsLog, now, time);
+  const answers = new FirstAnswers(gw.limits.replyWaitMs, time);
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
   const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
@@ -108,9 +108,9 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });
-  const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }));
+  const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }), now, time);
 
-  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
+  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, clock: time, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   let outbox: OutboxDelivery | undefined;
@@ -148,7 +148,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   }
   const running = new Dispatcher({
     store, aedes: broker.aedes, publish: broker.publish, log: log.child({ part: 'dispatch' }),
-    redeliverAfterMs: triage.dispatch.redeliverAfterMs,
+    redeliverAfterMs: triage.dispatch.redeliverAfterMs, clock: time,
   });
   dispatcher = running;
   await slots.republishAll();

@@ -7,6 +7,7 @@ import type { Order } from '../../runtime/inner/payments/order.js';
 import { DEFAULT_RESEND_MS } from '../../devices/client.js';
 import { RULE_DEFAULTS } from '../../runtime/rules/defaults.js';
 import { storeFixture } from '../helpers/store.js';
+import { ManualClock } from '../../runtime/common/clock.js';
 
 const fixture = storeFixture(test, 'outbox');
 const NOW = new Date('2026-11-26T01:30:00.000Z');
@@ -63,6 +64,20 @@ test('a taken answer whose transaction failed is let go, and answered with what 
   assert.ok(answers.waitingFor('P-1'));
   answers.close();
   assert.is((await waiting).status, 'accepted');
+});
+
+test("the first answer's wait ends on the side's clock: pending is answered when the clock passes the wait, not before", async () => {
+  const clock = new ManualClock(NOW.getTime());
+  const answers = new FirstAnswers(3_000, clock);
+  let answered: Order | undefined;
+  void answers.wait(order('accepted')).then((o) => { answered = o; });
+  clock.advance(2_999);
+  await Promise.resolve();
+  assert.is(answered, undefined, 'still waiting 1 ms before the end');
+  clock.advance(1);
+  await Promise.resolve();
+  assert.is(answered?.status, 'accepted', 'answered with what it had');
+  answers.close();
 });
 
 test('a device resends a request later than the gateway waits for a payment\'s answer', () => {

@@ -15,6 +15,7 @@ import { markDelivered, messageBody, openMessages } from './inbox.js';
 import { MAX_PENDING_DELIVERED, MAX_PENDING_PUBLISHES_PER_DEPT, MAX_REDELIVERY_BATCH, SWEEP_MS_MAX, SWEEP_MS_MIN } from './limits.js';
 import type { DispatchRecord } from './records.js';
 import { Subscribers } from './subscribers.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -23,6 +24,7 @@ export interface DispatcherOptions {
   log: Logger;
   redeliverAfterMs: number;
   now?: () => number;
+  clock?: Clock; // the side's timers (default: the system clock)
 }
 
 interface DeptQueue { tail: Promise<void>; pending: number }
@@ -36,14 +38,16 @@ export class Dispatcher {
   // open counts as never sent, which is what a restart should mean.
   private readonly lastSent = new Map<string, number>();
   private redeliverAfterMs: number;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: ClockTimer | undefined;
+  private readonly clock: Clock;
   private readonly delivered = new Set<string>(); // to be marked delivered
   private flushing: Promise<void> | undefined;
   private closed = false;
 
   constructor(opts: DispatcherOptions) {
     this.opts = opts;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.now = opts.now ?? (() => this.clock.now());
     this.redeliverAfterMs = opts.redeliverAfterMs;
     this.subscribers = new Subscribers(opts.aedes, (dept, clientId) => this.onSubscribed(dept, clientId));
     this.scheduleSweep();
@@ -73,7 +77,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.sweepTimer);
+    this.clock.clearTimeout(this.sweepTimer);
     this.subscribers.close();
     await Promise.all([...this.queues.values()].map((q) => q.tail));
     while (this.flushing) await this.flushing;
@@ -153,7 +157,7 @@ export class Dispatcher {
   private scheduleSweep(): void {
     if (this.closed) return;
     const ms = Math.min(SWEEP_MS_MAX, Math.max(SWEEP_MS_MIN, Math.floor(this.redeliverAfterMs / 2)));
-    this.sweepTimer = setTimeout(() => {
+    this.sweepTimer = this.clock.setTimeout(() => {
       this.sweep().catch((err: Error) => this.opts.log.error({ err: err.message }, 'dispatch sweep failed')).finally(() => this.scheduleSweep());
     }, ms);
   }

@@ -10,6 +10,7 @@ import { Reconciler } from '../reconcile/reconcile.js';
 import { StatementRequester, type StatementHandlers } from '../reconcile/statement-request.js';
 import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
+import type { Clock } from '../../common/clock.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -21,11 +22,13 @@ export interface QuerySide {
 }
 
 // Synchronous, so that the channel can attach before anything listens.
-export function createQuerySide(o: { store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; retryRefund?: (id: string) => Promise<unknown> }): QuerySide {
+export function createQuerySide(o: {
+  store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>;
+}): QuerySide {
   const clock = o.now ? { now: o.now } : {};
-  const statements = new StatementRequester();
+  const statements = new StatementRequester(undefined, o.clock);
   const reconciler = new Reconciler({ store: o.store, statements, day: o.day, ...clock, log: o.log.child({ part: 'reconcile' }) });
-  const retention = new Retention({ store: o.store, config: o.gateway.retention, day: o.day, ...clock, log: o.log.child({ part: 'retention' }) });
+  const retention = new Retention({ store: o.store, config: o.gateway.retention, day: o.day, ...clock, ...(o.clock ? { clock: o.clock } : {}), log: o.log.child({ part: 'retention' }) });
   let management: RunningManagement | null = null;
   return {
     reconciler, retention,

@@ -7,19 +7,20 @@
 // against each other, so exactly one of the two ever carries the result.
 import { answerable } from './answers.js';
 import type { Order } from './order.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 interface Waiting {
   order: Order; // what the request is answered with if nothing takes it
   taken: boolean; // a transaction will answer it (give) or let go (release)
   expired: boolean; // the wait ended while taken
   resolve(order: Order): void;
-  timer: NodeJS.Timeout;
+  timer: ClockTimer;
 }
 
 export class FirstAnswers {
   private readonly waiting = new Map<string, Waiting>();
 
-  constructor(private readonly waitMs: number) {}
+  constructor(private readonly waitMs: number, private readonly clock: Clock = systemClock) {}
 
   // Called once the order is durable, before it is sent across. Resolves with the order
   // to answer with: answerable, or as it was when the wait ended (`pending`).
@@ -30,11 +31,11 @@ export class FirstAnswers {
       const w: Waiting = {
         order, taken: false, expired: false,
         resolve: (o) => {
-          clearTimeout(w.timer);
+          this.clock.clearTimeout(w.timer);
           if (this.waiting.get(order.orderId) === w) this.waiting.delete(order.orderId);
           resolve(o);
         },
-        timer: setTimeout(() => {
+        timer: this.clock.setTimeout(() => {
           if (w.taken) w.expired = true;
           else w.resolve(w.order);
         }, this.waitMs),

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { FINAL, orderKey, type Order } from './order.js';
 import { refundKey, type Refund } from './refunds.js';
 import { KEYSPACE, idOf } from '../store/keyspace.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 // Orders and refunds still open this long after their last change are resent to the
 // outer side, which then asks the payment server: covers a lost notification.
@@ -27,15 +28,20 @@ export type PaymentHandlers = Pick<ChannelHandlers<'inner'>, 'order.ack' | 'outc
 
 export class OuterLink {
   private channel: ChannelConnection | null = null;
-  private readonly resync: NodeJS.Timeout;
+  private readonly resync: ClockTimer;
 
-  constructor(private readonly store: Store, private readonly log: Logger, private readonly now: () => Date = () => new Date()) {
-    this.resync = setInterval(() => void this.resendOpen(RESYNC_AFTER_MS), RESYNC_EVERY_MS);
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.resync = clock.setInterval(() => void this.resendOpen(RESYNC_AFTER_MS), RESYNC_EVERY_MS);
     this.resync.unref();
   }
 
   close(): void {
-    clearInterval(this.resync);
+    this.clock.clearInterval(this.resync);
   }
 
   // The outer side connected (again): everything open is resent; the idempotency keys

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChannelConnection } from '../../channel/connection.js';
 import { STATEMENT_LINES_MAX, type ChannelHandlers, type StatementFailedRecord, type StatementLine, type StatementPartRecord } from '../../channel/records.js';
 import { ReconcileError } from './errors.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 // The payment server may take a while to build a day's statement; the parts follow
 // each other at channel speed.
@@ -25,7 +26,7 @@ export class StatementRequester {
   private connection: ChannelConnection | null = null;
   private pending: Pending | undefined;
 
-  constructor(private readonly waitMs = STATEMENT_WAIT_MS) {}
+  constructor(private readonly waitMs = STATEMENT_WAIT_MS, private readonly clock: Clock = systemClock) {}
 
   // Returns the handlers of the kinds that answer a statement.request, for the inner
   // side's one map of channel handlers.
@@ -49,12 +50,12 @@ export class StatementRequester {
     const lines = new Promise<StatementLine[]>((resolve, reject) => {
       this.pending = { requestId, date, lines: [], nextPart: 0, resolve, reject };
     });
-    const timer = setTimeout(() => this.settle(new ReconcileError('TIMEOUT', `no complete statement within ${this.waitMs} ms`)), this.waitMs);
+    const timer = this.clock.setTimeout(() => this.settle(new ReconcileError('TIMEOUT', `no complete statement within ${this.waitMs} ms`)), this.waitMs);
     this.connection.send({ k: 'statement.request', requestId, date });
     try {
       return await lines;
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Registrations } from './registrations.js';
 import type { SlotPool } from './pools.js';
 import { KEYSPACE } from '../store/keyspace.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 // How often deadlines are checked: a released slot is back within this long.
 export const SWEEP_EVERY_MS = 500;
@@ -12,7 +13,7 @@ export const SWEEP_EVERY_MS = 500;
 const SWEEP_BATCH_MAX = 500;
 
 export class ExpirySweeper {
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: ClockTimer;
   private sweeping: Promise<void> | null = null;
 
   constructor(
@@ -21,8 +22,9 @@ export class ExpirySweeper {
     private readonly poolChanged: (pool: SlotPool) => void,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly clock: Clock = systemClock,
   ) {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.timer = clock.setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
     this.timer.unref();
   }
 
@@ -32,7 +34,7 @@ export class ExpirySweeper {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     await this.sweeping;
   }
 

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import { cutoffOf, PRUNE_RULES, type PruneRule, type RetentionKind } from './kinds.js';
 import { pruneAudit } from './audit-prune.js';
+import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 // Records read per page, and so judged per transaction: with at most three keys
 // deleted per record this stays well under the store's MAX_BATCH_OPS.
@@ -31,12 +32,13 @@ export interface RetentionOptions {
   log: Logger;
   day: HospitalDay; // what a retention day is
   now?: () => Date;
+  clock?: Clock; // when the daily run fires (default: the system clock)
 }
 
 export class Retention {
   private readonly now: () => Date;
   private running: Promise<RetentionReport> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(private readonly opts: RetentionOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -45,7 +47,7 @@ export class Retention {
   // The daily timer; unref'd, so that it never keeps a stopping process alive.
   start(): void {
     const tick = (delayMs: number) => {
-      this.timer = setTimeout(() => {
+      this.timer = (this.opts.clock ?? systemClock).setTimeout(() => {
         this.run().catch((err: Error) => this.opts.log.error({ err: err.message }, 'retention run failed'));
         tick(RETENTION_EVERY_MS);
       }, delayMs);
@@ -55,7 +57,7 @@ export class Retention {
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    (this.opts.clock ?? systemClock).clearTimeout(this.timer);
   }
 
   // One run at a time: a second caller gets the run under way.
