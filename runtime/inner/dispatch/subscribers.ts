@@ -1,7 +1,7 @@
 // Which workstations are listening to each department's inbox right now, from the
-// broker's own events. A subscription exists only once aedes emits 'subscribe', so a
-// message sent after that reaches the workstation; that is the moment to redeliver.
+// broker's own events (../broker/subscriptions.ts).
 import type { Aedes, Client } from 'aedes';
+import { watchSubscriptions } from '../broker/subscriptions.js';
 
 const INBOX = /^dept\/([^/+#]+)\/inbox$/;
 
@@ -34,20 +34,7 @@ export class Subscribers {
     const gone = (client: Client) => {
       for (const dept of this.byDept.keys()) this.remove(dept, client);
     };
-    // Workstations that subscribed before this object existed (the broker listens
-    // before the inner side has finished starting) count as subscribing now.
-    const clients = (aedes as unknown as { clients: Record<string, Client & { subscriptions?: Record<string, { qos: number }> }> }).clients;
-    for (const client of Object.values(clients)) {
-      subscribed(Object.entries(client.subscriptions ?? {}).map(([topic, sub]) => ({ topic, qos: sub.qos })), client);
-    }
-    aedes.on('subscribe', subscribed);
-    aedes.on('unsubscribe', unsubscribed);
-    aedes.on('clientDisconnect', gone);
-    this.detach = () => {
-      aedes.off('subscribe', subscribed);
-      aedes.off('unsubscribe', unsubscribed);
-      aedes.off('clientDisconnect', gone);
-    };
+    this.detach = watchSubscriptions(aedes, { subscribed, unsubscribed, gone });
   }
 
   count(dept: string): number {

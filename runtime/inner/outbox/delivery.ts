@@ -9,6 +9,7 @@ import { topics } from '../../../devices/protocol.js';
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../store/store.js';
 import type { RunningBroker } from '../broker/broker.js';
+import { watchSubscriptions, type Subscription } from '../broker/subscriptions.js';
 import { envelopeOf, pendingFor, remove } from './records.js';
 
 // Messages sent to one device in one pass (each waits in the broker until PUBACK); the
@@ -22,7 +23,6 @@ export interface OutboxDeliveryOptions {
   log: Logger;
 }
 
-type Subscription = { topic: string; qos: number };
 
 // What was sent on a device's current connection and is not acknowledged yet.
 interface Inflight {
@@ -55,20 +55,10 @@ export class OutboxDelivery {
     };
     const gone = (client: Client) => this.forget(client);
     const stopAcks = opts.broker.onPuback((client, packetId) => this.onPuback(client, packetId));
-    // Devices that subscribed before this object existed (the broker listens before the
-    // inner side has finished starting) count as subscribing now.
-    const clients = (aedes as unknown as { clients: Record<string, Client & { subscriptions?: Record<string, { qos: number }> }> }).clients;
-    for (const client of Object.values(clients)) {
-      subscribed(Object.entries(client.subscriptions ?? {}).map(([topic, sub]) => ({ topic, qos: sub.qos })), client);
-    }
-    aedes.on('subscribe', subscribed);
-    aedes.on('unsubscribe', unsubscribed);
-    aedes.on('clientDisconnect', gone);
+    const stopWatching = watchSubscriptions(aedes, { subscribed, unsubscribed, gone });
     this.detach = () => {
       stopAcks();
-      aedes.off('subscribe', subscribed);
-      aedes.off('unsubscribe', unsubscribed);
-      aedes.off('clientDisconnect', gone);
+      stopWatching();
     };
   }
 
