@@ -10,7 +10,7 @@
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
@@ -24,6 +24,7 @@ import { TokenCheck, type Access } from './auth.js';
 import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
+import { limitPerAddress } from '../../common/per-address-limit.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -102,22 +103,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
   server.timeout = limits.socketIdleTimeoutMs;
   const refusals = new RefusalLog(opts.log, limits, opts.now ?? Date.now);
   server.on('drop', (data?: { remoteAddress?: string }) => refusals.refused(data?.remoteAddress, 'connectionsMax'));
-  const perAddress = new Map<string, number>();
-  server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
-    const open = perAddress.get(address) ?? 0;
-    if (open >= limits.connectionsPerAddressMax) {
-      refusals.refused(address, 'connectionsPerAddressMax');
-      socket.destroy();
-      return;
-    }
-    perAddress.set(address, open + 1);
-    socket.once('close', () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
-  });
+  limitPerAddress(server, limits.connectionsPerAddressMax, (address) => refusals.refused(address, 'connectionsPerAddressMax'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.config.port, opts.config.host, () => {

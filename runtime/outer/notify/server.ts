@@ -15,6 +15,7 @@ import { ExpiringSet, RecentMap } from './bounded.js';
 import type { NotificationForwarder, Verdict } from './forwarder.js';
 import { NOTIFY_LIMITS, type NotifyLimits } from './limits.js';
 import type { Refusal } from './refusals.js';
+import { limitPerAddress } from '../../common/per-address-limit.js';
 
 export const NOTIFY_PATH = '/v1/notifications';
 // A notification is about 150 bytes.
@@ -80,7 +81,7 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   });
   server.timeout = limits.idleSocketMs;
   server.maxConnections = limits.connectionsMax;
-  limitPerAddress(server, limits.connectionsPerAddressMax, opts.refused);
+  limitPerAddress(server, limits.connectionsPerAddressMax, (remote) => opts.refused({ reason: 'CONNECTIONS', remote }));
   server.on('drop', (data?: { remoteAddress?: string }) => opts.refused({ reason: 'CONNECTIONS', remote: data?.remoteAddress ?? 'unknown' }));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, inRequest.has(socket), opts));
   await new Promise<void>((resolve, reject) => {
@@ -99,28 +100,6 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
       server.closeAllConnections();
     }),
   };
-}
-
-// Node has a total cap (maxConnections) but none per address: one host on the payment
-// network could take every socket. Past the cap its new sockets are closed at once.
-function limitPerAddress(server: http.Server, max: number, refused: (r: Refusal) => void): void {
-  assert(max >= 1, 'at least one connection per address');
-  const open = new Map<string, number>();
-  server.on('connection', (socket: Socket) => {
-    const remote = socket.remoteAddress ?? 'unknown';
-    const n = open.get(remote) ?? 0;
-    if (n >= max) {
-      refused({ reason: 'CONNECTIONS', remote });
-      socket.destroy();
-      return;
-    }
-    open.set(remote, n + 1);
-    socket.once('close', () => {
-      const left = (open.get(remote) ?? 1) - 1;
-      if (left > 0) open.set(remote, left);
-      else open.delete(remote);
-    });
-  });
 }
 
 // Node's own answer to a broken or overdue request, with the refusal told. A client that
