@@ -10,6 +10,7 @@ import { loadRules } from '../../rules/load.js';
 import { RulesError } from '../../rules/types.js';
 import { applyOverrides, OVERRIDE_HELP, parseOverrides, type Overrides, toArgs } from '../../rules/overrides.js';
 import { Supervisor, type ChildSpec } from '../../supervisor/supervisor.js';
+import { SIDE_EXIT_FATAL } from '../../common/side-exit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INNER_MAIN = path.resolve(here, '../../inner/main.js');
@@ -70,13 +71,21 @@ ${OVERRIDE_HELP}
     children.push({ name: 'inner', script: INNER_MAIN, args: toArgs(overrides) });
     children.push({ name: 'outer', script: OUTER_MAIN, args: toArgs(childOverrides) });
 
-    const supervisor = new Supervisor(children, log);
+    const supervisor = new Supervisor(children, log, { fatalExitCodes: SIDE_EXIT_FATAL });
     supervisor.start();
+    let status = EXIT_OK;
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping the gateway');
         supervisor.stop().then(resolve, resolve);
       };
+      // The child has said why on stderr (a port taken, no payment server): the gateway
+      // stops whole rather than run half, and `ferry start` exits 1.
+      supervisor.once('fatal', ({ child }) => {
+        status = EXIT_FAILURE;
+        log.info({ child }, 'stopping the gateway: a part of it cannot run');
+        supervisor.stop().then(resolve, resolve);
+      });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
         log.info('SIGHUP: the inner side re-reads the rule files');
@@ -84,6 +93,6 @@ ${OVERRIDE_HELP}
       });
       process.once('SIGINT', () => stop('SIGINT'));
     });
-    return EXIT_OK;
+    return status;
   },
 };
