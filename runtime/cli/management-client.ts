@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadGatewayConfig } from '../rules/load.js';
+import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 // One answer of the management API; a query page or a day's report is far below this.
 export const MANAGEMENT_ANSWER_BYTES_MAX = 256 * 1024 * 1024;
@@ -12,7 +13,7 @@ export const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
-  rules: { type: 'string', default: './rules' },
+  rules: { type: 'string', default: DEFAULT_PATHS.rules },
 } as const;
 
 export const CONNECTION_HELP = `  --url URL          the management API (default: gateway.yaml management.host:port)
@@ -20,7 +21,7 @@ export const CONNECTION_HELP = `  --url URL          the management API (default
                      command line shows in the process list)
   --token TOKEN      the bearer token (default: gateway.yaml management.token, or
                      management.adminToken with --unmask)
-  --rules DIR        rule files to read the defaults from (default ./rules)`;
+  --rules DIR        rule files to read the defaults from (default ${DEFAULT_PATHS.rules})`;
 
 export class UsageError extends Error {}
 
@@ -34,7 +35,7 @@ export function connection(v: { url?: string; token?: string; 'token-file'?: str
   let token = v.token ?? (v['token-file'] !== undefined ? fs.readFileSync(v['token-file'], 'utf8').trim() : undefined);
   let url = v.url;
   if (url === undefined || token === undefined) {
-    const management = loadGatewayConfig(path.resolve(v.rules ?? './rules')).management;
+    const management = loadGatewayConfig(path.resolve(v.rules ?? DEFAULT_PATHS.rules)).management;
     if (!management) throw new UsageError('gateway.yaml has no management section: give --url and --token-file');
     const host = management.host === '0.0.0.0' ? '127.0.0.1' : management.host.includes(':') ? `[${management.host}]` : management.host;
     url ??= `http://${host}:${management.port}`;
