@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadGatewayConfig } from '../rules/load.js';
+import { managementConfig, managementUrl } from '../rules/management-address.js';
+import { RulesError } from '../rules/types.js';
 import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 // One answer of the management API; a query page or a day's report is far below this.
@@ -14,6 +16,8 @@ export const CONNECTION_OPTIONS = {
   token: { type: 'string' },
   'token-file': { type: 'string' },
   rules: { type: 'string', default: DEFAULT_PATHS.rules },
+  'management-host': { type: 'string' },
+  'management-port': { type: 'string' },
 } as const;
 
 export const CONNECTION_HELP = `  --url URL          the management API (default: gateway.yaml management.host:port)
@@ -21,7 +25,9 @@ export const CONNECTION_HELP = `  --url URL          the management API (default
                      command line shows in the process list)
   --token TOKEN      the bearer token (default: gateway.yaml management.token, or
                      management.adminToken with --unmask)
-  --rules DIR        rule files to read the defaults from (default ${DEFAULT_PATHS.rules})`;
+  --rules DIR        rule files to read the defaults from (default ${DEFAULT_PATHS.rules})
+  --management-host ADDR, --management-port N
+                     as given to \`ferry start\` (they override gateway.yaml there too)`;
 
 export class UsageError extends Error {}
 
@@ -30,15 +36,32 @@ export interface Connection {
   token: string;
 }
 
-export function connection(v: { url?: string; token?: string; 'token-file'?: string; rules?: string }, admin: boolean): Connection {
+export interface ConnectionValues {
+  url?: string;
+  token?: string;
+  'token-file'?: string;
+  rules?: string;
+  'management-host'?: string;
+  'management-port'?: string;
+}
+
+export function connection(v: ConnectionValues, admin: boolean): Connection {
   if (v.token !== undefined && v['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
+  if (v.url !== undefined && (v['management-host'] !== undefined || v['management-port'] !== undefined)) {
+    throw new UsageError('give --url or --management-host/--management-port, not both');
+  }
   let token = v.token ?? (v['token-file'] !== undefined ? fs.readFileSync(v['token-file'], 'utf8').trim() : undefined);
   let url = v.url;
   if (url === undefined || token === undefined) {
-    const management = loadGatewayConfig(path.resolve(v.rules ?? DEFAULT_PATHS.rules)).management;
+    let management;
+    try {
+      management = managementConfig(loadGatewayConfig(path.resolve(v.rules ?? DEFAULT_PATHS.rules)), v);
+    } catch (err) {
+      if (err instanceof RulesError) throw err;
+      throw new UsageError((err as Error).message);
+    }
     if (!management) throw new UsageError('gateway.yaml has no management section: give --url and --token-file');
-    const host = management.host === '0.0.0.0' ? '127.0.0.1' : management.host.includes(':') ? `[${management.host}]` : management.host;
-    url ??= `http://${host}:${management.port}`;
+    url ??= managementUrl(management);
     token ??= admin ? management.adminToken : management.token;
   }
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http(s) URL, not ${url}`);

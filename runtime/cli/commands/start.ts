@@ -11,6 +11,7 @@ import { RulesError } from '../../rules/types.js';
 import { applyOverrides, OVERRIDE_HELP, parseOverrides, type Overrides, toArgs } from '../../rules/overrides.js';
 import { Supervisor, type ChildSpec } from '../../supervisor/supervisor.js';
 import { SIDE_EXIT_FATAL } from '../../common/side-exit.js';
+import { reachableHost } from '../../rules/management-address.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INNER_MAIN = path.resolve(here, '../../inner/main.js');
@@ -59,7 +60,7 @@ ${OVERRIDE_HELP}
     let childOverrides = overrides;
     if (!gateway.payment.url) {
       const simUrl = `http://${gateway.payment.simulatorHost}:${gateway.payment.simulatorPort}`;
-      const notifyUrl = `http://${gateway.notify.host === '0.0.0.0' ? '127.0.0.1' : gateway.notify.host}:${gateway.notify.port}/v1/notifications`;
+      const notifyUrl = `http://${reachableHost(gateway.notify.host)}:${gateway.notify.port}/v1/notifications`;
       log.warn({ simUrl }, 'no payment server configured: starting the embedded payment-server simulator (demo and test use only)');
       children.push({
         name: 'payment-sim', script: FERRY_BIN,
