@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadGatewayConfig } from '../rules/load.js';
 import { managementConfig, managementUrl } from '../rules/management-address.js';
 import { RulesError } from '../rules/types.js';
+import { NETNS_DEFAULTS } from './commands/netns-setup.js';
 import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 // One answer of the management API; a query page or a day's report is far below this.
@@ -82,7 +83,7 @@ export async function callApi(c: Connection, method: 'GET' | 'POST', route: stri
       signal: AbortSignal.timeout(MANAGEMENT_CALL_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is the gateway running?)`);
+    throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (${unreachableHint()})`);
   }
   const text = await res.text();
   if (text.length > MANAGEMENT_ANSWER_BYTES_MAX) throw new ApiError(res.status, 'ANSWER_TOO_LARGE', 'the answer is too large');
@@ -94,4 +95,17 @@ export async function callApi(c: Connection, method: 'GET' | 'POST', route: stri
   }
   if (!res.ok) throw new ApiError(res.status, json?.error ?? 'HTTP', `${res.status} ${json?.error ?? ''}: ${json?.message ?? text.slice(0, 200)}`);
   return json;
+}
+
+// On gateway hardware the inner side, and with it the management listener, lives in the
+// medical network namespace: its 127.0.0.1 is not this shell's. Say so when this
+// process runs outside that namespace.
+function unreachableHint(): string {
+  const medical = `/run/netns/${NETNS_DEFAULTS.medical}`;
+  try {
+    if (fs.statSync(medical).ino !== fs.statSync('/proc/self/ns/net').ino) {
+      return `the inner side runs in the ${NETNS_DEFAULTS.medical} network namespace: run ip netns exec ${NETNS_DEFAULTS.medical} ferry ...`;
+    }
+  } catch { /* no such namespace here */ }
+  return 'is the gateway running?';
 }
