@@ -78,6 +78,14 @@ async function waitFor<T>(find: () => T | undefined, what: string, timeoutMs = S
   }
 }
 
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
@@ -132,6 +140,33 @@ test('under systemd the inner side says READY=1 only once MQTT and the managemen
     clearTimeout(timer);
     assert.is(code, 0, inner.err());
     assert.ok(systemd.messages.some((m) => m.fields.STOPPING === '1'), 'STOPPING=1 was sent before the exit');
+  } finally {
+    systemd.stop();
+  }
+});
+
+test('ferry start run by a Type=notify unit says READY=1 once both sides serve; its children report nothing themselves', async () => {
+  if (toolsMissing()) return;
+  const dir = tempDir('systemd-start');
+  dirs.push(dir);
+  const systemd = await receiver(path.join(dir, 'notify.sock'));
+  const mqttPort = await freePort();
+  try {
+    const start = side(path.join(PROJECT_DIR, 'bin/ferry.js'), ['start', '--rules', RULES, '--data', path.join(dir, 'data'), '--log-level', 'info',
+      '--mqtt-host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--notify-host', '127.0.0.1', '--notify-port', String(await freePort()),
+      '--sim-port', String(await freePort()), '--management-port', String(await freePort())],
+    { NOTIFY_SOCKET: path.join(dir, 'notify.sock'), WATCHDOG_USEC: String(WATCHDOG_USEC) });
+    const ready = await waitFor(() => systemd.messages.find((m) => m.fields.READY === '1'), `READY=1 (stderr: ${start.err()})`);
+    assert.is(ready.fields.STATUS, 'serving: inner and outer');
+    assert.ok(await canConnect(mqttPort), 'the broker accepts connections when READY=1 arrives');
+    await waitFor(() => (systemd.messages.filter((m) => m.fields.WATCHDOG === '1').length >= 3 ? true : undefined), 'the supervisor\'s watchdog pings');
+    start.child.kill('SIGTERM');
+    const timer = setTimeout(() => start.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    assert.is(await start.exited, 0, start.err());
+    clearTimeout(timer);
+    assert.is(systemd.messages.filter((m) => m.fields.READY === '1').length, 1, 'one READY=1, from the supervisor');
+    assert.not.ok(systemd.messages.some((m) => /^serving: (MQTT|notifications)/.test(m.fields.STATUS ?? '')), 'no side reported on its own');
+    assert.ok(systemd.messages.some((m) => m.fields.STOPPING === '1'));
   } finally {
     systemd.stop();
   }

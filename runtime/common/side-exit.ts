@@ -1,4 +1,4 @@
-// How a side's process ends. `ferry start` (the supervisor) and the systemd units
+// How a side's process ends, and how it tells `ferry start` that it serves. `ferry start` (the supervisor) and the systemd units
 // (RestartPreventExitStatus=) read the same statuses: after a fatal one, starting the
 // process again cannot help, so it is not restarted and the operator is told why.
 import { ListenError } from './listen.js';
@@ -22,4 +22,12 @@ export function exitOnStartFailure(side: string, err: unknown): never {
   }
   process.stderr.write(`ferry: the ${side} side could not start: ${(err as Error).message ?? String(err)}\n`);
   process.exit(SIDE_EXIT.failed);
+}
+
+// Under `ferry start` (an IPC channel to the supervisor): the side now serves. The
+// supervisor reports the whole gateway ready once every side has said so.
+export const SIDE_READY_MESSAGE = Object.freeze({ ferry: 'ready' });
+
+export function tellSupervisorReady(): void {
+  if (process.send && process.connected) process.send(SIDE_READY_MESSAGE);
 }

@@ -14,7 +14,7 @@ import { loadRules } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startInner } from './inner.js';
 import { systemdNotifier } from '../common/systemd-notify.js';
-import { exitOnStartFailure } from '../common/side-exit.js';
+import { tellSupervisorReady, exitOnStartFailure } from '../common/side-exit.js';
 import { buildInfo } from '../common/build-info.js';
 import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 
@@ -32,6 +32,7 @@ const systemd = systemdNotifier({ clock, log });
 systemd?.status('starting: opening the store, the broker and the management API');
 const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock }).catch((err: unknown) => exitOnStartFailure('inner', err));
 systemd?.ready(servingStatus());
+tellSupervisorReady();
 
 stopOnSignals(log, 'inner side', async () => {
   systemd?.stopping('stopping: draining the store');

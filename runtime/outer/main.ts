@@ -16,7 +16,7 @@ import { startOuter } from './outer.js';
 import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 import { readPemFiles } from '../tls/files.js';
 import { systemdNotifier } from '../common/systemd-notify.js';
-import { exitOnStartFailure, SIDE_EXIT } from '../common/side-exit.js';
+import { tellSupervisorReady, exitOnStartFailure, SIDE_EXIT } from '../common/side-exit.js';
 import { buildInfo } from '../common/build-info.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
@@ -49,6 +49,7 @@ const outer = await startOuter({
 log.info({ paymentUrl: gateway.payment.url, notifyUrl: outer.notifyUrl }, 'outer side ready');
 // The payment server's host only: a URL may carry user:password.
 systemd?.ready(`serving: notifications on ${outer.notifyUrl}, relaying to ${new URL(gateway.payment.url).host}`);
+tellSupervisorReady();
 
 stopOnSignals(log, 'outer side', async () => {
   systemd?.stopping('stopping: closing the relay');

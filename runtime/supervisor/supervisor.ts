@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../common/logger.js';
 import { EventEmitter } from 'node:events';
+import { SIDE_READY_MESSAGE } from '../common/side-exit.js';
 
 // Restart policy. A child that had been up a while and then died (a kill -9, a bug hit
 // once) is started again at once: the channel is a Unix socket on this box and the
@@ -78,7 +79,7 @@ function scheduleWithTimer(fn: () => void, ms: number): () => void {
   return () => clearTimeout(timer);
 }
 
-export class Supervisor extends EventEmitter<{ restart: [Restart]; fatal: [{ child: string; code: number }] }> {
+export class Supervisor extends EventEmitter<{ restart: [Restart]; fatal: [{ child: string; code: number }]; ready: [string] }> {
   private readonly children: Running[];
   private readonly log: Logger;
   private readonly now: () => number;
@@ -121,6 +122,9 @@ export class Supervisor extends EventEmitter<{ restart: [Restart]; fatal: [{ chi
     });
     child.process = proc;
     child.startedMs = this.now();
+    proc.on('message', (message: unknown) => {
+      if ((message as { ferry?: unknown } | null)?.ferry === SIDE_READY_MESSAGE.ferry) this.emit('ready', child.spec.name);
+    });
     this.log.info({ child: child.spec.name, pid: proc.pid }, 'child started');
     proc.on('exit', (code, signal) => {
       if (child.process === proc) child.process = null;
