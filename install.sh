@@ -10,7 +10,8 @@
 #   - checks Node.js 20+ and npm; installs nftables and iproute2 with apt
 #   - creates the `ferry` system user
 #   - /opt/ferry: the built dist/, bin/, docs/, package.json, package-lock.json, and the
-#     production dependencies only (npm ci --omit=dev --ignore-scripts)
+#     production dependencies only (npm ci --omit=dev --ignore-scripts); install/paths.json
+#     makes the installed ferry default to /etc/ferry and /var/lib/ferry
 #   - /etc/ferry: the rule files. A file the operator edited is never overwritten; the
 #     new version goes beside it as FILE.dist. devices.yaml is installed with no device
 #     (the example devices' demo passwords are public), gateway.yaml reads its payment
@@ -47,7 +48,7 @@ WORK=""
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 at() { printf '%s%s' "$ROOT" "$1"; } # a host path, under --root when given
 on_host() { [ -z "$ROOT" ]; }
 
@@ -165,6 +166,14 @@ install_app() {
     put_dir "$app/dist/$part" 755
     sync_tree "$SRC/dist/$part" "$app/dist/$part"
   done
+  # The commit for `ferry --version` (npm run build writes it; a tree built otherwise
+  # reports "unknown").
+  if [ -f "$SRC/dist/build-info.json" ]; then put_file "$SRC/dist/build-info.json" "$app/dist/build-info.json" 644; fi
+  # Where an installed ferry looks when --rules / --data are not given
+  # (runtime/common/default-paths.ts); a source checkout has no such file.
+  put_dir "$app/install" 755
+  printf '{"rules":"%s","data":"%s"}\n' "$ETC" "$DATA" > "$WORK/paths.json"
+  put_file "$WORK/paths.json" "$app/install/paths.json" 644
   put_dir "$app/bin" 755
   sync_tree "$SRC/bin" "$app/bin"
   put_dir "$app/docs" 755

@@ -133,6 +133,74 @@ test('an unknown command exits 2 and says so', async () => {
   assert.match(stderr, /unknown command "nonsense"/);
 });
 
+test('ferry --version and -V print the version from package.json and the commit it was built from', async () => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { version: string };
+  const infoFile = path.join(PROJECT_DIR, 'dist/build-info.json');
+  const commit = fs.existsSync(infoFile) ? (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { commit: string }).commit : 'unknown';
+  for (const flag of ['--version', '-V']) {
+    const { code, stdout } = await run([flag]);
+    assert.is(code, 0);
+    assert.is(stdout, `ferry ${version} (${commit})\n`);
+  }
+  assert.match(commit, /^([0-9a-f]{4,40}(-dirty)?|unknown)$/);
+});
+
+test('ferry start with the MQTT port taken says so in one line naming the port and its holder, stops the other parts and exits 1', async () => {
+  const held = net.createServer();
+  await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', () => resolve()));
+  const port = (held.address() as net.AddressInfo).port;
+  try {
+    const dir = tempDir('busy');
+    const { code, stdout, stderr } = await run([
+      'start', '--rules', RULES, '--data', path.join(dir, 'data'), '--mqtt-host', '127.0.0.1', '--mqtt-port', String(port),
+      '--notify-host', '127.0.0.1', '--notify-port', String(await freePort()), '--sim-port', String(await freePort()), '--management-port', String(await freePort()),
+    ]);
+    assert.is(code, 1, stderr);
+    assert.is(stderr, `ferry: cannot listen on 127.0.0.1:${port} (MQTT): address already in use (held by node, pid ${process.pid})\n`);
+    const lines = logLines(stdout);
+    assert.is(lines.filter((l) => l.msg === 'child started' && l.child === 'inner').length, 1, 'the inner side was not restarted');
+    assert.not.ok(lines.some((l) => l.msg === 'child exited; restarting'), 'no part was restarted');
+    for (const l of lines) if (l.msg === 'child started') assert.not.ok(alive(l.pid as number), `${l.child} is stopped`);
+    const innerFirst = lines.find((l) => l.proc === 'inner');
+    assert.is(innerFirst?.msg, 'ferry inner side starting', 'the inner side\'s first log line says which ferry it is');
+    assert.match(String(innerFirst?.version), /^\d+\.\d+\.\d+/);
+  } finally {
+    await new Promise<void>((resolve) => held.close(() => resolve()));
+  }
+});
+
+test('ferry query reaches a gateway on the management address of its gateway.yaml, a 0.0.0.0 listener through loopback', async () => {
+  const dir = tempDir('management');
+  const rules = path.join(dir, 'rules');
+  fs.cpSync(RULES, rules, { recursive: true });
+  const managementPort = await freePort();
+  const file = path.join(rules, 'gateway.yaml');
+  const yaml = fs.readFileSync(file, 'utf8').replace(/^management:\n {2}host: 127\.0\.0\.1( .*)?\n {2}port: 8470/m, `management:\n  host: 0.0.0.0\n  port: ${managementPort}`);
+  assert.ok(yaml.includes(`port: ${managementPort}`), 'the test edits the management section');
+  fs.writeFileSync(file, yaml);
+  const gateway = ferry([
+    'start', '--rules', rules, '--data', path.join(dir, 'data'), '--log-level', 'info',
+    '--mqtt-host', '127.0.0.1', '--mqtt-port', String(await freePort()),
+    '--notify-host', '127.0.0.1', '--notify-port', String(await freePort()), '--sim-port', String(await freePort()),
+  ]);
+  try {
+    let exitedEarly = false;
+    gateway.exited.then(() => { exitedEarly = true; });
+    await waitFor(() => exitedEarly || logLines(gateway.out()).some((l) => l.msg === 'inner side ready'), GATEWAY_START_TIMEOUT_MS, 'the gateway to start');
+    assert.not.ok(exitedEarly, gateway.err());
+    const query = await run(['query', 'payments', '--rules', rules, '--format', 'jsonl']);
+    assert.is(query.code, 0, query.stderr);
+    const elsewhere = await run(['query', 'payments', '--rules', RULES, '--management-port', String(await freePort())]);
+    assert.is(elsewhere.code, 1, 'another port is not the gateway');
+    assert.match(elsewhere.stderr, /cannot reach the management API at http:\/\/127\.0\.0\.1:\d+/);
+  } finally {
+    gateway.child.kill('SIGTERM');
+    const timer = setTimeout(() => gateway.child.kill('SIGKILL'), GATEWAY_STOP_TIMEOUT_MS);
+    await gateway.exited;
+    clearTimeout(timer);
+  }
+});
+
 test('ferry start on a broken rule file exits non-zero, names file:line and starts nothing', async () => {
   const dir = tempDir('broken');
   const rules = path.join(dir, 'rules');
@@ -186,10 +254,14 @@ test('ferry start runs the gateway with the embedded simulator; the sims pay a b
   assert.match(pay.stdout, /payment succeeded/);
 
   // While it runs the gateway holds the store: audit verify asks it instead.
-  const live = await run(['audit', 'verify', '--data', data, '--rules', RULES, '--url', `http://127.0.0.1:${managementPort}`]);
+  // Given the same override as `ferry start`, the commands find the management API.
+  const live = await run(['audit', 'verify', '--data', data, '--rules', RULES, '--management-port', String(managementPort)]);
   assert.is(live.code, 0, live.stderr);
   assert.match(live.stdout, /audit chain intact/);
   assert.match(live.stderr, /the gateway is running/);
+  const payments = await run(['query', 'payments', '--rules', RULES, '--management-port', String(managementPort), '--format', 'jsonl']);
+  assert.is(payments.code, 0, payments.stderr);
+  assert.is(payments.stdout.trim().split('\n').length, 1, 'the one payment is listed');
 
   const stopTimer = setTimeout(() => gateway.child.kill('SIGKILL'), GATEWAY_STOP_TIMEOUT_MS);
   gateway.child.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import YAML from 'yaml';
 import { PROJECT_DIR, tempDir } from './helpers/gateway.js';
+import { SIDE_EXIT } from '../runtime/common/side-exit.js';
 
 // npm ci of the production dependencies takes a few seconds; a hung one is killed.
 const INSTALL_TIMEOUT_MS = 180_000;
@@ -57,6 +58,9 @@ test.before(() => {
   root = tempDir('install-root');
   dirs.push(src, root);
   for (const part of SNAPSHOT) fs.cpSync(path.join(PROJECT_DIR, part), path.join(src, part), { recursive: true });
+  // Written by `npm run build`; a bare tsc build has none, and the version says "unknown".
+  const info = path.join(PROJECT_DIR, 'dist/build-info.json');
+  if (fs.existsSync(info)) fs.copyFileSync(info, path.join(src, 'dist/build-info.json'));
   installed();
 });
 
@@ -102,6 +106,47 @@ test('the inner and outer units run each side from /opt/ferry with hardening, an
   const firewall = read('etc/systemd/system/ferry-firewall.service');
   assert.match(firewall, /^ExecStart=\S+ \/opt\/ferry\/bin\/ferry\.js firewall apply --rules \/etc\/ferry$/m);
   assert.match(firewall, /^Before=.*ferry-inner\.service ferry-outer\.service/m);
+});
+
+test('both sides run as Type=notify units with a watchdog, and a taken port is not retried', () => {
+  for (const side of ['inner', 'outer']) {
+    const lines = read(`etc/systemd/system/ferry-${side}.service`).split('\n');
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=20s', 'Restart=on-failure']) {
+      assert.ok(lines.includes(line), `ferry-${side}.service has ${line}`);
+    }
+    const prevent = lines.find((l) => l.startsWith('RestartPreventExitStatus='))?.split('=')[1]?.split(' ') ?? [];
+    assert.ok(prevent.includes(String(SIDE_EXIT.cannotListen)), `ferry-${side}.service does not restart after exit ${SIDE_EXIT.cannotListen}`);
+  }
+  assert.ok(read('etc/systemd/system/ferry-outer.service').split('\n').includes(`RestartPreventExitStatus=${SIDE_EXIT.noPaymentServer} ${SIDE_EXIT.cannotListen}`));
+});
+
+test('the installed ferry defaults to /etc/ferry and /var/lib/ferry, a checkout to ./rules and ./data, and FERRY_RULES overrides both', () => {
+  const installedFerry = at('opt/ferry/bin/ferry.js');
+  const help = (ferry: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const { FERRY_RULES: _r, FERRY_DATA: _d, ...clean } = process.env;
+    return spawnSync(process.execPath, [ferry, ...args], { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, cwd: root, env: { ...clean, ...env } });
+  };
+  for (const args of [['start', '--help'], ['audit', 'verify', '--help'], ['query', '--help']]) {
+    const out = help(installedFerry, args).stdout;
+    assert.match(out, /\(default \/etc\/ferry\)/, `installed: ferry ${args.join(' ')}`);
+  }
+  assert.match(help(installedFerry, ['start', '--help']).stdout, /\(default \/var\/lib\/ferry\)/);
+  assert.match(help(installedFerry, ['audit', 'verify', '--help']).stdout, /\(default \/var\/lib\/ferry\)/);
+  const checkout = help(path.join(PROJECT_DIR, 'bin/ferry.js'), ['start', '--help']).stdout;
+  assert.match(checkout, /\(default \.\/rules\)/);
+  assert.match(checkout, /\(default \.\/data\)/);
+  // Without a directory, `rules check` reads the default: the environment's, when set.
+  const viaEnv = help(installedFerry, ['rules', 'check'], { FERRY_RULES: at('etc/ferry') });
+  assert.is(viaEnv.status, 0, viaEnv.stderr);
+  assert.match(help(installedFerry, ['start', '--help'], { FERRY_DATA: '/srv/ferry' }).stdout, /\(default \/srv\/ferry\)/);
+  assert.equal(JSON.parse(read('opt/ferry/install/paths.json')), { rules: '/etc/ferry', data: '/var/lib/ferry' });
+});
+
+test('the installed ferry reports the same version and commit as the tree it was installed from', () => {
+  const version = (ferry: string) => spawnSync(process.execPath, [ferry, '--version'], { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS }).stdout;
+  const installed = version(at('opt/ferry/bin/ferry.js'));
+  assert.match(installed, /^ferry \d+\.\d+\.\d+\S* \(\S+\)\n$/);
+  assert.is(installed, version(path.join(PROJECT_DIR, 'bin/ferry.js')));
 });
 
 test('the installed units pass systemd-analyze verify without a warning', () => {

@@ -29,6 +29,45 @@ test('a child that crashes is restarted, with growing delays, until the supervis
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('a child that exits with a fatal status is not restarted: the supervisor says so once', async () => {
+  const dir = tempDir('supervisor');
+  const file = path.join(dir, 'starts');
+  const supervisor = new Supervisor([{ name: 'crasher', script: CHILD, args: [file, 'crash'] }], quietLog, { fatalExitCodes: [3] });
+  const fatal: { child: string; code: number }[] = [];
+  const restarts: Restart[] = [];
+  supervisor.on('fatal', (f) => fatal.push(f));
+  supervisor.on('restart', (r) => restarts.push(r));
+  supervisor.start();
+  try {
+    await waitFor(() => fatal.length > 0, 10_000, 'the fatal exit');
+    await new Promise((r) => setTimeout(r, RESTART_POLICY.baseMs * 3));
+  } finally {
+    await supervisor.stop();
+  }
+  assert.equal(fatal, [{ child: 'crasher', code: 3 }]);
+  assert.is(restarts.length, 0);
+  assert.is(starts(file).length, 1);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("a child does not get systemd's NOTIFY_SOCKET or WATCHDOG_USEC: it must not report for the supervisor", async () => {
+  const dir = tempDir('supervisor');
+  const file = path.join(dir, 'starts');
+  const saved = { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET, WATCHDOG_USEC: process.env.WATCHDOG_USEC };
+  process.env.NOTIFY_SOCKET = path.join(dir, 'notify.sock');
+  process.env.WATCHDOG_USEC = '20000000';
+  const supervisor = new Supervisor([{ name: 'steady', script: CHILD, args: [file, 'stay'] }], quietLog);
+  try {
+    supervisor.start();
+    await waitFor(() => fs.existsSync(`${file}.env`), 10_000, 'the child to start');
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    await supervisor.stop();
+  }
+  assert.equal(JSON.parse(fs.readFileSync(`${file}.env`, 'utf8')), { NOTIFY_SOCKET: null, WATCHDOG_USEC: null });
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('a child killed with SIGKILL is started again, and stop ends the new one', async () => {
   const dir = tempDir('supervisor');
   const file = path.join(dir, 'starts');

@@ -8,6 +8,7 @@ import { encodeFrame, FrameDecoder } from './framing.js';
 import { CHANNEL_VERSION, checkRecord, parseRecord, RecordError, type ChannelRecord } from './records.js';
 import { systemClock, type Clock, type ClockTimer } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
+import { listenOn } from '../common/listen.js';
 
 export type Side = 'inner' | 'outer';
 
@@ -133,13 +134,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
 export async function listenChannel(path: string, log: Logger, onConnection: (c: ChannelConnection) => void, clock: Clock = systemClock): Promise<net.Server> {
   removeStaleSocket(path);
   const server = net.createServer((socket) => onConnection(new ChannelConnection(socket, 'inner', log, clock)));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, { path }, 'channel socket');
   fs.chmodSync(path, 0o600);
   return server;
 }

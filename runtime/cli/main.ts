@@ -1,6 +1,7 @@
 // The `ferry` command: finds the subcommand (one or two words) and runs it.
 import type { Command } from './command.js';
 import { EXIT_OK, EXIT_USAGE } from './command.js';
+import { versionLine } from '../common/build-info.js';
 
 // Loaded on demand: `ferry rules check` should not pay for the broker's imports.
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
@@ -30,6 +31,10 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`${versionLine()}\n`);
+    return EXIT_OK;
+  }
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(await usage());
     return first ? EXIT_OK : EXIT_USAGE;
@@ -57,5 +62,5 @@ async function usage(): Promise<string> {
     const { command } = await load();
     return `  ferry ${name.padEnd(20)} ${command.summary}`;
   }));
-  return `Usage: ferry <command> [options]   (ferry <command> --help for each)\n\nCommands:\n${lines.join('\n')}\n`;
+  return `Usage: ferry <command> [options]   (ferry <command> --help for each)\n       ferry --version   (-V)\n\nCommands:\n${lines.join('\n')}\n`;
 }

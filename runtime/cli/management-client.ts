@@ -3,6 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadGatewayConfig } from '../rules/load.js';
+import { managementConfig, managementUrl } from '../rules/management-address.js';
+import { RulesError } from '../rules/types.js';
+import { NETNS_DEFAULTS } from './commands/netns-setup.js';
+import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 // One answer of the management API; a query page or a day's report is far below this.
 export const MANAGEMENT_ANSWER_BYTES_MAX = 256 * 1024 * 1024;
@@ -12,7 +16,9 @@ export const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
-  rules: { type: 'string', default: './rules' },
+  rules: { type: 'string', default: DEFAULT_PATHS.rules },
+  'management-host': { type: 'string' },
+  'management-port': { type: 'string' },
 } as const;
 
 export const CONNECTION_HELP = `  --url URL          the management API (default: gateway.yaml management.host:port)
@@ -20,7 +26,9 @@ export const CONNECTION_HELP = `  --url URL          the management API (default
                      command line shows in the process list)
   --token TOKEN      the bearer token (default: gateway.yaml management.token, or
                      management.adminToken with --unmask)
-  --rules DIR        rule files to read the defaults from (default ./rules)`;
+  --rules DIR        rule files to read the defaults from (default ${DEFAULT_PATHS.rules})
+  --management-host ADDR, --management-port N
+                     as given to \`ferry start\` (they override gateway.yaml there too)`;
 
 export class UsageError extends Error {}
 
@@ -29,15 +37,32 @@ export interface Connection {
   token: string;
 }
 
-export function connection(v: { url?: string; token?: string; 'token-file'?: string; rules?: string }, admin: boolean): Connection {
+export interface ConnectionValues {
+  url?: string;
+  token?: string;
+  'token-file'?: string;
+  rules?: string;
+  'management-host'?: string;
+  'management-port'?: string;
+}
+
+export function connection(v: ConnectionValues, admin: boolean): Connection {
   if (v.token !== undefined && v['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
+  if (v.url !== undefined && (v['management-host'] !== undefined || v['management-port'] !== undefined)) {
+    throw new UsageError('give --url or --management-host/--management-port, not both');
+  }
   let token = v.token ?? (v['token-file'] !== undefined ? fs.readFileSync(v['token-file'], 'utf8').trim() : undefined);
   let url = v.url;
   if (url === undefined || token === undefined) {
-    const management = loadGatewayConfig(path.resolve(v.rules ?? './rules')).management;
+    let management;
+    try {
+      management = managementConfig(loadGatewayConfig(path.resolve(v.rules ?? DEFAULT_PATHS.rules)), v);
+    } catch (err) {
+      if (err instanceof RulesError) throw err;
+      throw new UsageError((err as Error).message);
+    }
     if (!management) throw new UsageError('gateway.yaml has no management section: give --url and --token-file');
-    const host = management.host === '0.0.0.0' ? '127.0.0.1' : management.host.includes(':') ? `[${management.host}]` : management.host;
-    url ??= `http://${host}:${management.port}`;
+    url ??= managementUrl(management);
     token ??= admin ? management.adminToken : management.token;
   }
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http(s) URL, not ${url}`);
@@ -58,7 +83,7 @@ export async function callApi(c: Connection, method: 'GET' | 'POST', route: stri
       signal: AbortSignal.timeout(MANAGEMENT_CALL_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is the gateway running?)`);
+    throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (${unreachableHint()})`);
   }
   const text = await res.text();
   if (text.length > MANAGEMENT_ANSWER_BYTES_MAX) throw new ApiError(res.status, 'ANSWER_TOO_LARGE', 'the answer is too large');
@@ -70,4 +95,17 @@ export async function callApi(c: Connection, method: 'GET' | 'POST', route: stri
   }
   if (!res.ok) throw new ApiError(res.status, json?.error ?? 'HTTP', `${res.status} ${json?.error ?? ''}: ${json?.message ?? text.slice(0, 200)}`);
   return json;
+}
+
+// On gateway hardware the inner side, and with it the management listener, lives in the
+// medical network namespace: its 127.0.0.1 is not this shell's. Say so when this
+// process runs outside that namespace.
+function unreachableHint(): string {
+  const medical = `/run/netns/${NETNS_DEFAULTS.medical}`;
+  try {
+    if (fs.statSync(medical).ino !== fs.statSync('/proc/self/ns/net').ino) {
+      return `the inner side runs in the ${NETNS_DEFAULTS.medical} network namespace: run ip netns exec ${NETNS_DEFAULTS.medical} ferry ...`;
+    }
+  } catch { /* no such namespace here */ }
+  return 'is the gateway running?';
 }

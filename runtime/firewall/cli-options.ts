@@ -7,9 +7,10 @@ import { planRuleset, renderRuleset, type Plan } from './ruleset.js';
 import { describeFailure } from '../rules/report.js';
 import type { Target } from './nft.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../cli/command.js';
+import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 export const FIREWALL_OPTIONS_HELP = `Options:
-  --rules DIR    rule files (default ./rules): firewall.yaml, and gateway.yaml for the
+  --rules DIR    rule files (default ${DEFAULT_PATHS.rules}): firewall.yaml, and gateway.yaml for the
                  ports that firewall.yaml leaves out
   --netns NAME   run nft inside network namespace NAME (ip netns exec NAME nft ...)
   -h, --help     show this text`;
@@ -24,7 +25,7 @@ export function parseFirewallArgs(args: string[], allowNetns: boolean): Parsed {
   try {
     ({ values } = parseArgs({
       args, strict: true, allowPositionals: false,
-      options: { rules: { type: 'string', default: './rules' }, netns: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: { rules: { type: 'string', default: DEFAULT_PATHS.rules }, netns: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
     }));
   } catch (err) {
     return { usage: (err as Error).message };

@@ -152,10 +152,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   });
   dispatcher = running;
   await slots.republishAll();
-  await query.start();
-  log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
-
-  return {
+  const inner: RunningInner = {
     broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
     async reloadRules() {
       let fresh: Rules;
@@ -189,4 +186,12 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       await store.close();
     },
   };
+  try {
+    await query.start();
+  } catch (err) {
+    await inner.close();
+    throw err;
+  }
+  log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
+  return inner;
 }

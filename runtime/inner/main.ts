@@ -13,25 +13,50 @@ import { stopOnSignals } from '../common/shutdown.js';
 import { loadRules } from '../rules/load.js';
 import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.js';
 import { startInner } from './inner.js';
+import { systemdNotifier } from '../common/systemd-notify.js';
+import { tellSupervisorReady, exitOnStartFailure } from '../common/side-exit.js';
+import { buildInfo } from '../common/build-info.js';
 import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
 const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
 const rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
 const log = createLogger('inner', rules.gateway.log.level);
+log.info(buildInfo(), 'ferry inner side starting');
 // Not awaited: the answer is for the operator's log and must not delay the start.
 void reportClockSync(log, systemClockProbe());
 
 const clock = clockFromEnv(process.env);
 if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
-const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock });
+const systemd = systemdNotifier({ clock, log });
+systemd?.status('starting: opening the store, the broker and the management API');
+const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock }).catch((err: unknown) => exitOnStartFailure('inner', err));
+systemd?.ready(servingStatus());
+tellSupervisorReady();
 
-stopOnSignals(log, 'inner side', () => inner.close());
+stopOnSignals(log, 'inner side', async () => {
+  systemd?.stopping('stopping: draining the store');
+  try {
+    await inner.close();
+  } finally {
+    await systemd?.close();
+  }
+});
+
+// What `systemctl status ferry-inner` shows while the side serves.
+function servingStatus(note?: string): string {
+  const mqtt = rules.gateway.mqtt;
+  const tls = inner.broker.tlsPort !== undefined ? `, MQTTS :${inner.broker.tlsPort}` : '';
+  const management = inner.query.managementUrl();
+  return `serving: MQTT ${mqtt.host}:${inner.broker.port}${tls}, ${management ? `management ${management}` : 'no management API'}${note ? `; ${note}` : ''}`;
+}
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
 // the TLS certificate files (renewed certificates at the same paths; connected devices
 // stay). Settings that need new sockets (ports, other TLS paths) still need a restart.
 process.on('SIGHUP', () => {
+  systemd?.status(servingStatus('reloading the rule files'));
   inner.reloadRules()
+    .then((r) => systemd?.status(servingStatus(r.ok ? `rules reloaded ${new Date(clock.now()).toISOString()}` : 'rule reload refused, the running rules stay (see the log)')))
     .catch((err: Error) => log.error({ err: err.message }, 'rule reload failed'))
     .then(reloadTls);
 });

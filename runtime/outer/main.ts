@@ -15,19 +15,25 @@ import { applyOverrides, loadOrExit, parseOverrides } from '../rules/overrides.j
 import { startOuter } from './outer.js';
 import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 import { readPemFiles } from '../tls/files.js';
+import { systemdNotifier } from '../common/systemd-notify.js';
+import { tellSupervisorReady, exitOnStartFailure, SIDE_EXIT } from '../common/side-exit.js';
+import { buildInfo } from '../common/build-info.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
 const gateway = loadOrExit(() => applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides));
 const log = createLogger('outer', gateway.log.level);
+log.info(buildInfo(), 'ferry outer side starting');
 // Not awaited: the answer is for the operator's log and must not delay the start.
 void reportClockSync(log, systemClockProbe());
 if (!gateway.payment.url) {
   log.fatal('no payment server configured (payment.url or --payment-url)');
-  process.exit(2);
+  process.exit(SIDE_EXIT.noPaymentServer);
 }
 
 const clock = clockFromEnv(process.env);
 if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
+const systemd = systemdNotifier({ clock, log });
+systemd?.status('starting: opening the payment notification endpoint');
 const outer = await startOuter({
   clock,
   socketPath: path.resolve(overrides.dataDir, gateway.channel.socket),
@@ -39,7 +45,17 @@ const outer = await startOuter({
   },
   notify: gateway.notify,
   log,
-});
+}).catch((err: unknown) => exitOnStartFailure('outer', err));
 log.info({ paymentUrl: gateway.payment.url, notifyUrl: outer.notifyUrl }, 'outer side ready');
+// The payment server's host only: a URL may carry user:password.
+systemd?.ready(`serving: notifications on ${outer.notifyUrl}, relaying to ${new URL(gateway.payment.url).host}`);
+tellSupervisorReady();
 
-stopOnSignals(log, 'outer side', () => outer.close());
+stopOnSignals(log, 'outer side', async () => {
+  systemd?.stopping('stopping: closing the relay');
+  try {
+    await outer.close();
+  } finally {
+    await systemd?.close();
+  }
+});

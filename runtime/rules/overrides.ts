@@ -3,6 +3,7 @@
 // arguments to both child processes, each of which applies them to what it loaded.
 import { parseArgs } from 'node:util';
 import type { GatewayConfig } from './types.js';
+import { DEFAULT_PATHS } from '../common/default-paths.js';
 
 export const OVERRIDE_OPTIONS = {
   rules: { type: 'string' },
@@ -22,8 +23,8 @@ export const OVERRIDE_OPTIONS = {
   'management-port': { type: 'string' },
 } as const;
 
-export const OVERRIDE_HELP = `  --rules DIR          rule files (default ./rules)
-  --data DIR           data directory: store and channel socket (default ./data)
+export const OVERRIDE_HELP = `  --rules DIR          rule files (default ${DEFAULT_PATHS.rules})
+  --data DIR           data directory: store and channel socket (default ${DEFAULT_PATHS.data})
   --mqtt-host ADDR     MQTT listen address (gateway.yaml mqtt.host)
   --mqtt-port N        MQTT port (mqtt.port, 1883)
   --mqtts-port N       MQTT over TLS port (mqtt.tls.port, 8883)
@@ -47,7 +48,7 @@ export interface Overrides {
 export function parseOverrides(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}): Overrides & { rest: Record<string, unknown> } {
   const { values } = parseArgs({ args, options: { ...OVERRIDE_OPTIONS, ...extra }, strict: true, allowPositionals: false });
   const v = values as Record<string, string | undefined>;
-  return { rulesDir: v.rules ?? 'rules', dataDir: v.data ?? 'data', values: v, rest: values };
+  return { rulesDir: v.rules ?? DEFAULT_PATHS.rules, dataDir: v.data ?? DEFAULT_PATHS.data, values: v, rest: values };
 }
 
 export function toArgs(o: Overrides): string[] {

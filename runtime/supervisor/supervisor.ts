@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../common/logger.js';
 import { EventEmitter } from 'node:events';
+import { SIDE_READY_MESSAGE } from '../common/side-exit.js';
 
 // Restart policy. A child that had been up a while and then died (a kill -9, a bug hit
 // once) is started again at once: the channel is a Unix socket on this box and the
@@ -40,6 +41,9 @@ export interface Restart {
 
 export interface SupervisorOptions {
   now?: () => number;
+  // Exit statuses after which a restart cannot help (a port taken): the supervisor
+  // emits 'fatal' instead of restarting, and whoever runs it decides what to do.
+  fatalExitCodes?: readonly number[];
   // Runs fn after ms; returns a cancel function. Tests pass one that records the delays.
   schedule?: (fn: () => void, ms: number) => () => void;
 }
@@ -59,16 +63,28 @@ interface Running {
   cancel: (() => void) | null;
 }
 
+// The children are not systemd's to track: were `ferry start` itself run under a
+// Type=notify unit, a child given NOTIFY_SOCKET would report READY=1 and watchdog pings
+// for the whole gateway.
+const SYSTEMD_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
+
+function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const name of SYSTEMD_ENV) delete env[name];
+  return env;
+}
+
 function scheduleWithTimer(fn: () => void, ms: number): () => void {
   const timer = setTimeout(fn, ms);
   return () => clearTimeout(timer);
 }
 
-export class Supervisor extends EventEmitter<{ restart: [Restart] }> {
+export class Supervisor extends EventEmitter<{ restart: [Restart]; fatal: [{ child: string; code: number }]; ready: [string] }> {
   private readonly children: Running[];
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly schedule: (fn: () => void, ms: number) => () => void;
+  private readonly fatalExitCodes: readonly number[];
   private stopping = false;
 
   constructor(specs: ChildSpec[], log: Logger, opts: SupervisorOptions = {}) {
@@ -77,6 +93,7 @@ export class Supervisor extends EventEmitter<{ restart: [Restart] }> {
     this.log = log;
     this.now = opts.now ?? Date.now;
     this.schedule = opts.schedule ?? scheduleWithTimer;
+    this.fatalExitCodes = opts.fatalExitCodes ?? [];
   }
 
   start(): void {
@@ -101,14 +118,22 @@ export class Supervisor extends EventEmitter<{ restart: [Restart] }> {
     if (this.stopping) return;
     const proc = spawn(process.execPath, [child.spec.script, ...child.spec.args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...child.spec.env },
+      env: childEnv(child.spec.env),
     });
     child.process = proc;
     child.startedMs = this.now();
+    proc.on('message', (message: unknown) => {
+      if ((message as { ferry?: unknown } | null)?.ferry === SIDE_READY_MESSAGE.ferry) this.emit('ready', child.spec.name);
+    });
     this.log.info({ child: child.spec.name, pid: proc.pid }, 'child started');
     proc.on('exit', (code, signal) => {
       if (child.process === proc) child.process = null;
       if (this.stopping) return;
+      if (code !== null && this.fatalExitCodes.includes(code)) {
+        this.log.error({ child: child.spec.name, code }, 'child exited with a status a restart cannot fix; not restarting');
+        this.emit('fatal', { child: child.spec.name, code });
+        return;
+      }
       const uptimeMs = this.now() - child.startedMs;
       child.quickDeaths = uptimeMs < RESTART_POLICY.quickDeathMs ? child.quickDeaths + 1 : 0;
       const delayMs = restartDelayMs(child.quickDeaths);

@@ -1,10 +1,11 @@
 import { verifyAudit, type AuditVerdict } from '../../inner/store/index.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, callApi, connection } from '../management-client.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 const HELP = `Usage: ferry audit verify [--data DIR] [--rules DIR]
 
-Walks the audit log in the store under DIR (default ./data) from its first entry to its
+Walks the audit log in the store under DIR (default ${DEFAULT_PATHS.data}) from its first entry to its
 last, recomputing each entry's hash and its link to the entry before, and names the
 first entry that was edited, deleted or moved.
 
@@ -13,7 +14,7 @@ store, so the check is asked of the gateway instead, through its management API 
 address and token from gateway.yaml under --rules).
 
 Options:
-  --data DIR         the gateway's data directory (default ./data)
+  --data DIR         the gateway's data directory (default ${DEFAULT_PATHS.data})
   -h, --help         show this text
 For a running gateway:
 ${CONNECTION_HELP}
@@ -24,7 +25,7 @@ Exit status: 0 the chain is intact, 1 it is broken or the store cannot be read,
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
-  data: { type: 'string', default: './data' },
+  data: { type: 'string', default: DEFAULT_PATHS.data },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 

@@ -2,10 +2,11 @@ import { addDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
 import { ROLES } from '../../rules/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [--rules DIR]
 
-Registers a new device in DIR/devices.yaml (DIR defaults to ./rules) with a freshly
+Registers a new device in DIR/devices.yaml (DIR defaults to ${DEFAULT_PATHS.rules}) with a freshly
 generated password, and prints that password on stdout, alone on one line, so that it
 can be piped straight into the device's configuration:
 
@@ -31,7 +32,7 @@ Options:
   --role ROLE   one of: ${ROLES.join(', ')}
   --dept DEPT   department code (required for a workstation), e.g. INT
   --cert-fingerprint FP  a certificate device (no password), e.g. AB:CD:...:EF
-  --rules DIR   rule directory (default ./rules)
+  --rules DIR   rule directory (default ${DEFAULT_PATHS.rules})
   -h, --help    show this text
 
 Exit status: 0 added, 1 refused (the reason on stderr), 2 the command line is wrong.
@@ -48,7 +49,7 @@ const OPTIONS = {
   role: { type: 'string' },
   dept: { type: 'string' },
   'cert-fingerprint': { type: 'string' },
-  rules: { type: 'string', default: './rules' },
+  rules: { type: 'string', default: DEFAULT_PATHS.rules },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 

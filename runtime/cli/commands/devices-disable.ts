@@ -1,10 +1,11 @@
 import { disableDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 const HELP = `Usage: ferry devices disable ID [--rules DIR]
 
-Sets \`disabled: true\` on device ID in DIR/devices.yaml (DIR defaults to ./rules).
+Sets \`disabled: true\` on device ID in DIR/devices.yaml (DIR defaults to ${DEFAULT_PATHS.rules}).
 A disabled device is refused at CONNECT once the gateway reloads its rules. The entry
 stays in the file so that its id is not reused and the audit log still names it; to
 enable it again, delete the \`disabled: true\` line by hand and run ferry rules check.
@@ -15,7 +16,7 @@ its owner, group and mode, and only if the whole rule set still passes
 \`ferry rules check\`.
 
 Options:
-  --rules DIR   rule directory (default ./rules)
+  --rules DIR   rule directory (default ${DEFAULT_PATHS.rules})
   -h, --help    show this text
 
 Exit status: 0 disabled, 1 no such device or the rules do not load, 2 the command
@@ -30,7 +31,7 @@ export const command: Command = {
 };
 
 const OPTIONS = {
-  rules: { type: 'string', default: './rules' },
+  rules: { type: 'string', default: DEFAULT_PATHS.rules },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 

@@ -1,6 +1,7 @@
 // `ferry firewall plan`: the ruleset that `apply` would load, printed and nothing else.
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { parseFirewallArgs, planFrom } from '../../firewall/cli-options.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 const HELP = `Usage: ferry firewall plan [--rules DIR]
 
@@ -13,7 +14,7 @@ A bad policy (bad address or prefix, unknown key, port out of range) prints ever
 problem as FILE:LINE:COLUMN: MESSAGE on stderr and no ruleset.
 
 Options:
-  --rules DIR    rule files (default ./rules): firewall.yaml, and gateway.yaml for the
+  --rules DIR    rule files (default ${DEFAULT_PATHS.rules}): firewall.yaml, and gateway.yaml for the
                  ports that firewall.yaml leaves out
   -h, --help     show this text
 

@@ -9,6 +9,7 @@ import { callApi, connection, CONNECTION_HELP, CONNECTION_OPTIONS, UsageError } 
 import { formatCsv, formatJsonl, formatTable, QUERY_FORMATS, type QueryFormat } from '../query-format.js';
 import { offlineTimeZone, openOfflineQuery, type OfflineQuery } from '../offline-query.js';
 import { QueryInputError } from '../../inner/management/query.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 // Rows one command prints at most; the API pages through them 500 at a time.
 export const QUERY_ROWS_DEFAULT = 1_000;
@@ -95,7 +96,7 @@ async function run(args: string[]): Promise<number> {
     parsed = parse(args);
     const values = parsed.values as Record<string, string | undefined>;
     if (values.data !== undefined) {
-      const timeZone = offlineTimeZone(values['time-zone'], values.rules ?? './rules', note);
+      const timeZone = offlineTimeZone(values['time-zone'], values.rules ?? DEFAULT_PATHS.rules, note);
       const store = await openOfflineQuery(values.data, timeZone);
       offline = store;
       fetchPage = (params) => store.page(parsed.kind, params);

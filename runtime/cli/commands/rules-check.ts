@@ -2,10 +2,11 @@ import { parseArgs } from 'node:util';
 import { loadRules } from '../../rules/load.js';
 import { describeFailure } from '../../rules/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
 const HELP = `Usage: ferry rules check [DIR]
 
-Loads the rule files in DIR (default ./rules): gateway.yaml, devices.yaml, roles.yaml
+Loads the rule files in DIR (default ${DEFAULT_PATHS.rules}): gateway.yaml, devices.yaml, roles.yaml
 and messages.yaml. Each file is checked against its schema (a misspelt or unknown key
 is an error), then for meaning: device ids unique and well formed, every device's role
 defined, workstations with a department, a password hash or certificate fingerprint per
@@ -46,7 +47,7 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write(`rules check: expected at most one directory\n\n${HELP}`);
     return EXIT_USAGE;
   }
-  const dir = parsed.positionals[0] ?? './rules';
+  const dir = parsed.positionals[0] ?? DEFAULT_PATHS.rules;
   try {
     const rules = loadRules(dir);
     process.stdout.write(`rules OK: ${rules.devices.size} devices, ${rules.messages.size} message types, ${rules.departments.departments.size} departments\n`);

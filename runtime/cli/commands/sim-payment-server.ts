@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { PaymentServerSim } from '../../../sim/payment-server/server.js';
 import { isTimeZone, TIME_ZONE_DEFAULT } from '../../common/hospital-day.js';
+import { listenError } from '../../common/listen.js';
+import { SIDE_EXIT } from '../../common/side-exit.js';
 
 const HELP = `Usage: ferry sim payment-server [options]
 
@@ -90,7 +92,16 @@ export const command: Command = {
 
     const sim = new PaymentServerSim();
     const opts = { host: values.host!, port, secret, qrDelayMs, timeZone: values['time-zone']!, ...(values['notify-url'] ? { notifyUrl: values['notify-url'] } : {}), ...(tls ? { tls } : {}) };
-    const { url } = await sim.start(opts);
+    let url: string;
+    try {
+      ({ url } = await sim.start(opts));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+      // Under `ferry start` this status stops the gateway instead of a restart loop.
+      process.stderr.write(`${listenError(err as NodeJS.ErrnoException, { host: opts.host, port }, 'payment-server simulator').line}\n`);
+      return SIDE_EXIT.cannotListen;
+    }
     process.stdout.write(`payment-server simulator listening on ${url}\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

@@ -10,6 +10,10 @@ import { loadRules } from '../../rules/load.js';
 import { RulesError } from '../../rules/types.js';
 import { applyOverrides, OVERRIDE_HELP, parseOverrides, type Overrides, toArgs } from '../../rules/overrides.js';
 import { Supervisor, type ChildSpec } from '../../supervisor/supervisor.js';
+import { SIDE_EXIT_FATAL } from '../../common/side-exit.js';
+import { reachableHost } from '../../rules/management-address.js';
+import { systemdNotifier } from '../../common/systemd-notify.js';
+import { systemClock } from '../../common/clock.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INNER_MAIN = path.resolve(here, '../../inner/main.js');
@@ -58,7 +62,7 @@ ${OVERRIDE_HELP}
     let childOverrides = overrides;
     if (!gateway.payment.url) {
       const simUrl = `http://${gateway.payment.simulatorHost}:${gateway.payment.simulatorPort}`;
-      const notifyUrl = `http://${gateway.notify.host === '0.0.0.0' ? '127.0.0.1' : gateway.notify.host}:${gateway.notify.port}/v1/notifications`;
+      const notifyUrl = `http://${reachableHost(gateway.notify.host)}:${gateway.notify.port}/v1/notifications`;
       log.warn({ simUrl }, 'no payment server configured: starting the embedded payment-server simulator (demo and test use only)');
       children.push({
         name: 'payment-sim', script: FERRY_BIN,
@@ -70,13 +74,40 @@ ${OVERRIDE_HELP}
     children.push({ name: 'inner', script: INNER_MAIN, args: toArgs(overrides) });
     children.push({ name: 'outer', script: OUTER_MAIN, args: toArgs(childOverrides) });
 
-    const supervisor = new Supervisor(children, log);
+    const supervisor = new Supervisor(children, log, { fatalExitCodes: SIDE_EXIT_FATAL });
+    // Run by hand nothing is sent; as the ExecStart of a Type=notify unit (an evaluation
+    // box without the two side units), the gateway is ready once both sides serve.
+    const systemd = systemdNotifier({ clock: systemClock, log });
+    const serving = new Set<string>();
+    let wasReady = false;
+    supervisor.on('ready', (child) => {
+      serving.add(child);
+      if (!serving.has('inner') || !serving.has('outer')) return;
+      log.info('gateway ready: the inner and the outer side serve');
+      if (wasReady) systemd?.status('serving: inner and outer');
+      else systemd?.ready('serving: inner and outer');
+      wasReady = true;
+    });
+    supervisor.on('restart', ({ child }) => {
+      serving.delete(child);
+      systemd?.status(`restarting the ${child} process`);
+    });
     supervisor.start();
+    let status = EXIT_OK;
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping the gateway');
+        systemd?.stopping();
         supervisor.stop().then(resolve, resolve);
       };
+      // The child has said why on stderr (a port taken, no payment server): the gateway
+      // stops whole rather than run half, and `ferry start` exits 1.
+      supervisor.once('fatal', ({ child }) => {
+        status = EXIT_FAILURE;
+        log.info({ child }, 'stopping the gateway: a part of it cannot run');
+        systemd?.stopping(`stopping: the ${child} process cannot run (see the log)`);
+        supervisor.stop().then(resolve, resolve);
+      });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
         log.info('SIGHUP: the inner side re-reads the rule files');
@@ -84,6 +115,7 @@ ${OVERRIDE_HELP}
       });
       process.once('SIGINT', () => stop('SIGINT'));
     });
-    return EXIT_OK;
+    await systemd?.close();
+    return status;
   },
 };

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { DeviceRule, Role, RoleRule, TlsListen } from '../../rules/types.js';
 import type { Logger } from '../../common/logger.js';
+import { listenOn } from '../../common/listen.js';
 import { CredentialChecker } from './credentials.js';
 import { allowedFilters, mayPublish, maySubscribe } from './acl.js';
 import { parseUpTopic } from '../../../devices/protocol.js';
@@ -158,7 +159,8 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     guard(socket);
     aedes.handle(socket);
   });
-  const port = await listen(plain, opts.host, opts.port);
+  await listenOn(plain, { host: opts.host, port: opts.port }, 'MQTT');
+  const port = (plain.address() as net.AddressInfo).port;
   servers.push(plain);
 
   let tlsPort: number | undefined;
@@ -172,7 +174,13 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     secure.on('tlsClientError', (err, socket) => {
       opts.log.warn({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake refused');
     });
-    tlsPort = await listen(secure, opts.host, opts.tls.port);
+    try {
+      await listenOn(secure, { host: opts.host, port: opts.tls.port }, 'MQTTS');
+    } catch (err) {
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+      throw err;
+    }
+    tlsPort = (secure.address() as net.AddressInfo).port;
     servers.push(secure);
   }
 
@@ -235,14 +243,4 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       await stopped;
     },
   };
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
 }

@@ -9,6 +9,7 @@ import type { HospitalDay } from '../../common/hospital-day.js';
 import { Reconciler } from '../reconcile/reconcile.js';
 import { StatementRequester, type StatementHandlers } from '../reconcile/statement-request.js';
 import { Retention } from '../retention/retention.js';
+import { ListenError } from '../../common/listen.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
 
@@ -44,7 +45,10 @@ export function createQuerySide(o: {
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
         });
       } catch (err) {
-        // Payments matter more than queries: the gateway runs on without its query API.
+        // A port that is taken is the operator's to fix, and is told at once (the side
+        // stops with one line); any other failure leaves the gateway running without its
+        // query API, as payments matter more than queries.
+        if (err instanceof ListenError) throw err;
         o.log.error({ err: (err as Error).message, host: config.host, port: config.port }, 'management API not started; queries are unavailable');
       }
     },

@@ -25,6 +25,7 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
+import { listenOn } from '../../common/listen.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -104,13 +105,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
   const refusals = new RefusalLog(opts.log, limits, opts.now ?? Date.now);
   server.on('drop', (data?: { remoteAddress?: string }) => refusals.refused(data?.remoteAddress, 'connectionsMax'));
   limitPerAddress(server, limits.connectionsPerAddressMax, (address) => refusals.refused(address, 'connectionsPerAddressMax'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.config.port, opts.config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, { host: opts.config.host, port: opts.config.port }, 'management API');
   const { port } = server.address() as AddressInfo;
   const host = opts.config.host.includes(':') ? `[${opts.config.host}]` : opts.config.host;
   const url = `http://${host}:${port}`;

@@ -16,6 +16,7 @@ import type { NotificationForwarder, Verdict } from './forwarder.js';
 import { NOTIFY_LIMITS, type NotifyLimits } from './limits.js';
 import type { Refusal } from './refusals.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
+import { listenOn } from '../../common/listen.js';
 
 export const NOTIFY_PATH = '/v1/notifications';
 // A notification is about 150 bytes.
@@ -84,13 +85,7 @@ export async function startNotifyServer(opts: NotifyServerOptions): Promise<Noti
   limitPerAddress(server, limits.connectionsPerAddressMax, (remote) => opts.refused({ reason: 'CONNECTIONS', remote }));
   server.on('drop', (data?: { remoteAddress?: string }) => opts.refused({ reason: 'CONNECTIONS', remote: data?.remoteAddress ?? 'unknown' }));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, inRequest.has(socket), opts));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, { host: opts.host, port: opts.port }, 'payment notification endpoint');
   const { port } = server.address() as AddressInfo;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
