@@ -190,6 +190,18 @@ test('with the gateway stopped, devices list reads the file and says online stat
   await gw.inner.reloadRules();
 });
 
+test('a change the running gateway refuses to apply (a token that is not the admin token) exits 1 and says so; the file keeps it', async () => {
+  const { read } = tokens(gw);
+  // kiosk-31 is disabled, in the file and in the running rules (the test before).
+  const run = await ferry(['devices', 'enable', 'kiosk-31', '--rules', rulesDir, '--url', url, '--token', read]);
+  assert.is(run.code, 1);
+  assert.match(run.stderr, /devices\.yaml is written, but the running gateway did not apply it: 403 FORBIDDEN.*admin token/);
+  assert.is(loadRules(rulesDir).devices.get('kiosk-31')!.disabled, false);
+  const listed = JSON.parse((await devicesCli('list', '--json')).stdout) as { devices: Array<{ id: string; applied: boolean }> };
+  assert.is(listed.devices.find((d) => d.id === 'kiosk-31')!.applied, false);
+  await gw.inner.reloadRules();
+});
+
 test('the device routes: the list takes the read token, a reload needs the admin token, and bad rule files are refused with RULES_INVALID', async () => {
   const { read, admin } = tokens(gw);
   const listed = await api(gw, 'GET', '/v1/devices', read);
