@@ -145,7 +145,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: brokerLog, clock: time,
       onUp: (device, type, payload) => gap.receive(device, type, payload),
       onDenied: (event) => {
-        deniedLog.refused(deniedKey(event), { action: event.action, device: event.device, remote: event.remote, reason: event.reason, topic: event.topic }, DENIED_MESSAGE[event.action]);
+        deniedLog.refused(deniedKey(event), { action: event.action, device: event.device || undefined, remote: event.remote, reason: event.reason, topic: event.topic }, DENIED_MESSAGE[event.action]);
         store.audit({ kind: `acl.denied.${event.action}`, device: event.device, reason: event.reason, ...(event.topic ? { topic: event.topic } : {}) })
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
