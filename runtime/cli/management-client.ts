@@ -31,6 +31,8 @@ export const CONNECTION_HELP = `  --url URL          the management API (default
                      as given to \`ferry start\` (they override gateway.yaml there too)`;
 
 export class UsageError extends Error {}
+// gateway.yaml has no management API to ask.
+export class NoManagementError extends UsageError {}
 
 export interface Connection {
   url: string;
@@ -61,7 +63,7 @@ export function connection(v: ConnectionValues, admin: boolean): Connection {
       if (err instanceof RulesError) throw err;
       throw new UsageError((err as Error).message);
     }
-    if (!management) throw new UsageError('gateway.yaml has no management section: give --url and --token-file');
+    if (!management) throw new NoManagementError('gateway.yaml has no management section: give --url and --token-file');
     url ??= managementUrl(management);
     token ??= admin ? management.adminToken : management.token;
   }
@@ -75,12 +77,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function callApi(c: Connection, method: 'GET' | 'POST', route: string): Promise<unknown> {
+export async function callApi(c: Connection, method: 'GET' | 'POST', route: string, timeoutMs = MANAGEMENT_CALL_TIMEOUT_MS): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${c.url}${route}`, {
       method, headers: { authorization: `Bearer ${c.token}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(MANAGEMENT_CALL_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (${unreachableHint()})`);

@@ -3,14 +3,15 @@
 // in-process.
 import path from 'node:path';
 import type net from 'node:net';
-import type { Rules } from '../rules/types.js';
+import type { GatewayConfig, Rules } from '../rules/types.js';
+import { changedKeys } from '../rules/gateway-changes.js';
 import { loadRules } from '../rules/load.js';
 import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
 import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
 import { Store } from './store/store.js';
-import { startBroker, type RunningBroker } from './broker/broker.js';
+import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
 import { OrderBook } from './payments/order-book.js';
 import { OuterLink } from './payments/link.js';
@@ -36,8 +37,10 @@ import { patientInfo } from './handlers/patient-info.js';
 import { dispatchAck } from './handlers/dispatch-ack.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
+import type { ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
+import { RefusalLog } from '../common/refusal-log.js';
 
 export interface InnerOptions {
   rules: Rules;
@@ -47,6 +50,9 @@ export interface InnerOptions {
   // tests that set a date.
   clock?: Clock;
   now?: () => Date; // the clock of payments, bills, registrations and the store's audit
+  // gateway.yaml as loaded, before command-line overrides: what a reload compares the
+  // file with to name the keys that need a restart (default: rules.gateway).
+  gatewayFile?: GatewayConfig;
 }
 
 export interface RunningInner {
@@ -60,11 +66,12 @@ export interface RunningInner {
   query: QuerySide;
   socketPath: string;
   // Re-reads the rule files; keeps the running ones when the new ones do not load.
-  reloadRules(): Promise<{ ok: true; dropped: number } | { ok: false; problems: string }>;
+  // Reloads run one at a time (SIGHUP and POST /v1/rules/reload may meet).
+  reloadRules(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
   const time = sideClock ?? systemClock;
@@ -94,6 +101,10 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
   const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
+  const brokerLog = log.child({ part: 'broker' });
+  const deniedLog = new RefusalLog(brokerLog, time);
+  const gapLog = log.child({ part: 'gap' });
+  const gapRefusals = new RefusalLog(gapLog, time, { level: 'info' });
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
@@ -104,23 +115,37 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       patientInfo({ store, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck({ store }),
     ],
-    store, log: log.child({ part: 'gap' }), replies, afterCommit: effects,
+    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals,
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }), now, time);
 
-  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, clock: time, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadRules = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(() => reloadNow());
+    reloading = next.catch(() => {});
+    return next;
+  };
+  const devicesSource = {
+    devices: () => broker!.devices(),
+    seen: (id: string) => broker!.roster.seen(id),
+    reloadRules,
+  };
+  const query = createQuerySide({
+    store, gateway: gw, log, day, ...clock, clock: time, devices: devicesSource,
+    retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id),
+  });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   let outbox: OutboxDelivery | undefined;
   try {
     broker = await startBroker({
       host: gw.mqtt.host, port: gw.mqtt.port, ...(gw.mqtt.tls ? { tls: gw.mqtt.tls } : {}),
-      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: log.child({ part: 'broker' }),
+      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: brokerLog, clock: time,
       onUp: (device, type, payload) => gap.receive(device, type, payload),
       onDenied: (event) => {
-        log.warn(event, 'denied');
+        deniedLog.refused(deniedKey(event), { action: event.action, device: event.device || undefined, remote: event.remote, reason: event.reason, topic: event.topic }, DENIED_MESSAGE[event.action]);
         store.audit({ kind: `acl.denied.${event.action}`, device: event.device, reason: event.reason, ...(event.topic ? { topic: event.topic } : {}) })
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
@@ -138,6 +163,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       });
     }, time);
   } catch (err) {
+    deniedLog.flush();
+    gapRefusals.flush();
     await outbox?.close();
     await broker?.close();
     await sweeper.close();
@@ -152,27 +179,33 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   });
   dispatcher = running;
   await slots.republishAll();
+  async function reloadNow(): Promise<ReloadOutcome> {
+    let fresh: Rules;
+    try {
+      fresh = loadRules(rules.dir);
+    } catch (err) {
+      const problems = (err as Error).message;
+      log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
+      await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
+      return { ok: false, problems };
+    }
+    gap.replaceMessages(fresh.messages);
+    departments = fresh.departments;
+    triage = fresh.triage;
+    running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
+    const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
+    log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
+    const restartNeeded = changedKeys(gatewayFile ?? rules.gateway, fresh.gateway);
+    if (restartNeeded.length > 0) {
+      log.warn({ restartNeeded }, `gateway.yaml changed: ${restartNeeded.join(', ')} take effect only after a restart; the running values stay`);
+    }
+    await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) });
+    return { ok: true, dropped };
+  }
+
   const inner: RunningInner = {
     broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
-    async reloadRules() {
-      let fresh: Rules;
-      try {
-        fresh = loadRules(rules.dir);
-      } catch (err) {
-        const problems = (err as Error).message;
-        log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
-        await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
-        return { ok: false, problems };
-      }
-      gap.replaceMessages(fresh.messages);
-      departments = fresh.departments;
-      triage = fresh.triage;
-      running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
-      const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
-      log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
-      await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped });
-      return { ok: true, dropped };
-    },
+    reloadRules,
     async close() {
       await query.close();
       await sweeper.close();
@@ -183,6 +216,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       await outbox!.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();
+      deniedLog.flush();
+      gapRefusals.flush();
       await store.close();
     },
   };
@@ -194,4 +229,16 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   }
   log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
   return inner;
+}
+
+const DENIED_MESSAGE: Record<DeniedEvent['action'], string> = {
+  connect: 'CONNECT refused',
+  publish: 'publish refused by the ACL',
+  subscribe: 'subscribe refused by the ACL',
+};
+
+// Identical refusals share a line: a CONNECT by its remote address (a loop of bad
+// logins from one kiosk, or one scanner trying many ids), the others by device.
+function deniedKey(e: DeniedEvent): string {
+  return e.action === 'connect' ? `connect ${e.remote ?? '?'} ${e.reason}` : `${e.action} ${e.device} ${e.reason}`;
 }

@@ -30,7 +30,7 @@ const clock = clockFromEnv(process.env);
 if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
 const systemd = systemdNotifier({ clock, log });
 systemd?.status('starting: opening the store, the broker and the management API');
-const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock }).catch((err: unknown) => exitOnStartFailure('inner', err));
+const inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir: path.resolve(overrides.dataDir), log, clock }).catch((err: unknown) => exitOnStartFailure('inner', err));
 systemd?.ready(servingStatus());
 tellSupervisorReady();
 
@@ -52,7 +52,8 @@ function servingStatus(note?: string): string {
 }
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
 // the TLS certificate files (renewed certificates at the same paths; connected devices
-// stay). Settings that need new sockets (ports, other TLS paths) still need a restart.
+// stay). gateway.yaml is read once: the reload logs each of its keys that changed, as
+// needing a restart. `ferry devices …` ask for the same reload through the management API.
 process.on('SIGHUP', () => {
   systemd?.status(servingStatus('reloading the rule files'));
   inner.reloadRules()

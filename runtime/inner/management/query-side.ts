@@ -12,6 +12,7 @@ import { Retention } from '../retention/retention.js';
 import { ListenError } from '../../common/listen.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
+import type { DeviceRoutesSource } from './devices.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -24,7 +25,7 @@ export interface QuerySide {
 
 // Synchronous, so that the channel can attach before anything listens.
 export function createQuerySide(o: {
-  store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>;
+  store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>; devices?: DeviceRoutesSource;
 }): QuerySide {
   const clock = o.now ? { now: o.now } : {};
   const statements = new StatementRequester(undefined, o.clock);
@@ -42,7 +43,7 @@ export function createQuerySide(o: {
       try {
         management = await startManagement({
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
-          ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
+          ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}), ...(o.devices ? { devices: o.devices } : {}),
         });
       } catch (err) {
         // A port that is taken is the operator's to fix, and is told at once (the side
