@@ -38,6 +38,7 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
+import { ConsoleData } from './management/console/snapshot.js';
 
 export interface InnerOptions {
   rules: Rules;
@@ -110,7 +111,22 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }), now, time);
 
-  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, clock: time, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
+  let devices = rules.devices;
+  let messageTypes: ReadonlySet<string> = new Set(rules.messages.keys());
+  const startedAt = time.now();
+  // The web console reads the parts as they are when asked; broker and dispatcher exist
+  // by the time the management listener serves anything.
+  const consoleData = new ConsoleData({
+    store, day, clock: time, log: log.child({ part: 'console' }), startedAt,
+    devices: () => devices,
+    connected: (id) => Object.hasOwn((broker!.aedes as unknown as { clients: Record<string, unknown> }).clients, id),
+    departments: currentDepartments,
+    messageTypes: () => messageTypes,
+    outerConnected: () => link.connected,
+    slots: (pool) => slots.sessions(pool),
+    listening: (dept) => dispatcher?.listening(dept) ?? 0,
+  });
+  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, clock: time, console: consoleData, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   let outbox: OutboxDelivery | undefined;
@@ -152,6 +168,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   });
   dispatcher = running;
   await slots.republishAll();
+  consoleData.start();
   await query.start();
   log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
 
@@ -168,6 +185,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
         return { ok: false, problems };
       }
       gap.replaceMessages(fresh.messages);
+      messageTypes = new Set(fresh.messages.keys());
+      devices = fresh.devices;
       departments = fresh.departments;
       triage = fresh.triage;
       running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
@@ -178,6 +197,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     },
     async close() {
       await query.close();
+      consoleData.close();
       await sweeper.close();
       await slots.settled();
       await running.close();

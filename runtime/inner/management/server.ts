@@ -6,6 +6,7 @@
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
+//   GET  /v1/console, and the console's page at /                   read token (the page: none)
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -25,6 +26,8 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
+import { CONSOLE_SNAPSHOT_PATH, serveConsoleFile } from './console/routes.js';
+import type { ConsoleData } from './console/snapshot.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -61,6 +64,7 @@ export interface ManagementOptions {
   retention: Retention;
   // Retries a declined refund; refuses with RefundRetryRefused.
   retryRefund?: (id: string) => Promise<unknown>;
+  console?: ConsoleData; // the web console's figures (console/)
   log: Logger;
   // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
   limits?: Partial<ManagementLimits>;
@@ -94,6 +98,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   }, (req, res) => {
+    if (serveConsoleFile(req, res)) return;
     void handle(opts, tokens, req).then(
       (body) => send(res, 200, body),
       (err: unknown) => fail(opts.log, res, err),
@@ -138,6 +143,10 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
   if (url.pathname === '/v1/reconcile') {
     allow(req, 'POST');
     return runReconcile(opts, url.searchParams);
+  }
+  if (url.pathname === CONSOLE_SNAPSHOT_PATH && opts.console) {
+    allow(req, 'GET');
+    return opts.console.snapshot();
   }
   if (url.pathname === '/v1/audit/verify') {
     allow(req, 'GET');
@@ -213,7 +222,7 @@ async function runReconcile(opts: ManagementOptions, params: URLSearchParams): P
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 

@@ -33,6 +33,7 @@ export class Store implements CommittedView {
   private readonly mutex = new FifoMutex();
   private readonly queue: CommitQueue;
   private closing: Promise<void> | undefined;
+  private verified: { at: string; verdict: AuditVerdict } | null = null;
 
   private constructor(
     private readonly db: Level<string, unknown>,
@@ -148,7 +149,15 @@ export class Store implements CommittedView {
   // Verifies the audit chain as it stands, while the store is open (see verify.ts).
   async verifyAudit(): Promise<AuditVerdict> {
     await this.durable();
-    return verifyAuditOf(this.db);
+    const verdict = await verifyAuditOf(this.db);
+    this.verified = { at: this.now().toISOString(), verdict };
+    return verdict;
+  }
+
+  // The verdict of the last verifyAudit of this process, whoever asked (the management
+  // API, the console's own timer), or null before the first.
+  get lastVerify(): { at: string; verdict: AuditVerdict } | null {
+    return this.verified;
   }
 
   close(): Promise<void> {
