@@ -10,13 +10,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRules } from '../runtime/rules/load.js';
 import { verifyPassword } from '../runtime/rules/password.js';
-import { addDevice, disableDevice } from '../runtime/rules/devices-file.js';
+import { addDevice, disableDevice, enableDevice, removeDevice, rotateDevice } from '../runtime/rules/devices-file.js';
 import { RulesError } from '../runtime/rules/types.js';
 
 const EXAMPLE_RULES = fileURLToPath(new URL('../../rules', import.meta.url));
 const COMMANDS = new URL('../runtime/cli/commands/', import.meta.url);
 // The CLI derives a scrypt hash and loads the rules; generous, only to never hang.
 const CLI_TIMEOUT_MS = 30_000;
+// No gateway runs for these tests: a devices command told to apply its change finds
+// nothing there (another gateway on the default management port must not answer it).
+const NO_GATEWAY_URL = 'http://127.0.0.1:9';
 const dirs: string[] = [];
 
 function copyRules(): string {
@@ -35,7 +38,8 @@ interface Run { status: number; stdout: string; stderr: string }
 function ferry(module: string, args: string[], as: { withoutChown?: boolean } = {}): Promise<Run> {
   const script = 'const { command } = await import(process.argv[1]); process.exitCode = await command.run(process.argv.slice(2));';
   const url = new URL(`${module}.js`, COMMANDS).href;
-  const node = [process.execPath, '--input-type=module', '-e', script, url, ...args];
+  const applies = module.startsWith('devices-') && !args.includes('--help');
+  const node = [process.execPath, '--input-type=module', '-e', script, url, ...args, ...(applies ? ['--url', NO_GATEWAY_URL] : [])];
   const [file, ...argv] = as.withoutChown ? ['setpriv', '--inh-caps=-chown', '--bounding-set=-chown', ...node] : node;
   return new Promise((resolve, reject) => {
     execFile(file!, argv, { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) => {
@@ -183,6 +187,62 @@ test('disabling a device that does not exist is refused', async () => {
   assert.is(devicesText(dir), before);
 });
 
+test('devices enable takes back exactly what disable added, and leaves an enabled device as it is', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  await enableDevice(dir, 'kiosk-02');
+  assert.is(devicesText(dir), before, 'already enabled: unchanged');
+  await disableDevice(dir, 'kiosk-02');
+  assert.is(loadRules(dir).devices.get('kiosk-02')!.disabled, true);
+  await enableDevice(dir, 'kiosk-02');
+  assert.is(devicesText(dir), before);
+  const run = await ferry('devices-enable', ['ghost-01', '--rules', dir]);
+  assert.is(run.status, 1);
+  assert.match(run.stderr, /no device "ghost-01"/);
+});
+
+test('devices remove deletes only that entry and keeps every other byte; the last one leaves an empty list', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  await removeDevice(dir, 'kiosk-02');
+  const entry = /  - id: kiosk-02\n(    .*\n)+/.exec(before)![0];
+  assert.is(devicesText(dir), before.replace(entry, ''));
+  for (const id of [...loadRules(dir).devices.keys()]) await removeDevice(dir, id);
+  assert.is(loadRules(dir).devices.size, 0);
+  assert.ok(devicesText(dir).startsWith('# Devices allowed'), 'the comments stay');
+});
+
+test('devices rotate replaces only the password hash, and the new secret verifies while the old does not', async () => {
+  const dir = copyRules();
+  const before = devicesText(dir);
+  const old = loadRules(dir).devices.get('kiosk-01')!.password!;
+  const run = await ferry('devices-rotate', ['kiosk-01', '--rules', dir]);
+  assert.is(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^[A-Za-z0-9_-]{32}\n$/);
+  assert.match(run.stderr, /the gateway is not running .*applies at its next start/);
+  const fresh = loadRules(dir).devices.get('kiosk-01')!.password!;
+  assert.ok(await verifyPassword(run.stdout.trim(), fresh));
+  assert.not.ok(await verifyPassword(run.stdout.trim(), old));
+  assert.is(devicesText(dir), before.replace(old, fresh));
+  const secret = await rotateDevice(dir, 'kiosk-01');
+  assert.ok(await verifyPassword(secret, loadRules(dir).devices.get('kiosk-01')!.password!));
+});
+
+test('devices rotate, enable and remove run as root keep the owner, group and mode of devices.yaml', async () => {
+  const dir = copyRules();
+  const other = { uid: 65534, gid: 65534 };
+  chownSync(join(dir, 'devices.yaml'), other.uid, other.gid);
+  chmodSync(join(dir, 'devices.yaml'), 0o640);
+  const listing = readdirSync(dir).sort();
+  for (const [module, id] of [['devices-rotate', 'kiosk-01'], ['devices-disable', 'kiosk-02'], ['devices-enable', 'kiosk-02'], ['devices-remove', 'desk-01']] as const) {
+    const run = await ferry(module, [id, '--rules', dir]);
+    assert.is(run.status, 0, `${module}: ${run.stderr}`);
+    assert.equal(ownership(dir), { ...other, mode: '640' }, module);
+  }
+  assert.not.ok(loadRules(dir).devices.has('desk-01'));
+  assert.equal(readdirSync(dir).sort(), listing);
+});
+
 test('a device is added to an empty flow-style list, and no temp file is left behind', async () => {
   const dir = copyRules();
   writeFileSync(join(dir, 'devices.yaml'), '# no devices yet\ndevices: []\n');
@@ -251,7 +311,7 @@ test('an invalid device id is refused with the reason', async () => {
 });
 
 test('each command explains itself with --help and rejects a wrong command line', async () => {
-  for (const module of ['devices-add', 'devices-disable', 'rules-check']) {
+  for (const module of ['devices-add', 'devices-disable', 'devices-enable', 'devices-rotate', 'devices-remove', 'devices-list', 'rules-check']) {
     const help = await ferry(module, ['--help']);
     assert.is(help.status, 0);
     assert.match(help.stdout, /^Usage: ferry /);

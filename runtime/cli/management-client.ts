@@ -50,12 +50,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function callApi(c: Connection, method: 'GET' | 'POST', route: string): Promise<unknown> {
+export async function callApi(c: Connection, method: 'GET' | 'POST', route: string, timeoutMs = MANAGEMENT_CALL_TIMEOUT_MS): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${c.url}${route}`, {
       method, headers: { authorization: `Bearer ${c.token}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(MANAGEMENT_CALL_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     throw new ApiError(0, 'UNREACHABLE', `cannot reach the management API at ${c.url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is the gateway running?)`);

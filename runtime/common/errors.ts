@@ -80,6 +80,7 @@ export const ERRORS = {
   'management.BAD_PARAM': { area: 'management', code: 'BAD_PARAM', status: 400, message: 'A query parameter is unknown, missing or malformed.' },
   'management.REFUND_NOT_FOUND': { area: 'management', code: 'REFUND_NOT_FOUND', status: 404, message: 'No such registration or refund to retry.' },
   'management.NOT_REFUND_FAILED': { area: 'management', code: 'NOT_REFUND_FAILED', status: 409, message: 'There is no declined refund to retry.' },
+  'management.RULES_INVALID': { area: 'management', code: 'RULES_INVALID', status: 422, message: 'The rule files do not load; the running rules stay.' },
   'management.INTERNAL': { area: 'management', code: 'INTERNAL', status: 500, message: 'internal error; see the gateway log' },
 
   // The notification endpoint's answers to the payment server (`{"error":"CODE"}`), part

@@ -3,7 +3,8 @@
 // in-process.
 import path from 'node:path';
 import type net from 'node:net';
-import type { Rules } from '../rules/types.js';
+import type { GatewayConfig, Rules } from '../rules/types.js';
+import { changedKeys } from '../rules/gateway-changes.js';
 import { loadRules } from '../rules/load.js';
 import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
@@ -36,6 +37,7 @@ import { patientInfo } from './handlers/patient-info.js';
 import { dispatchAck } from './handlers/dispatch-ack.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
+import { deviceListing, type ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { ConsoleData } from './management/console/snapshot.js';
@@ -48,6 +50,9 @@ export interface InnerOptions {
   // tests that set a date.
   clock?: Clock;
   now?: () => Date; // the clock of payments, bills, registrations and the store's audit
+  // gateway.yaml as loaded, before command-line overrides: what a reload compares the
+  // file with to name the keys that need a restart (default: rules.gateway).
+  gatewayFile?: GatewayConfig;
 }
 
 export interface RunningInner {
@@ -61,11 +66,12 @@ export interface RunningInner {
   query: QuerySide;
   socketPath: string;
   // Re-reads the rule files; keeps the running ones when the new ones do not load.
-  reloadRules(): Promise<{ ok: true; dropped: number } | { ok: false; problems: string }>;
+  // Reloads run one at a time (SIGHUP and POST /v1/rules/reload may meet).
+  reloadRules(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
   const time = sideClock ?? systemClock;
@@ -111,29 +117,40 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   });
   const sweeper = new ExpirySweeper(store, registrations, poolChanged, log.child({ part: 'sweeper' }), now, time);
 
-  let devices = rules.devices;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadRules = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(() => reloadNow());
+    reloading = next.catch(() => {});
+    return next;
+  };
+  const devicesSource = {
+    devices: () => broker!.devices(),
+    seen: (id: string) => broker!.roster.seen(id),
+    reloadRules,
+  };
   let messageTypes: ReadonlySet<string> = new Set(rules.messages.keys());
-  const startedAt = time.now();
   // The web console reads the parts as they are when asked; broker and dispatcher exist
   // by the time the management listener serves anything.
   const consoleData = new ConsoleData({
-    store, day, clock: time, log: log.child({ part: 'console' }), startedAt,
-    devices: () => devices,
-    connected: (id) => Object.hasOwn((broker!.aedes as unknown as { clients: Record<string, unknown> }).clients, id),
+    store, day, clock: time, log: log.child({ part: 'console' }), startedAt: time.now(),
+    devices: () => deviceListing(devicesSource).devices,
     departments: currentDepartments,
     messageTypes: () => messageTypes,
     outerConnected: () => link.connected,
     slots: (pool) => slots.sessions(pool),
     listening: (dept) => dispatcher?.listening(dept) ?? 0,
   });
-  const query = createQuerySide({ store, gateway: gw, log, day, ...clock, clock: time, console: consoleData, retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id) });
+  const query = createQuerySide({
+    store, gateway: gw, log, day, ...clock, clock: time, devices: devicesSource, console: consoleData,
+    retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id),
+  });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
   let channelServer: net.Server | undefined;
   let outbox: OutboxDelivery | undefined;
   try {
     broker = await startBroker({
       host: gw.mqtt.host, port: gw.mqtt.port, ...(gw.mqtt.tls ? { tls: gw.mqtt.tls } : {}),
-      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: log.child({ part: 'broker' }),
+      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: log.child({ part: 'broker' }), clock: time,
       onUp: (device, type, payload) => gap.receive(device, type, payload),
       onDenied: (event) => {
         log.warn(event, 'denied');
@@ -172,29 +189,34 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   await query.start();
   log.info({ socket: socketPath, mqttPort: broker.port, management: query.managementUrl() }, 'inner side ready');
 
+  async function reloadNow(): Promise<ReloadOutcome> {
+    let fresh: Rules;
+    try {
+      fresh = loadRules(rules.dir);
+    } catch (err) {
+      const problems = (err as Error).message;
+      log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
+      await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
+      return { ok: false, problems };
+    }
+    gap.replaceMessages(fresh.messages);
+    messageTypes = new Set(fresh.messages.keys());
+    departments = fresh.departments;
+    triage = fresh.triage;
+    running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
+    const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
+    log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
+    const restartNeeded = changedKeys(gatewayFile ?? rules.gateway, fresh.gateway);
+    if (restartNeeded.length > 0) {
+      log.warn({ restartNeeded }, `gateway.yaml changed: ${restartNeeded.join(', ')} take effect only after a restart; the running values stay`);
+    }
+    await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) });
+    return { ok: true, dropped };
+  }
+
   return {
     broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
-    async reloadRules() {
-      let fresh: Rules;
-      try {
-        fresh = loadRules(rules.dir);
-      } catch (err) {
-        const problems = (err as Error).message;
-        log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
-        await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
-        return { ok: false, problems };
-      }
-      gap.replaceMessages(fresh.messages);
-      messageTypes = new Set(fresh.messages.keys());
-      devices = fresh.devices;
-      departments = fresh.departments;
-      triage = fresh.triage;
-      running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
-      const dropped = broker!.replaceRules(fresh.devices, fresh.roles);
-      log.info({ devices: fresh.devices.size, messages: fresh.messages.size, dropped }, 'rule files reloaded');
-      await store.audit({ kind: 'rules.reloaded', devices: fresh.devices.size, messages: fresh.messages.size, dropped });
-      return { ok: true, dropped };
-    },
+    reloadRules,
     async close() {
       await query.close();
       consoleData.close();

@@ -24,7 +24,7 @@ void reportClockSync(log, systemClockProbe());
 
 const clock = clockFromEnv(process.env);
 if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
-const inner = await startInner({ rules, dataDir: path.resolve(overrides.dataDir), log, clock });
+const inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir: path.resolve(overrides.dataDir), log, clock });
 
 stopOnSignals(log, 'inner side', () => inner.close());
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and

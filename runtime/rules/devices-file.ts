@@ -1,4 +1,4 @@
-// `ferry devices add|disable`: the only code that writes a rule file. A change is
+// `ferry devices add|disable|enable|rotate|remove`: the only code that writes a rule file. A change is
 // made on the YAML document (so comments and layout stay as the operator left them),
 // the whole rule set is loaded with the change, and only then is devices.yaml replaced,
 // atomically and keeping its owner, group and mode. A rule set that would not load is
@@ -68,6 +68,89 @@ export async function disableDevice(dir: string, id: string): Promise<void> {
     item.set('disabled', true);
     return spliced;
   });
+}
+
+// Removes `disabled` (the reverse of disableDevice); an enabled device is left as it is.
+export async function enableDevice(dir: string, id: string): Promise<void> {
+  await rewrite(dir, (doc, text) => {
+    const item = deviceItem(doc, id);
+    if (!item.has('disabled')) return text;
+    const spliced = item.flow ? null : deletePairLine(item, 'disabled', text);
+    item.delete('disabled');
+    return spliced;
+  });
+}
+
+// A new password for a password device: returned once, stored as its hash. The old one
+// is refused from the next CONNECT once the gateway has reloaded.
+export async function rotateDevice(dir: string, id: string): Promise<string> {
+  const secret = generateSecret();
+  const hash = await hashPassword(secret);
+  await rewrite(dir, (doc, text) => {
+    const item = deviceItem(doc, id);
+    if (item.has('certFingerprint')) {
+      throw refusal(`device "${id}" logs in with a TLS client certificate, not a password: issue it a new certificate, remove the device and add it again with --cert-fingerprint`, 0);
+    }
+    const pair = item.items.find((p) => isScalar(p.key) && p.key.value === 'password');
+    const range = pair && isScalar(pair.value) ? pair.value.range : null;
+    item.set('password', hash);
+    return range ? text.slice(0, range[0]) + hash + text.slice(range[1]) : null;
+  });
+  return secret;
+}
+
+// Deletes the device's entry. Its id stays in the audit log's history.
+export async function removeDevice(dir: string, id: string): Promise<void> {
+  await rewrite(dir, (doc, text) => {
+    const seq = devicesSeq(doc);
+    const index = seq ? findDevice(seq, id) : -1;
+    if (!seq || index < 0) throw refusal(`no device "${id}" in ${FILE}`, 0);
+    const item = seq.items[index] as YAMLMap;
+    const spliced = item.flow || seq.flow ? null : deleteLines(text, item.range?.[0], item.range?.[1]);
+    seq.delete(index);
+    return spliced;
+  });
+}
+
+export interface FileDevice {
+  id: string;
+  role: string;
+  dept: string | null;
+  enabled: boolean;
+  login: 'password' | 'certificate' | 'none';
+}
+
+// The devices of devices.yaml as the gateway would load them (the whole rule set must
+// load, as at start).
+export function listDevices(dir: string): FileDevice[] {
+  const rules = loadRulesWith(dir, {});
+  return [...rules.devices.values()].sort((a, b) => a.id.localeCompare(b.id)).map((d) => ({
+    id: d.id, role: d.role, dept: d.dept ?? null, enabled: !d.disabled,
+    login: d.certFingerprint !== undefined ? 'certificate' : d.password !== undefined ? 'password' : 'none',
+  }));
+}
+
+function deviceItem(doc: Document.Parsed, id: string): YAMLMap {
+  const seq = devicesSeq(doc);
+  const index = seq ? findDevice(seq, id) : -1;
+  if (!seq || index < 0) throw refusal(`no device "${id}" in ${FILE}`, 0);
+  return seq.items[index] as YAMLMap;
+}
+
+// The line(s) of one key of a block mapping, gone; null when the key shares its line.
+function deletePairLine(item: YAMLMap, key: string, text: string): string | null {
+  const pair = item.items.find((p) => isScalar(p.key) && p.key.value === key);
+  if (!pair || !isScalar(pair.key) || !isScalar(pair.value)) return null;
+  return deleteLines(text, pair.key.range?.[0], pair.value.range?.[1]);
+}
+
+// Whole lines from the one holding `start` to the one holding the character before `end`.
+function deleteLines(text: string, start: number | undefined, end: number | undefined): string | null {
+  if (start === undefined || end === undefined) return null;
+  const from = text.lastIndexOf('\n', start - 1) + 1;
+  const nl = text.indexOf('\n', Math.max(start, end - 1));
+  const to = nl < 0 ? text.length : nl + 1;
+  return text.slice(0, from) + text.slice(to);
 }
 
 function refuseBadSpec(d: NewDevice): void {

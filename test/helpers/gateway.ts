@@ -87,7 +87,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
     host: '127.0.0.1', port: 0, secret: gateway.payment.secret, qrDelayMs: o.qrDelayMs ?? 200, timeZone: gateway.timeZone,
     ...(clock ? { now: () => clock().getTime() } : {}),
   });
-  const inner = await startInner({ rules, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}), ...(o.clock ? { clock: o.clock } : {}) });
+  const inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}), ...(o.clock ? { clock: o.clock } : {}) });
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {

@@ -2,8 +2,10 @@ import { addDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
 import { ROLES } from '../../rules/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
+import { CONNECTION_OPTIONS } from '../management-client.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, applyToRunningGateway, describeApplied } from '../running-gateway.js';
 
-const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [--rules DIR]
+const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [options]
 
 Registers a new device in DIR/devices.yaml (DIR defaults to ./rules) with a freshly
 generated password, and prints that password on stdout, alone on one line, so that it
@@ -12,11 +14,12 @@ can be piped straight into the device's configuration:
   ferry devices add kiosk-03 --role kiosk > kiosk-03.password
 
 Only the password's scrypt hash is written to devices.yaml; the password itself is not
-stored anywhere, so keep it now (lost: disable the device and add a new one).
+stored anywhere, so keep it now (lost: \`ferry devices rotate ID\` makes a new one).
 Comments and layout of devices.yaml are kept. The file is replaced atomically, keeping
 its owner, group and mode, and only if the whole rule set still passes
 \`ferry rules check\` with the new device.
-A running gateway picks the device up when it reloads its rules.
+
+${APPLY_HELP}
 
 With --cert-fingerprint the device logs in with its TLS client certificate on the MQTT
 TLS port instead: no password is made, nothing is printed on stdout, and the
@@ -31,10 +34,12 @@ Options:
   --role ROLE   one of: ${ROLES.join(', ')}
   --dept DEPT   department code (required for a workstation), e.g. INT
   --cert-fingerprint FP  a certificate device (no password), e.g. AB:CD:...:EF
-  --rules DIR   rule directory (default ./rules)
+${DEVICE_CONNECTION_HELP}
   -h, --help    show this text
 
-Exit status: 0 added, 1 refused (the reason on stderr), 2 the command line is wrong.
+Exit status: 0 added (and applied, or the gateway is not running), 1 refused (the
+reason on stderr) or the running gateway did not apply it (the password printed is
+then in the file: keep it), 2 the command line is wrong.
 `;
 
 export const command: Command = {
@@ -48,7 +53,7 @@ const OPTIONS = {
   role: { type: 'string' },
   dept: { type: 'string' },
   'cert-fingerprint': { type: 'string' },
-  rules: { type: 'string', default: './rules' },
+  ...CONNECTION_OPTIONS,
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -68,14 +73,16 @@ async function run(args: string[]): Promise<number> {
     });
     if (certFingerprint !== undefined) {
       process.stderr.write(`device ${id} added; it logs in with the certificate ${certFingerprint.toUpperCase()}\n`);
-      return EXIT_OK;
+    } else {
+      // stdout carries the password and nothing else; the notes go to stderr.
+      process.stdout.write(`${secret}\n`);
+      process.stderr.write(`device ${id} added; its password (above) is shown only this once\n`);
     }
-    // stdout carries the password and nothing else; the note goes to stderr.
-    process.stdout.write(`${secret}\n`);
-    process.stderr.write(`device ${id} added; its password (above) is shown only this once\n`);
-    return EXIT_OK;
   } catch (err) {
     process.stderr.write(`devices add: refused\n${describeFailure(values.rules, err)}`);
     return EXIT_FAILURE;
   }
+  const applied = await applyToRunningGateway(values);
+  process.stderr.write(`${describeApplied(applied)}\n`);
+  return !applied.applied && applied.running ? EXIT_FAILURE : EXIT_OK;
 }

@@ -1,54 +1,37 @@
 import { disableDevice } from '../../rules/devices-file.js';
-import { describeFailure } from '../../rules/report.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
+import { type Command } from '../command.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP } from '../running-gateway.js';
+import { runDeviceChange } from '../device-change.js';
 
-const HELP = `Usage: ferry devices disable ID [--rules DIR]
+const HELP = `Usage: ferry devices disable ID [options]
 
 Sets \`disabled: true\` on device ID in DIR/devices.yaml (DIR defaults to ./rules).
-A disabled device is refused at CONNECT once the gateway reloads its rules. The entry
-stays in the file so that its id is not reused and the audit log still names it; to
-enable it again, delete the \`disabled: true\` line by hand and run ferry rules check.
+A disabled device is refused at CONNECT (MQTT return code 5, not authorized), and its
+live session is dropped. The entry stays in the file so that its id is not reused and
+the audit log still names it; \`ferry devices enable ID\` takes it back.
 
 Disabling a device that is already disabled changes nothing and succeeds.
 Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
 its owner, group and mode, and only if the whole rule set still passes
 \`ferry rules check\`.
 
-Options:
-  --rules DIR   rule directory (default ./rules)
-  -h, --help    show this text
+${APPLY_HELP}
 
-Exit status: 0 disabled, 1 no such device or the rules do not load, 2 the command
-line is wrong.
+Options:
+${DEVICE_CONNECTION_HELP}
+  -h, --help         this text
+
+Exit status: 0 disabled (and applied, or the gateway is not running), 1 no such device,
+the rules do not load, or the running gateway did not apply the change (the message
+says which), 2 the command line is wrong.
 `;
 
 export const command: Command = {
   name: 'devices disable',
   summary: 'refuse a device from now on (it stays listed in devices.yaml)',
   help: HELP,
-  run,
+  run: (args) => runDeviceChange('disable', args, HELP, async (dir, id) => {
+    await disableDevice(dir, id);
+    return { stdout: `device ${id} disabled\n` };
+  }),
 };
-
-const OPTIONS = {
-  rules: { type: 'string', default: './rules' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
-async function run(args: string[]): Promise<number> {
-  const parsed = parseCommandLine(args, OPTIONS, HELP);
-  if (typeof parsed === 'number') return parsed;
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) {
-    process.stderr.write(`devices disable: expected one device ID\n\n${HELP}`);
-    return EXIT_USAGE;
-  }
-  const id = positionals[0]!;
-  try {
-    await disableDevice(values.rules, id);
-    process.stdout.write(`device ${id} disabled\n`);
-    return EXIT_OK;
-  } catch (err) {
-    process.stderr.write(`devices disable: refused\n${describeFailure(values.rules, err)}`);
-    return EXIT_FAILURE;
-  }
-}

@@ -10,6 +10,8 @@ import { allowedFilters, mayPublish, maySubscribe } from './acl.js';
 import { parseUpTopic } from '../../../devices/protocol.js';
 import { guardPacketSize, MQTT_PACKET_BYTES_MAX } from './packet-guard.js';
 import { listenerContext, listenerOptions, verifiedPeerFingerprint } from '../../tls/listener.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { DeviceRoster } from './roster.js';
 
 // dev/{id}/up/{type} is the deepest topic a device uses; slots/{dept}/{date} the widest
 // shared one. Nothing legitimate needs more levels.
@@ -31,8 +33,17 @@ export interface BrokerOptions {
   // The gap: called for every publish a device is allowed to make on its up topic.
   // Resolves when the message has been refused or durably accepted; PUBACK follows.
   onUp(device: DeviceRule, type: string, payload: Buffer): Promise<void>;
-  onDenied(event: { device: string; action: 'connect' | 'publish' | 'subscribe'; reason: string; topic?: string }): void;
+  onDenied(event: DeniedEvent): void;
   onConnect?(device: DeviceRule): void;
+  clock?: Clock; // the roster's times
+}
+
+export interface DeniedEvent {
+  device: string;
+  action: 'connect' | 'publish' | 'subscribe';
+  reason: string;
+  topic?: string;
+  remote?: string;
 }
 
 export interface RunningBroker {
@@ -41,6 +52,10 @@ export interface RunningBroker {
   tlsPort: number | undefined;
   publish(topic: string, payload: string | Buffer, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
   connectedDevices(): number;
+  // Who is online and when each device was last seen (in memory; empty after a restart).
+  roster: DeviceRoster;
+  // The devices of the rules the broker runs on now.
+  devices(): ReadonlyMap<string, DeviceRule>;
   // Sends to one connected client at QoS 1 under a packet id the broker reserves for it,
   // and returns that id (undefined: the client is not connected). With onPuback this
   // tells when the device has the message, which aedes reports for clean sessions with
@@ -48,7 +63,7 @@ export interface RunningBroker {
   sendTracked(clientId: string, topic: string, payload: Buffer): { packetId: number; sent: Promise<void> } | undefined;
   onPuback(listener: (client: Client, messageId: number) => void): () => void;
   // New devices and roles from reloaded rules: later connects use them at once, and a
-  // connected device that was removed or disabled is disconnected.
+  // connected device that was removed, disabled or given a new credential is disconnected.
   replaceRules(devices: ReadonlyMap<string, DeviceRule>, roles: ReadonlyMap<Role, RoleRule>): number;
   // Re-reads the TLS certificate, key and CA files: new handshakes use them, connected
   // devices keep their sessions. False when TLS is off; throws when a file is unusable
@@ -59,6 +74,12 @@ export interface RunningBroker {
 
 export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   const credentials = new CredentialChecker(opts.devices);
+  let devices = opts.devices;
+  const roster = new DeviceRoster(opts.clock ?? systemClock, (id) => devices.has(id));
+  const denied = (event: DeniedEvent) => {
+    roster.refused(event.device, event.action);
+    opts.onDenied(event);
+  };
   let roles = opts.roles;
   const deviceOf = new WeakMap<Client, DeviceRule>();
   // Payloads of sendTracked publishes, with the packet id each is to go under.
@@ -80,7 +101,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
 
     authenticate(client, username, password, done) {
       const refuse = (code: 2 | 4 | 5, reason: string) => {
-        opts.onDenied({ device: username ?? '', action: 'connect', reason });
+        denied({ device: username ?? '', action: 'connect', reason, ...remoteOf(client) });
         const err = new Error(reason) as AuthenticateError;
         err.returnCode = code as AuthenticateError['returnCode'];
         done(err, false);
@@ -104,9 +125,10 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       if (!client) return done(null); // the broker's own publishes
       const device = deviceOf.get(client);
       if (!device || !mayPublish(device, packet.topic) || packet.retain || packet.qos === 2) {
-        opts.onDenied({ device: client.id, action: 'publish', reason: packet.retain ? 'retain not allowed' : 'topic not allowed', topic: packet.topic });
+        denied({ device: client.id, action: 'publish', reason: packet.retain ? 'retain not allowed' : 'topic not allowed', topic: packet.topic, ...remoteOf(client) });
         return done(new Error('publish not allowed'));
       }
+      roster.message(device.id);
       const { type } = parseUpTopic(packet.topic)!;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       // The gap's verdict is durable before the PUBACK that this callback releases.
@@ -120,7 +142,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       const device = deviceOf.get(client);
       const allowed = device ? allowedFilters(device, roles.get(device.role)) : [];
       if (!device || !maySubscribe(subscription.topic, allowed)) {
-        opts.onDenied({ device: client.id, action: 'subscribe', reason: 'filter not allowed', topic: subscription.topic });
+        denied({ device: client.id, action: 'subscribe', reason: 'filter not allowed', topic: subscription.topic, ...remoteOf(client) });
         // A null subscription is granted 0x80 in the SUBACK (MQTT 3.1.1 section 3.9.3) and the
         // session stays. An error would cut the connection with no SUBACK, and a client that
         // subscribes to a list on connect would then reconnect and be cut again, forever.
@@ -143,12 +165,15 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   // carries the acknowledged packet only for sessions it persists.
   type Parsed = { cmd: string; messageId?: number };
   aedes.on('client', (client) => {
+    roster.connected(client.id, remoteOf(client).remote);
     const parser = (client as unknown as { _parser?: { on(e: 'packet', l: (p: Parsed) => void): void } })._parser;
     parser?.on('packet', (p) => {
       if (p.cmd !== 'puback' || p.messageId === undefined) return;
       for (const listener of pubackListeners) listener(client, p.messageId);
     });
   });
+
+  aedes.on('clientDisconnect', (client) => roster.disconnected(client.id));
 
   const servers: net.Server[] = [];
   const guard = (socket: net.Socket) => guardPacketSize(socket, MQTT_PACKET_BYTES_MAX, (declared) => {
@@ -191,6 +216,8 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       });
     },
     connectedDevices: () => aedes.connectedClients,
+    roster,
+    devices: () => devices,
     sendTracked(clientId, topic, payload) {
       const client = (aedes as unknown as { clients: Record<string, Client & { _nextId: number }> }).clients[clientId];
       if (!client) return undefined;
@@ -207,14 +234,19 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       pubackListeners.add(listener);
       return () => pubackListeners.delete(listener);
     },
-    replaceRules(devices, newRoles) {
-      credentials.replaceDevices(devices);
+    replaceRules(fresh, newRoles) {
+      credentials.replaceDevices(fresh);
+      devices = fresh;
+      roster.setKnown((id) => fresh.has(id));
       roles = newRoles;
       let dropped = 0;
       const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       for (const client of Object.values(clients)) {
-        const now = devices.get(client.id);
-        if (!now || now.disabled) {
+        const now = fresh.get(client.id);
+        const before = deviceOf.get(client);
+        // A rotated secret or certificate: the session that logged in with the old one ends.
+        const newCredential = before !== undefined && (before.password !== now?.password || before.certFingerprint !== now?.certFingerprint);
+        if (!now || now.disabled || newCredential) {
           dropped += 1;
           client.close();
         } else {
@@ -235,6 +267,11 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       await stopped;
     },
   };
+}
+
+function remoteOf(client: Client): { remote?: string } {
+  const address = (client.conn as Partial<net.Socket> | undefined)?.remoteAddress;
+  return address ? { remote: address } : {};
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<number> {

@@ -12,6 +12,7 @@ import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
 import type { ConsoleData } from './console/snapshot.js';
+import type { DeviceRoutesSource } from './devices.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -24,7 +25,7 @@ export interface QuerySide {
 
 // Synchronous, so that the channel can attach before anything listens.
 export function createQuerySide(o: {
-  store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>;
+  store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>; devices?: DeviceRoutesSource;
   console?: ConsoleData;
 }): QuerySide {
   const clock = o.now ? { now: o.now } : {};
@@ -43,7 +44,7 @@ export function createQuerySide(o: {
       try {
         management = await startManagement({
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
-          ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
+          ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}), ...(o.devices ? { devices: o.devices } : {}),
           ...(o.console ? { console: o.console } : {}),
         });
       } catch (err) {

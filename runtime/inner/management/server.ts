@@ -7,6 +7,7 @@
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
 //   GET  /v1/console, and the console's page at /                   read token (the page: none)
+//   GET  /v1/devices, POST /v1/rules/reload                         devices.ts
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -28,6 +29,7 @@ import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInpu
 import { limitPerAddress } from '../../common/per-address-limit.js';
 import { CONSOLE_SNAPSHOT_PATH, serveConsoleFile } from './console/routes.js';
 import type { ConsoleData } from './console/snapshot.js';
+import { deviceRoute, RulesReloadRefused, type DeviceRoutesSource } from './devices.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -65,6 +67,7 @@ export interface ManagementOptions {
   // Retries a declined refund; refuses with RefundRetryRefused.
   retryRefund?: (id: string) => Promise<unknown>;
   console?: ConsoleData; // the web console's figures (console/)
+  devices?: DeviceRoutesSource;
   log: Logger;
   // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
   limits?: Partial<ManagementLimits>;
@@ -162,6 +165,14 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
     allow(req, 'POST');
     if (access !== 'admin') throw apiError('FORBIDDEN', 'retrying a refund needs the admin token');
     return runRefundRetry(opts.retryRefund, decodeURIComponent(retry[1]!));
+  }
+  const devices = deviceRoute(url.pathname);
+  if (devices && opts.devices) {
+    allow(req, devices.method);
+    if (devices.access === 'admin' && access !== 'admin') throw apiError('FORBIDDEN', `${url.pathname} needs the admin token`);
+    return devices.run(opts.devices).catch((err: unknown) => {
+      throw err instanceof RulesReloadRefused ? apiError(err.code, err.message) : err;
+    });
   }
   throw apiError('NOT_FOUND', `no route ${url.pathname}`);
 }

@@ -61,7 +61,7 @@ export class AuditFeed {
   private lastSeq = 0;
   private readonly refusals: Refusal[] = [];
   private readonly inFlight = new Map<string, number>(); // orderId → accepted at (ms)
-  private readonly refusalsByDevice = new Map<string, number>();
+  private readonly gapRefusalsByDevice = new Map<string, number>();
   private readonly receivers = new Map<string, ReceiverReport>();
   private reload: RuleReload | null = null;
   private reading: Promise<void> | null = null;
@@ -84,8 +84,10 @@ export class AuditFeed {
     return this.refusals;
   }
 
-  refusalsOf(device: string): number {
-    return this.refusalsByDevice.get(device) ?? 0;
+  // The gap's refusals of this device's messages since the start (the roster counts
+  // the broker's).
+  gapRefusalsOf(device: string): number {
+    return this.gapRefusalsByDevice.get(device) ?? 0;
   }
 
   lastReload(): RuleReload | null {
@@ -151,7 +153,7 @@ export class AuditFeed {
     if (this.refusals.length > CONSOLE_FEED_LIMITS.refusalsKept) this.refusals.length = CONSOLE_FEED_LIMITS.refusalsKept;
     if (seeding) return;
     this.totals.refusals += 1;
-    this.refusalsByDevice.set(refusal.device, (this.refusalsByDevice.get(refusal.device) ?? 0) + 1);
+    if (!refusal.code.startsWith('acl.')) this.gapRefusalsByDevice.set(refusal.device, (this.gapRefusalsByDevice.get(refusal.device) ?? 0) + 1);
   }
 }
 

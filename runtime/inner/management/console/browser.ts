@@ -17,7 +17,7 @@ interface Snapshot {
   at: string;
   startedAt: string;
   outer: { connected: boolean; breaker: string | null };
-  devices: Array<{ id: string; role: string; dept: string | null; online: boolean; disabled: boolean; refusals: number; lastSeen?: string | null }>;
+  devices: Array<{ id: string; role: string; dept: string | null; online: boolean; enabled: boolean; lastSeenAt: string | null; brokerRefusals: number; gapRefusals: number }>;
   payments: { now: Point; openOrders: number; openOrdersMore: boolean; recent: Array<{ orderId: string; status: string; amount: number; currency: string; method: string; createdAt: string; updatedAt: string }> };
   slots: { date: string; departments: Array<{ dept: string; name: string; sessions: Array<{ session: string; capacity: number; booked: number; held: number; remaining: number; closed: boolean; overCapacity: boolean }>; receiver: { at: string; version: number; device: string; date: string } | null }> };
   dispatch: Array<{ dept: string; name: string; waiting: number; waitingMore: boolean; listening: number }>;
@@ -71,6 +71,8 @@ function row(...cells: HTMLTableCellElement[]): HTMLTableRowElement {
 
 const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const dateTime = (iso: string) => new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const seconds = (ms: number) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+const deptName = (d: { dept: string; name: string }) => (d.name.includes(d.dept) ? d.name : `${d.name} (${d.dept})`);
 const money = (fen: number, currency: string) => `${(fen / 100).toFixed(2)} ${currency}`;
 function ago(iso: string, nowIso: string): string {
   const s = Math.max(0, Math.round((Date.parse(nowIso) - Date.parse(iso)) / 1000));
@@ -167,8 +169,9 @@ function render(s: Snapshot): void {
   renderCharts(s);
   fillTable('devices', s.devices.map((d) => row(
     cell(d.id, 'mono'), cell(d.role), cell(d.dept ?? '—'),
-    cell(d.disabled ? pill('disabled', 'idle') : d.online ? pill('online', 'ok') : pill(d.lastSeen ? `offline, seen ${ago(d.lastSeen, s.at)}` : 'offline', 'idle')),
-    cell(d.refusals, 'num'),
+    cell(!d.enabled ? pill('disabled', 'idle') : d.online ? pill('online', 'ok') : pill('offline', 'idle')),
+    cell(d.lastSeenAt ? ago(d.lastSeenAt, s.at) : 'not since start'),
+    cell(d.gapRefusals, 'num'), cell(d.brokerRefusals, 'num'),
   )), 'No devices in devices.yaml.');
   const roleOf = new Map(s.devices.map((d) => [d.id, d.role]));
   fillTable('refusals', s.refusals.map((r) => row(
@@ -177,13 +180,13 @@ function render(s: Snapshot): void {
   )), 'No refusals since the gateway started.');
   $('slots-date').textContent = s.slots.date;
   fillTable('slots', s.slots.departments.flatMap((d) => d.sessions.map((p, i) => row(
-    cell(i === 0 ? `${d.name} (${d.dept})` : ''), cell(p.session),
+    cell(i === 0 ? deptName(d) : ''), cell(p.session),
     cell(p.closed ? pill('closed', 'idle') : p.overCapacity ? pill(`over capacity`, 'bad') : p.remaining === 0 ? pill('sold out', 'warn') : String(p.remaining), 'num'),
     cell(p.capacity, 'num'), cell(p.booked, 'num'), cell(p.held, 'num'),
     cell(i !== 0 ? '' : d.receiver ? `v${d.receiver.version} from ${d.receiver.device}, ${ago(d.receiver.at, s.at)}` : 'none since start'),
   ))), 'No departments in departments.yaml.');
   fillTable('dispatch', s.dispatch.map((d) => row(
-    cell(`${d.name} (${d.dept})`),
+    cell(deptName(d)),
     cell(d.waiting === 0 ? '0' : pill(d.waitingMore ? `${d.waiting}+` : String(d.waiting), d.listening === 0 ? 'bad' : 'warn'), 'num'),
     cell(d.listening, 'num'),
   )), 'No departments.');
@@ -209,7 +212,7 @@ function renderStatus(s: Snapshot): void {
     : reload.ok ? tile('Rule files', 'reloaded', 'ok', ago(reload.at, s.at))
       : tile('Rule files', 'RELOAD REFUSED', 'warn', `${ago(reload.at, s.at)}: the running rules stay`));
   const online = s.devices.filter((d) => d.online).length;
-  tiles.push(tile('Devices online', `${online} of ${s.devices.filter((d) => !d.disabled).length}`, online > 0 ? 'ok' : 'idle'));
+  tiles.push(tile('Devices online', `${online} of ${s.devices.filter((d) => d.enabled).length}`, online > 0 ? 'ok' : 'idle'));
   $('status').replaceChildren(...tiles);
 }
 
@@ -224,7 +227,7 @@ function renderPayments(s: Snapshot): void {
   $('payments').replaceChildren(
     figure(String(p.now.paymentsPerMin), 'payments ended in the last minute'),
     figure(String(p.now.failedPerMin), 'of them failed'),
-    figure(p.now.latencyMs === null ? '—' : `${(p.now.latencyMs / 1000).toFixed(1)} s`, 'mean time to a final answer'),
+    figure(p.now.latencyMs === null ? '—' : seconds(p.now.latencyMs), 'mean time to a final answer'),
     figure(`${p.openOrders}${p.openOrdersMore ? '+' : ''}`, 'open orders (in the journal)'),
   );
   const tone = (status: string): Tone => status === 'succeeded' ? 'ok' : status === 'failed' ? 'bad' : status === 'unknown' ? 'warn' : 'idle';
@@ -281,7 +284,8 @@ function chart(title: string, points: Point[], value: (p: Point) => number | nul
 }
 
 function renderCharts(s: Snapshot): void {
-  const points = s.history.points;
+  // The sampled hour, and this instant's figures as its last point.
+  const points = [...s.history.points, s.payments.now];
   const nowMs = Date.parse(s.at);
   $('charts').replaceChildren(
     chart('Payments per minute', points, (p) => p.paymentsPerMin, nowMs, String),

@@ -5,7 +5,8 @@
 import type { Clock, ClockTimer } from '../../../common/clock.js';
 import type { HospitalDay } from '../../../common/hospital-day.js';
 import type { Logger } from '../../../common/logger.js';
-import type { DepartmentsRule, DeviceRule } from '../../../rules/types.js';
+import type { DepartmentsRule } from '../../../rules/types.js';
+import type { DeviceEntry } from '../devices.js';
 import type { SlotsSnapshot } from '../../../../devices/protocol.js';
 import type { Store, AuditVerdict } from '../../store/store.js';
 import type { Order } from '../../payments/order.js';
@@ -35,8 +36,7 @@ export interface ConsoleSources {
   day: HospitalDay;
   clock: Clock;
   log: Logger;
-  devices(): ReadonlyMap<string, DeviceRule>; // devices.yaml as now loaded
-  connected(id: string): boolean; // the broker has a session of this device now
+  devices(): DeviceEntry[]; // the roster, as GET /v1/devices lists it
   departments(): DepartmentsRule;
   messageTypes(): ReadonlySet<string>;
   outerConnected(): boolean; // the ferry channel to the outer side is up
@@ -49,7 +49,9 @@ export interface ConsoleSnapshot {
   at: string;
   startedAt: string;
   outer: { connected: boolean; breaker: string | null };
-  devices: Array<{ id: string; role: string; dept: string | null; online: boolean; disabled: boolean; refusals: number }>;
+  // brokerRefusals: the roster's (connect, publish, subscribe refused); gapRefusals: what
+  // the gap refused of its messages since the start, from the audit chain.
+  devices: Array<{ id: string; role: string; dept: string | null; online: boolean; enabled: boolean; lastSeenAt: string | null; brokerRefusals: number; gapRefusals: number }>;
   payments: {
     now: HistoryPoint;
     openOrders: number;
@@ -114,8 +116,9 @@ export class ConsoleData {
         return { dept: d.code, name: d.name, waiting, waitingMore: waiting >= MAX_OPEN_PER_DEPT, listening: s.listening(d.code) };
       })),
     ]);
-    const devices = [...s.devices().values()].map((d) => ({
-      id: d.id, role: d.role, dept: d.dept ?? null, online: s.connected(d.id), disabled: d.disabled, refusals: this.feed.refusalsOf(d.id),
+    const devices = s.devices().map((d) => ({
+      id: d.id, role: d.role, dept: d.dept, online: d.online, enabled: d.enabled, lastSeenAt: d.lastSeenAt,
+      brokerRefusals: d.refusals.connect + d.refusals.publish + d.refusals.subscribe, gapRefusals: this.feed.gapRefusalsOf(d.id),
     }));
     return {
       at: new Date(nowMs).toISOString(),
