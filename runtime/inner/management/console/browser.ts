@@ -145,7 +145,7 @@ async function poll(signingIn = false): Promise<void> {
     $('signout').hidden = false;
     $('stale').hidden = true;
     render(snapshot);
-    $('updated').textContent = `updated ${time(snapshot.at)}`;
+    $('updated').textContent = `live, updated ${time(snapshot.at)}`;
   } catch (err) {
     const stale = $('stale');
     stale.hidden = false;
@@ -170,7 +170,7 @@ function render(s: Snapshot): void {
   fillTable('devices', s.devices.map((d) => row(
     cell(d.id, 'mono'), cell(d.role), cell(d.dept ?? '—'),
     cell(!d.enabled ? pill('disabled', 'idle') : d.online ? pill('online', 'ok') : pill('offline', 'idle')),
-    cell(d.lastSeenAt ? ago(d.lastSeenAt, s.at) : 'not since start'),
+    cell(d.lastSeenAt ? ago(d.lastSeenAt, s.at) : '—'),
     cell(d.gapRefusals, 'num'), cell(d.brokerRefusals, 'num'),
   )), 'No devices in devices.yaml.');
   const roleOf = new Map(s.devices.map((d) => [d.id, d.role]));
@@ -204,7 +204,7 @@ function renderStatus(s: Snapshot): void {
       : tile('Payment breaker', breaker.toUpperCase(), 'bad', 'the payment server is failing; orders are held'));
   const v = s.audit.lastVerify;
   tiles.push(!v ? tile('Audit chain', 'not verified yet', 'idle')
-    : v.ok ? tile('Audit chain', 'intact', 'ok', `verified ${ago(v.at, s.at)}`)
+    : v.ok ? tile('Audit chain', 'intact', 'ok', `${v.entries} entries verified ${ago(v.at, s.at)}`)
       : tile('Audit chain', 'BROKEN', 'bad', v.problem ?? 'run ferry audit verify'));
   tiles.push(tile('Firewall', s.firewall.state, 'idle', 'ferry firewall verify, as root'));
   const reload = s.rules.lastReload;

@@ -40,7 +40,7 @@ export const CONSOLE_HTML = `<!doctype html>
   </section>
   <section class="panel">
     <h2>Devices</h2>
-    <table id="devices"><thead><tr><th>Device</th><th>Role</th><th>Department</th><th>State</th><th>Last seen</th><th class="num">Refused: messages</th><th class="num">broker</th></tr></thead><tbody></tbody></table>
+    <table id="devices"><thead><tr><th>Device</th><th>Role</th><th>Department</th><th>State</th><th>Last seen</th><th class="num" title="messages the gap refused since the start">Gap refusals</th><th class="num" title="connections, publishes and subscriptions the broker refused since the start">Broker refusals</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="panel">
     <h2>Recent refusals</h2>
