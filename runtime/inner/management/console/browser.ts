@@ -299,7 +299,7 @@ function renderChecks(s: Snapshot): void {
   const v = s.audit.lastVerify;
   const r = s.rules.lastReload;
   const items: Array<[string, string | Node]> = [
-    ['Audit chain', `${s.audit.head.seq} entries, head ${s.audit.head.hash.slice(0, 16)}…`],
+    ['Audit chain', `head at entry ${s.audit.head.seq}, hash ${s.audit.head.hash.slice(0, 16)}…`],
     ['Last verify', !v ? 'not yet' : v.ok ? pill(`intact: ${v.entries} entries, ${dateTime(v.at)}`, 'ok') : pill(`BROKEN at ${v.problem ?? '?'} (${dateTime(v.at)})`, 'bad')],
     ['Firewall', `${s.firewall.state}. ${s.firewall.note}`],
     ['Rules loaded', dateTime(s.rules.loadedAt)],
