@@ -132,7 +132,7 @@ test('signed in, the console shows a kiosk come online, its paid bill and a refu
     // The outer side going away is what must stand out.
     await gw.stopOuter();
     await seen(page, '#status', /Outer side\s+AWAY/i, 'the outer side shown away');
-    const path = artifactPath('console.png');
+    const path = artifactPath('console-live.png');
     await page.screenshot({ path, fullPage: true });
     console.log(`  screenshot: ${path}`);
     await gw.startOuter();

@@ -168,14 +168,14 @@ function render(s: Snapshot): void {
   renderPayments(s);
   renderCharts(s);
   fillTable('devices', s.devices.map((d) => row(
-    cell(d.id, 'mono'), cell(d.role), cell(d.dept ?? '—'),
+    cell(d.id, 'mono nowrap'), cell(d.role), cell(d.dept ?? '—'),
     cell(!d.enabled ? pill('disabled', 'idle') : d.online ? pill('online', 'ok') : pill('offline', 'idle')),
-    cell(d.lastSeenAt ? ago(d.lastSeenAt, s.at) : '—'),
+    cell(d.lastSeenAt ? ago(d.lastSeenAt, s.at) : '—', 'nowrap'),
     cell(d.gapRefusals, 'num'), cell(d.brokerRefusals, 'num'),
   )), 'No devices in devices.yaml.');
   const roleOf = new Map(s.devices.map((d) => [d.id, d.role]));
   fillTable('refusals', s.refusals.map((r) => row(
-    cell(time(r.at)), cell(pill(r.code, 'warn')), cell(r.device || '—', 'mono'), cell(roleOf.get(r.device) ?? '—'),
+    cell(time(r.at), 'nowrap'), cell(pill(r.code, 'warn')), cell(r.device || '—', 'mono nowrap'), cell(roleOf.get(r.device) ?? '—'),
     cell(r.reason ? `${r.topicKind} (${r.reason})` : r.topicKind, 'mono'),
   )), 'No refusals since the gateway started.');
   $('slots-date').textContent = s.slots.date;
@@ -208,7 +208,7 @@ function renderStatus(s: Snapshot): void {
       : tile('Audit chain', 'BROKEN', 'bad', v.problem ?? 'run ferry audit verify'));
   tiles.push(tile('Firewall', s.firewall.state, 'idle', 'ferry firewall verify, as root'));
   const reload = s.rules.lastReload;
-  tiles.push(!reload ? tile('Rule files', 'as loaded at start', 'ok', dateTime(s.rules.loadedAt))
+  tiles.push(!reload ? tile('Rule files', 'unchanged', 'ok', `loaded ${dateTime(s.rules.loadedAt)}`)
     : reload.ok ? tile('Rule files', 'reloaded', 'ok', ago(reload.at, s.at))
       : tile('Rule files', 'RELOAD REFUSED', 'warn', `${ago(reload.at, s.at)}: the running rules stay`));
   const online = s.devices.filter((d) => d.online).length;
@@ -232,7 +232,7 @@ function renderPayments(s: Snapshot): void {
   );
   const tone = (status: string): Tone => status === 'succeeded' ? 'ok' : status === 'failed' ? 'bad' : status === 'unknown' ? 'warn' : 'idle';
   fillTable('orders', p.recent.map((o) => row(
-    cell(o.orderId, 'mono'), cell(pill(o.status, tone(o.status))), cell(money(o.amount, o.currency), 'num'), cell(o.method),
+    cell(o.orderId, 'mono nowrap'), cell(pill(o.status, tone(o.status))), cell(money(o.amount, o.currency), 'num'), cell(o.method),
     cell(dateTime(o.createdAt)), cell(ago(o.updatedAt, s.at)),
   )), 'No orders yet.');
 }

@@ -90,7 +90,7 @@ main { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)
 .status { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 10px; }
 .tile { border-radius: 6px; padding: 10px 14px; border: 1px solid var(--line); background: var(--panel); }
 .tile .label { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); }
-.tile .value { font-size: 20px; font-weight: 600; }
+.tile .value { font-size: 18px; font-weight: 600; }
 .tile .detail { font-size: 12px; color: var(--muted); }
 .tile.ok .value { color: var(--ok); }
 .tile.idle .value { color: var(--idle); }
@@ -111,6 +111,7 @@ table { width: 100%; border-collapse: collapse; font-size: 14px; }
 th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; border-bottom: 1px solid var(--line); padding: 4px 6px; }
 td { border-bottom: 1px solid #eef1f4; padding: 4px 6px; font-variant-numeric: tabular-nums; }
 .num { text-align: right; }
+.nowrap, .pill { white-space: nowrap; }
 td.empty { color: var(--muted); font-style: italic; }
 .pill { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .pill.ok { color: var(--ok); background: var(--ok-bg); } .pill.idle { color: var(--idle); background: var(--idle-bg); }
