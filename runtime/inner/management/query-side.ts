@@ -11,6 +11,7 @@ import { StatementRequester, type StatementHandlers } from '../reconcile/stateme
 import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
+import type { ManagementRoutes } from './observability.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -24,6 +25,7 @@ export interface QuerySide {
 // Synchronous, so that the channel can attach before anything listens.
 export function createQuerySide(o: {
   store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>;
+  routes?: ManagementRoutes;
 }): QuerySide {
   const clock = o.now ? { now: o.now } : {};
   const statements = new StatementRequester(undefined, o.clock);
@@ -42,6 +44,7 @@ export function createQuerySide(o: {
         management = await startManagement({
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}),
+          ...(o.routes ? { routes: o.routes } : {}),
         });
       } catch (err) {
         // Payments matter more than queries: the gateway runs on without its query API.

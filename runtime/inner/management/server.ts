@@ -6,6 +6,7 @@
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
+//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     observability.ts
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -25,6 +26,7 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
+import type { ManagementRoutes } from './observability.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -65,6 +67,7 @@ export interface ManagementOptions {
   // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
   limits?: Partial<ManagementLimits>;
   now?: () => number;
+  routes?: ManagementRoutes; // metrics and health, answered before the JSON API
 }
 
 export interface RunningManagement {
@@ -94,6 +97,8 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   }, (req, res) => {
+    const other = opts.routes?.(req, tokens.check(req.headers.authorization));
+    if (other) return void other.then((a) => res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) }).end(req.method === 'HEAD' ? undefined : a.body));
     void handle(opts, tokens, req).then(
       (body) => send(res, 200, body),
       (err: unknown) => fail(opts.log, res, err),
