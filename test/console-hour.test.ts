@@ -116,7 +116,7 @@ test('a console opened after an hour of the gateway draws that hour', async () =
     assert.ok(byTitle['Payments per minute']! >= steps - 1, JSON.stringify(drawn));
     assert.ok(byTitle['Open orders']! >= steps - 1, JSON.stringify(drawn));
     assert.ok(byTitle['Refusals per minute']! >= steps - 1, JSON.stringify(drawn));
-    assert.ok(byTitle['Payment latency (mean, s)']! > 10, JSON.stringify(drawn));
+    assert.ok(byTitle['Payment server answer time (mean, ms)']! > 10, JSON.stringify(drawn));
     const dispatch = await page.$eval('#dispatch', (e) => (e as HTMLElement).innerText);
     assert.match(dispatch, /Paediatrics \(PED\)\s+1\s+0/, 'the waiting message, and no workstation listening');
     const slots = await page.$eval('#slots', (e) => (e as HTMLElement).innerText);

@@ -125,6 +125,8 @@ test('signed in, the console shows a kiosk come online, its paid bill and a refu
     assert.not.match(await page.content(), /P-700[12]/, 'no patient id anywhere on the page');
     await seen(page, '#status', /Outer side\s+connected/i, 'the outer side shown connected');
     await seen(page, '#status', /Audit chain\s+intact/i, 'the audit chain shown verified');
+    await seen(page, '#status', /Payment breaker\s+closed/i, "the outer side's breaker, from its figures");
+    await seen(page, '#payments', /\d+ ms\s*\n\s*payment server answer time/, "the payment server's answer time, from the outer side's figures");
 
     assert.is(await page.evaluate(() => (window as unknown as { ferryMarker?: string }).ferryMarker), 'still the same page', 'the page was not reloaded');
     assert.equal((page as Page & { problems?: string[] }).problems, [], 'no script errors');

@@ -29,40 +29,32 @@ feed('refusals appear newest first, with their code and a declared type only; no
   assert.not.match(JSON.stringify(f.recentRefusals()), /P-1001/);
   assert.is(f.gapRefusalsOf('kiosk-01'), 2);
   assert.is(f.gapRefusalsOf('kiosk-02'), 0, 'broker denials are the roster\'s to count');
-  assert.is(f.totals.refusals, 3);
 });
 
-feed('a payment counts once it is final, with its time from acceptance; a reload is remembered', async () => {
+feed('the last rule reload and each department\'s last receiver report are remembered', async () => {
   const store = await stores.openStore(await stores.tempDir());
   const f = new AuditFeed(store, declared);
   await f.catchUp();
-  await store.audit({ kind: 'payment.accepted', orderId: 'P1', amount: 100 });
-  await store.audit({ kind: 'payment.state', orderId: 'P1', from: 'accepted', to: 'pending' });
-  await f.catchUp();
-  assert.is(f.totals.paid, 0, 'pending is not an end');
-  await store.audit({ kind: 'payment.state', orderId: 'P1', from: 'pending', to: 'succeeded' });
-  await store.audit({ kind: 'payment.accepted', orderId: 'P2', amount: 100 });
-  await store.audit({ kind: 'payment.state', orderId: 'P2', from: 'accepted', to: 'failed' });
+  assert.is(f.lastReload(), null);
+  await store.audit({ kind: 'rules.reloaded', devices: 8, messages: 12, dropped: 1 });
+  await store.audit({ kind: 'slots.applied', dept: 'INT', date: '2026-12-02', version: 3, device: 'receiver-01' });
   await store.audit({ kind: 'rules.reload_refused', problems: 'devices.yaml: line 3: bad\nmore' });
   await f.catchUp();
-  assert.is(f.totals.paid, 1);
-  assert.is(f.totals.failed, 1);
-  assert.is(f.totals.latencyCount, 2);
   assert.equal({ ...f.lastReload(), at: undefined }, { at: undefined, ok: false, problem: 'devices.yaml: line 3: bad' });
+  assert.equal({ ...f.receiverReport('INT'), at: undefined }, { at: undefined, dept: 'INT', date: '2026-12-02', version: 3, device: 'receiver-01' });
+  assert.is(f.receiverReport('PED'), undefined);
 });
 
-feed('after a restart the lists are seeded from the chain, the totals start at zero', async () => {
+feed('after a restart the lists are seeded from the chain, the per-device counts start at zero', async () => {
   const dir = await stores.tempDir();
   const first = await stores.openStore(dir);
   await first.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'bill.create', code: 'FORBIDDEN_TYPE' });
-  await first.audit({ kind: 'payment.accepted', orderId: 'P1', amount: 100 });
-  await first.audit({ kind: 'payment.state', orderId: 'P1', from: 'accepted', to: 'succeeded' });
   await first.close();
   const store = await stores.openStore(dir);
   const f = new AuditFeed(store, declared);
   await f.catchUp();
   assert.is(f.recentRefusals().length, 1);
-  assert.equal(f.totals, { paid: 0, failed: 0, latencyMsSum: 0, latencyCount: 0, refusals: 0 });
+  assert.is(f.gapRefusalsOf('kiosk-01'), 0);
 });
 
 feed('the list keeps the newest refusals only', async () => {
@@ -81,12 +73,12 @@ const history = suite('console history');
 
 history('points every 10 s of the side\'s clock, rates over the last minute, an hour kept', async () => {
   const clock = new ManualClock();
-  const reading: HistoryReading = { paid: 0, failed: 0, latencyMsSum: 0, latencyCount: 0, refusals: 0, openOrders: 0 };
+  const reading: HistoryReading = { paid: 0, failed: 0, latency: { msSum: 0, count: 0 }, refusals: 0, openOrders: 0 };
   const h = new History(clock, async () => ({ ...reading }), (err) => { throw err; });
   h.start();
   await clock.advance(0);
-  // Three payments of 2 s each and a refusal in the first 10 s, then nothing.
-  Object.assign(reading, { paid: 3, latencyMsSum: 6_000, latencyCount: 3, refusals: 1, openOrders: 2 });
+  // Three payments answered in 2 s each and a refusal in the first 10 s, then nothing.
+  Object.assign(reading, { paid: 3, latency: { msSum: 6_000, count: 3 }, refusals: 1, openOrders: 2 });
   await clock.advance(CONSOLE_HISTORY_LIMITS.everyMs);
   let last = h.recent().at(-1)!;
   assert.equal({ ...last, t: 0 }, { t: 0, paymentsPerMin: 3, failedPerMin: 0, latencyMs: 2_000, refusalsPerMin: 1, openOrders: 2 });
@@ -95,6 +87,13 @@ history('points every 10 s of the side\'s clock, rates over the last minute, an 
   assert.is(last.paymentsPerMin, 0, 'a minute later the rate is back to nothing');
   assert.is(last.latencyMs, null);
   assert.is(last.openOrders, 2, 'a level stays');
+  // The outer side away: no latency; back after a restart, its totals start again.
+  reading.latency = null;
+  await clock.advance(CONSOLE_HISTORY_LIMITS.everyMs);
+  assert.is(h.recent().at(-1)!.latencyMs, null);
+  reading.latency = { msSum: 500, count: 1 };
+  await clock.advance(CONSOLE_HISTORY_LIMITS.everyMs);
+  assert.is(h.recent().at(-1)!.latencyMs, 500);
   await clock.advance(2 * 3_600_000);
   assert.is(h.recent().length, CONSOLE_HISTORY_LIMITS.points);
   const points = h.recent();

@@ -11,8 +11,8 @@ import { StatementRequester, type StatementHandlers } from '../reconcile/stateme
 import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
-import type { ConsoleData } from './console/snapshot.js';
 import type { DeviceRoutesSource } from './devices.js';
+import type { ManagementRoutes } from './observability.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -26,7 +26,7 @@ export interface QuerySide {
 // Synchronous, so that the channel can attach before anything listens.
 export function createQuerySide(o: {
   store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>; devices?: DeviceRoutesSource;
-  console?: ConsoleData;
+  routes?: ManagementRoutes;
 }): QuerySide {
   const clock = o.now ? { now: o.now } : {};
   const statements = new StatementRequester(undefined, o.clock);
@@ -45,7 +45,7 @@ export function createQuerySide(o: {
         management = await startManagement({
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}), ...(o.devices ? { devices: o.devices } : {}),
-          ...(o.console ? { console: o.console } : {}),
+          ...(o.routes ? { routes: o.routes } : {}),
         });
       } catch (err) {
         // Payments matter more than queries: the gateway runs on without its query API.

@@ -6,8 +6,9 @@
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
-//   GET  /v1/console, and the console's page at /                   read token (the page: none)
 //   GET  /v1/devices, POST /v1/rules/reload                         devices.ts
+//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     observability.ts
+//   GET  /, /console, /v1/console (read token)                     console/routes.ts, through `routes`
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -27,9 +28,8 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
-import { CONSOLE_SNAPSHOT_PATH, serveConsoleFile } from './console/routes.js';
-import type { ConsoleData } from './console/snapshot.js';
 import { deviceRoute, RulesReloadRefused, type DeviceRoutesSource } from './devices.js';
+import type { ManagementRoutes } from './observability.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -66,12 +66,12 @@ export interface ManagementOptions {
   retention: Retention;
   // Retries a declined refund; refuses with RefundRetryRefused.
   retryRefund?: (id: string) => Promise<unknown>;
-  console?: ConsoleData; // the web console's figures (console/)
   devices?: DeviceRoutesSource;
   log: Logger;
   // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
   limits?: Partial<ManagementLimits>;
   now?: () => number;
+  routes?: ManagementRoutes; // metrics and health, answered before the JSON API
 }
 
 export interface RunningManagement {
@@ -101,7 +101,8 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   }, (req, res) => {
-    if (serveConsoleFile(req, res)) return;
+    const other = opts.routes?.(req, tokens.check(req.headers.authorization));
+    if (other) return void other.then((a) => res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) }).end(req.method === 'HEAD' ? undefined : a.body));
     void handle(opts, tokens, req).then(
       (body) => send(res, 200, body),
       (err: unknown) => fail(opts.log, res, err),
@@ -146,10 +147,6 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
   if (url.pathname === '/v1/reconcile') {
     allow(req, 'POST');
     return runReconcile(opts, url.searchParams);
-  }
-  if (url.pathname === CONSOLE_SNAPSHOT_PATH && opts.console) {
-    allow(req, 'GET');
-    return opts.console.snapshot();
   }
   if (url.pathname === '/v1/audit/verify') {
     allow(req, 'GET');

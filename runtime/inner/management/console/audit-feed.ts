@@ -1,11 +1,13 @@
-// What the console shows of recent events, read from the audit chain, which already has
-// every one of them (invariant 5: every refusal is audited; so is every payment's
-// acceptance and final state, every rule reload, every receiver's report). Reading the
-// chain's tail, rather than hooking the gap and the broker, keeps one record of each
-// event and costs the parts that make them nothing.
+// The console's lists of recent events, read from the audit chain, which already has
+// every one of them (invariant 5: every refusal is audited; so is every rule reload and
+// every receiver's report). The metrics count these events (metrics/audit-tap.ts); the
+// console needs the events themselves, newest first, and the one figure no metric has
+// (labels never name a device): how many of a device's messages the gap refused.
+// Reading the chain's tail, rather than hooking the gap and the broker, keeps one
+// record of each event and costs the parts that make them nothing.
 //
 // Only fields that cannot identify a patient are kept: codes, device ids, declared
-// message types, topic roots, order ids, times. Never a payload, a request id or a path.
+// message types, topic roots, times. Never a payload, a request id or a path.
 import type { Store } from '../../store/store.js';
 import type { AuditEntry } from '../../store/audit.js';
 import { KEYSPACE } from '../../store/keyspace.js';
@@ -15,11 +17,8 @@ export const CONSOLE_FEED_LIMITS = Object.freeze({
   refusalsKept: 50,
   // Audit entries read in one catch-up. At the tail read every 2 s this covers
   // 2,500 entries a second, more than the gateway writes at full load; a longer burst
-  // skips the oldest (the console's figures are a view, the chain stays whole).
+  // skips the oldest (the console's lists are a view, the chain stays whole).
   entriesPerReadMax: 5_000,
-  // Accepted orders remembered for their latency until their final state. An order
-  // older than the oldest kept is simply not measured.
-  ordersInFlightMax: 10_000,
 });
 
 export interface Refusal {
@@ -45,32 +44,20 @@ export interface ReceiverReport {
   device: string;
 }
 
-// Running totals since the inner side started; the history samples differences of them.
-export interface FeedTotals {
-  paid: number; // orders that became succeeded
-  failed: number; // orders that became failed
-  latencyMsSum: number; // accepted → final, of the orders counted in latencyCount
-  latencyCount: number;
-  refusals: number;
-}
-
-const FINAL = new Set(['succeeded', 'failed']);
 const TOPIC_ROOTS = new Set(['dev', 'dept', 'slots', '$SYS']);
 
 export class AuditFeed {
   private lastSeq = 0;
+  private seeded = false;
   private readonly refusals: Refusal[] = [];
-  private readonly inFlight = new Map<string, number>(); // orderId → accepted at (ms)
   private readonly gapRefusalsByDevice = new Map<string, number>();
   private readonly receivers = new Map<string, ReceiverReport>();
   private reload: RuleReload | null = null;
   private reading: Promise<void> | null = null;
-  private seeded = false;
-  readonly totals: FeedTotals = { paid: 0, failed: 0, latencyMsSum: 0, latencyCount: 0, refusals: 0 };
 
   // `declared`: the message types of the current rules; any other type a device put in
   // a topic is its own text and is not repeated.
-  constructor(private readonly store: Store, private readonly declared: () => ReadonlySet<string>) {}
+  constructor(private readonly store: Store, private readonly declared: () => { has(type: string): boolean }) {}
 
   // Reads what was appended since the last call; concurrent callers share one read.
   catchUp(): Promise<void> {
@@ -99,8 +86,8 @@ export class AuditFeed {
   }
 
   private async read(): Promise<void> {
-    // The first read after a start seeds the lists (refusals, the last reload) from the
-    // chain's tail but not the running totals: those count from the start.
+    // The first read after a start seeds the lists from the chain's tail, but not the
+    // per-device counts: those count from the start, as the roster's do.
     const seeding = !this.seeded;
     this.seeded = true;
     const head = this.store.auditHead.seq;
@@ -110,35 +97,22 @@ export class AuditFeed {
     });
     const fresh = rows.map(([, entry]) => entry).filter((e) => e.seq > this.lastSeq).reverse();
     for (const entry of fresh) this.take(entry, seeding);
-    if (fresh.length > 0) this.lastSeq = fresh[fresh.length - 1]!.seq;
-    else this.lastSeq = head;
+    this.lastSeq = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : head;
   }
 
   private take(entry: AuditEntry, seeding: boolean): void {
     const e = entry.event as Record<string, unknown>;
     const kind = e.kind as string;
-    const atMs = Date.parse(entry.ts);
     if (kind === 'gap.refused') {
       const type = String(e.type ?? '');
-      this.refused({ at: entry.ts, code: String(e.code ?? ''), device: String(e.device ?? ''), topicKind: this.declared().has(type) ? type : '(undeclared type)' }, seeding);
+      const device = String(e.device ?? '');
+      this.refused({ at: entry.ts, code: String(e.code ?? ''), device, topicKind: this.declared().has(type) ? type : '(undeclared type)' });
+      if (!seeding) this.gapRefusalsByDevice.set(device, (this.gapRefusalsByDevice.get(device) ?? 0) + 1);
     } else if (kind.startsWith('acl.denied.')) {
       this.refused({
         at: entry.ts, code: kind, device: String(e.device ?? ''), topicKind: topicRoot(e.topic),
         ...(typeof e.reason === 'string' ? { reason: e.reason.slice(0, 60) } : {}),
-      }, seeding);
-    } else if (kind === 'payment.accepted' && typeof e.orderId === 'string') {
-      if (this.inFlight.size >= CONSOLE_FEED_LIMITS.ordersInFlightMax) this.inFlight.delete(this.inFlight.keys().next().value!);
-      this.inFlight.set(e.orderId, atMs);
-    } else if (kind === 'payment.state' && typeof e.orderId === 'string' && FINAL.has(String(e.to))) {
-      const accepted = this.inFlight.get(e.orderId);
-      this.inFlight.delete(e.orderId);
-      if (seeding) return;
-      if (e.to === 'succeeded') this.totals.paid += 1;
-      else this.totals.failed += 1;
-      if (accepted !== undefined) {
-        this.totals.latencyMsSum += Math.max(0, atMs - accepted);
-        this.totals.latencyCount += 1;
-      }
+      });
     } else if (kind === 'rules.reloaded') {
       this.reload = { at: entry.ts, ok: true, ...(typeof e.dropped === 'number' ? { dropped: e.dropped } : {}) };
     } else if (kind === 'rules.reload_refused') {
@@ -148,12 +122,9 @@ export class AuditFeed {
     }
   }
 
-  private refused(refusal: Refusal, seeding: boolean): void {
+  private refused(refusal: Refusal): void {
     this.refusals.unshift(refusal);
     if (this.refusals.length > CONSOLE_FEED_LIMITS.refusalsKept) this.refusals.length = CONSOLE_FEED_LIMITS.refusalsKept;
-    if (seeding) return;
-    this.totals.refusals += 1;
-    if (!refusal.code.startsWith('acl.')) this.gapRefusalsByDevice.set(refusal.device, (this.gapRefusalsByDevice.get(refusal.device) ?? 0) + 1);
   }
 }
 

@@ -18,9 +18,9 @@ interface Snapshot {
   startedAt: string;
   outer: { connected: boolean; breaker: string | null };
   devices: Array<{ id: string; role: string; dept: string | null; online: boolean; enabled: boolean; lastSeenAt: string | null; brokerRefusals: number; gapRefusals: number }>;
-  payments: { now: Point; openOrders: number; openOrdersMore: boolean; recent: Array<{ orderId: string; status: string; amount: number; currency: string; method: string; createdAt: string; updatedAt: string }> };
+  payments: { now: Point; openOrders: number; recent: Array<{ orderId: string; status: string; amount: number; currency: string; method: string; createdAt: string; updatedAt: string }> };
   slots: { date: string; departments: Array<{ dept: string; name: string; sessions: Array<{ session: string; capacity: number; booked: number; held: number; remaining: number; closed: boolean; overCapacity: boolean }>; receiver: { at: string; version: number; device: string; date: string } | null }> };
-  dispatch: Array<{ dept: string; name: string; waiting: number; waitingMore: boolean; listening: number }>;
+  dispatch: Array<{ dept: string; name: string; waiting: number; listening: number }>;
   refusals: Array<{ at: string; code: string; device: string; topicKind: string; reason?: string }>;
   audit: { head: { seq: number; hash: string }; lastVerify: { at: string; ok: boolean; entries: number; problem?: string } | null };
   firewall: { state: string; note: string };
@@ -187,7 +187,7 @@ function render(s: Snapshot): void {
   ))), 'No departments in departments.yaml.');
   fillTable('dispatch', s.dispatch.map((d) => row(
     cell(deptName(d)),
-    cell(d.waiting === 0 ? '0' : pill(d.waitingMore ? `${d.waiting}+` : String(d.waiting), d.listening === 0 ? 'bad' : 'warn'), 'num'),
+    cell(d.waiting === 0 ? '0' : pill(String(d.waiting), d.listening === 0 ? 'bad' : 'warn'), 'num'),
     cell(d.listening, 'num'),
   )), 'No departments.');
   renderChecks(s);
@@ -199,7 +199,7 @@ function renderStatus(s: Snapshot): void {
     ? tile('Outer side', 'connected', 'ok', 'payments can reach the payment server')
     : tile('Outer side', 'AWAY', 'bad', 'orders wait in the journal until it returns'));
   const breaker = s.outer.breaker;
-  tiles.push(breaker === null ? tile('Payment breaker', 'not reported', 'idle', 'the outer side has not sent its figures')
+  tiles.push(breaker === null ? tile('Payment breaker', 'unknown', 'idle', s.outer.connected ? 'the outer side has not sent its figures yet' : 'the outer side is away')
     : breaker === 'closed' ? tile('Payment breaker', 'closed', 'ok', 'payment server answering')
       : tile('Payment breaker', breaker.toUpperCase(), 'bad', 'the payment server is failing; orders are held'));
   const v = s.audit.lastVerify;
@@ -227,8 +227,8 @@ function renderPayments(s: Snapshot): void {
   $('payments').replaceChildren(
     figure(String(p.now.paymentsPerMin), 'payments ended in the last minute'),
     figure(String(p.now.failedPerMin), 'of them failed'),
-    figure(p.now.latencyMs === null ? '—' : seconds(p.now.latencyMs), 'mean time to a final answer'),
-    figure(`${p.openOrders}${p.openOrdersMore ? '+' : ''}`, 'open orders (in the journal)'),
+    figure(p.now.latencyMs === null ? '—' : seconds(p.now.latencyMs), 'payment server answer time (mean, last minute)'),
+    figure(String(p.openOrders), 'open orders (in the journal)'),
   );
   const tone = (status: string): Tone => status === 'succeeded' ? 'ok' : status === 'failed' ? 'bad' : status === 'unknown' ? 'warn' : 'idle';
   fillTable('orders', p.recent.map((o) => row(
@@ -289,7 +289,7 @@ function renderCharts(s: Snapshot): void {
   const nowMs = Date.parse(s.at);
   $('charts').replaceChildren(
     chart('Payments per minute', points, (p) => p.paymentsPerMin, nowMs, String),
-    chart('Payment latency (mean, s)', points, (p) => p.latencyMs === null ? null : p.latencyMs / 1000, nowMs, (n) => n.toFixed(1)),
+    chart('Payment server answer time (mean, ms)', points, (p) => p.latencyMs, nowMs, (n) => String(Math.round(n))),
     chart('Refusals per minute', points, (p) => p.refusalsPerMin, nowMs, String),
     chart('Open orders', points, (p) => p.openOrders, nowMs, String),
   );

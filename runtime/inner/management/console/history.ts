@@ -1,6 +1,7 @@
 // The console's last hour: one point every 10 s of the inner side's clock, 360 points,
 // kept in memory so that a page opened now already draws the hour behind it. Each point
-// is read from the parts that own the figures at that instant; nothing is counted here.
+// is read from the metrics registry at that instant (running totals, levels); nothing is
+// counted here, the rates are differences of the registry's counters.
 import type { Clock, ClockTimer } from '../../../common/clock.js';
 
 export const CONSOLE_HISTORY_LIMITS = Object.freeze({
@@ -16,8 +17,10 @@ export const CONSOLE_HISTORY_LIMITS = Object.freeze({
 export interface HistoryReading {
   paid: number;
   failed: number;
-  latencyMsSum: number;
-  latencyCount: number;
+  // The payment server's answers to payments, as the outer side last reported them:
+  // null while there is no fresh report (the outer side away). The outer side's own
+  // totals, so they start again when it restarts.
+  latency: { msSum: number; count: number } | null;
   refusals: number;
   openOrders: number;
 }
@@ -26,7 +29,7 @@ export interface HistoryPoint {
   t: number; // ms since the epoch, the inner side's clock
   paymentsPerMin: number; // orders that ended (paid or failed) in the last minute
   failedPerMin: number;
-  latencyMs: number | null; // mean accepted → final of those, null when none ended
+  latencyMs: number | null; // mean time of the payment server's answers to payments in the last minute; null: none, or not reported
   refusalsPerMin: number;
   openOrders: number;
 }
@@ -85,15 +88,24 @@ export class History {
         break;
       }
     }
-    base ??= this.samples[0] ?? { ...s, paid: 0, failed: 0, latencyMsSum: 0, latencyCount: 0, refusals: 0 };
-    const ended = s.latencyCount - base.latencyCount;
+    base ??= this.samples[0] ?? { ...s, paid: 0, failed: 0, latency: { msSum: 0, count: 0 }, refusals: 0 };
     return {
       t: s.t,
       paymentsPerMin: s.paid + s.failed - base.paid - base.failed,
       failedPerMin: s.failed - base.failed,
-      latencyMs: ended > 0 ? Math.round((s.latencyMsSum - base.latencyMsSum) / ended) : null,
+      latencyMs: meanSince(s.latency, base.latency),
       refusalsPerMin: s.refusals - base.refusals,
       openOrders: s.openOrders,
     };
   }
+}
+
+// The mean of what was added between two readings of a running sum and count. A base
+// without a report (the outer side was away) or with more than now (it restarted)
+// counts from zero.
+function meanSince(now: HistoryReading['latency'], base: HistoryReading['latency']): number | null {
+  if (!now) return null;
+  const from = base && base.count <= now.count && base.msSum <= now.msSum ? base : { msSum: 0, count: 0 };
+  const count = now.count - from.count;
+  return count > 0 ? Math.round((now.msSum - from.msSum) / count) : null;
 }

@@ -5,9 +5,13 @@
 //   GET /console/console.css      its style sheet
 //   GET /console/console.js       its script (browser.ts, compiled)
 //   GET /v1/console               the snapshot (read token), see snapshot.ts
+// They reach the listener as one of its `routes` (server.ts), beside /metrics and the
+// health routes.
 import fs from 'node:fs';
-import type http from 'node:http';
+import { errorEntry, httpStatus } from '../../../common/errors.js';
+import type { ManagementRoutes, RawAnswer } from '../observability.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './page.js';
+import type { ConsoleData } from './snapshot.js';
 
 export const CONSOLE_SNAPSHOT_PATH = '/v1/console';
 
@@ -36,14 +40,27 @@ const FILES: Record<string, { type: string; body: string }> = {
   '/console/console.js': { type: 'text/javascript; charset=utf-8', body: SCRIPT },
 };
 
-// Answers a GET (or HEAD) of one of the console's files and says so; anything else is
-// left to the API's routes.
-export function serveConsoleFile(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const file = FILES[new URL(req.url ?? '/', 'http://management').pathname];
-  if (!file) return false;
-  req.resume();
-  res.writeHead(200, { ...PAGE_HEADERS, 'content-type': file.type, 'content-length': Buffer.byteLength(file.body) });
-  res.end(req.method === 'HEAD' ? undefined : file.body);
-  return true;
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): RawAnswer => ({
+  status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers }, body: JSON.stringify(body),
+});
+
+const refusal = (code: 'UNAUTHORIZED' | 'METHOD_NOT_ALLOWED' | 'INTERNAL', message: string, headers: Record<string, string> = {}): RawAnswer =>
+  json(httpStatus('management', code), { error: code, message }, headers);
+
+// The page's files for anyone; the snapshot for the read (or admin) token. Anything else
+// is left to the API's routes (undefined).
+export function consoleRoutes(data: ConsoleData, onError: (err: Error) => void): ManagementRoutes {
+  return (req, access) => {
+    const { pathname } = new URL(req.url ?? '/', 'http://management');
+    const file = FILES[pathname];
+    if (!file && pathname !== CONSOLE_SNAPSHOT_PATH) return undefined;
+    req.resume(); // none takes a body
+    if (req.method !== 'GET' && req.method !== 'HEAD') return Promise.resolve(refusal('METHOD_NOT_ALLOWED', 'use GET'));
+    if (file) return Promise.resolve({ status: 200, headers: { ...PAGE_HEADERS, 'content-type': file.type }, body: file.body });
+    if (!access) return Promise.resolve(refusal('UNAUTHORIZED', errorEntry('management', 'UNAUTHORIZED').message, { 'www-authenticate': 'Bearer' }));
+    return data.snapshot().then((snapshot) => json(200, snapshot), (err: Error) => {
+      onError(err);
+      return refusal('INTERNAL', 'internal error; see the gateway log');
+    });
+  };
 }

@@ -1,32 +1,34 @@
 // The console's one JSON snapshot (GET /v1/console): every figure read from the part
-// that owns it at the moment of the request. The parts are handed in by inner.ts as
-// ConsoleSources; this module only reads and shapes them, and keeps nothing of its own
-// but the history of sampled points and the audit feed's recent events.
+// that owns it at the moment of the request: the metrics registry (payments, refusals,
+// open orders, the outer side's breaker and latency, dispatch backlogs), the device
+// roster, the slot pools, the store's audit head and last verification. The parts are
+// handed in by inner.ts as ConsoleSources; this module only reads and shapes them, and
+// keeps nothing of its own but the sampled history and the audit feed's recent events.
 import type { Clock, ClockTimer } from '../../../common/clock.js';
 import type { HospitalDay } from '../../../common/hospital-day.js';
 import type { Logger } from '../../../common/logger.js';
 import type { DepartmentsRule } from '../../../rules/types.js';
 import type { DeviceEntry } from '../devices.js';
 import type { SlotsSnapshot } from '../../../../devices/protocol.js';
-import type { Store, AuditVerdict } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import type { Order } from '../../payments/order.js';
 import { KEYSPACE } from '../../store/keyspace.js';
-import { openPrefix } from '../../dispatch/records.js';
-import { MAX_OPEN_PER_DEPT } from '../../dispatch/limits.js';
+import type { InnerMetrics } from '../../metrics/registry.js';
+import type { LastVerify } from '../../metrics/state.js';
 import { AuditFeed, type Refusal, type RuleReload } from './audit-feed.js';
-import { CONSOLE_HISTORY_LIMITS, History, type HistoryPoint } from './history.js';
+import { CONSOLE_HISTORY_LIMITS, History, type HistoryPoint, type HistoryReading } from './history.js';
+import { RegistryFigures } from './figures.js';
 
 export const CONSOLE_LIMITS = Object.freeze({
-  // Open orders counted exactly up to this; beyond it the console says "more than".
-  openOrdersCountedMax: 10_000,
   // The newest orders shown in the payment flow.
   recentOrders: 8,
   // The audit tail is read this often on the side's clock, so that the running totals
   // keep up even when no page is open.
   feedEveryMs: 2_000,
   // The audit chain is verified when the side starts and then this often, so that the
-  // console always has a recent verdict (the management API's verify counts too). The
-  // walk reads the whole chain: once an hour is a small share of a disk's time.
+  // console (and ferry_audit_verify_ok) always has a recent verdict; every verify of the
+  // management API counts too. The walk reads the whole chain: once an hour is a small
+  // share of a disk's time.
   auditVerifyEveryMs: 3_600_000,
 });
 
@@ -36,9 +38,11 @@ export interface ConsoleSources {
   day: HospitalDay;
   clock: Clock;
   log: Logger;
+  metrics: InnerMetrics;
+  lastVerify: LastVerify; // the store's last verdict, as the metrics hold it
   devices(): DeviceEntry[]; // the roster, as GET /v1/devices lists it
   departments(): DepartmentsRule;
-  messageTypes(): ReadonlySet<string>;
+  messageTypes(): { has(type: string): boolean };
   outerConnected(): boolean; // the ferry channel to the outer side is up
   slots(pool: { dept: string; date: string }): Promise<SlotsSnapshot['sessions']>; // the retained snapshot's counts
   listening(dept: string): number; // workstations subscribed to the department's inbox
@@ -55,11 +59,10 @@ export interface ConsoleSnapshot {
   payments: {
     now: HistoryPoint;
     openOrders: number;
-    openOrdersMore: boolean;
     recent: Array<{ orderId: string; status: string; amount: number; currency: string; method: string; createdAt: string; updatedAt: string }>;
   };
   slots: { date: string; departments: Array<{ dept: string; name: string; sessions: SlotsSnapshot['sessions']; receiver: { at: string; version: number; device: string; date: string } | null }> };
-  dispatch: Array<{ dept: string; name: string; waiting: number; waitingMore: boolean; listening: number }>;
+  dispatch: Array<{ dept: string; name: string; waiting: number; listening: number }>;
   refusals: readonly Refusal[];
   audit: { head: { seq: number; hash: string }; lastVerify: { at: string; ok: boolean; entries: number; problem?: string } | null };
   firewall: { state: 'not checked here'; note: string };
@@ -70,11 +73,13 @@ export interface ConsoleSnapshot {
 export class ConsoleData {
   readonly feed: AuditFeed;
   readonly history: History;
+  private readonly figures: RegistryFigures;
   private feedTimer: ClockTimer | undefined;
   private verifyTimer: ClockTimer | undefined;
 
   constructor(private readonly s: ConsoleSources) {
     this.feed = new AuditFeed(s.store, s.messageTypes);
+    this.figures = new RegistryFigures(s.metrics);
     this.history = new History(s.clock, () => this.reading(), (err) => s.log.warn({ err: err.message }, 'console history point not sampled'));
   }
 
@@ -102,20 +107,18 @@ export class ConsoleData {
     const today = s.day.dayOf(nowMs);
     const rules = s.departments();
     const departments = [...rules.departments.values()];
-    const [now, open, recent, slots, dispatch] = await Promise.all([
+    const [now, breaker, backlog, recent, slots] = await Promise.all([
       this.history.now(),
-      this.openOrders(),
+      this.breaker(),
+      this.figures.byLabel('ferry_dispatch_backlog', 'dept'),
       s.store.list<Order>(KEYSPACE.order.prefix, { reverse: true, limit: CONSOLE_LIMITS.recentOrders }),
       Promise.all(departments.map(async (d) => {
         const sessions = await s.slots({ dept: d.code, date: today });
         const r = this.feed.receiverReport(d.code);
         return { dept: d.code, name: d.name, sessions, receiver: r ? { at: r.at, version: r.version, device: r.device, date: r.date } : null };
       })),
-      Promise.all(departments.map(async (d) => {
-        const waiting = (await s.store.list(openPrefix(d.code), { limit: MAX_OPEN_PER_DEPT })).length;
-        return { dept: d.code, name: d.name, waiting, waitingMore: waiting >= MAX_OPEN_PER_DEPT, listening: s.listening(d.code) };
-      })),
     ]);
+    const dispatch = departments.map((d) => ({ dept: d.code, name: d.name, waiting: backlog.get(d.code) ?? 0, listening: s.listening(d.code) }));
     const devices = s.devices().map((d) => ({
       id: d.id, role: d.role, dept: d.dept, online: d.online, enabled: d.enabled, lastSeenAt: d.lastSeenAt,
       brokerRefusals: d.refusals.connect + d.refusals.publish + d.refusals.subscribe, gapRefusals: this.feed.gapRefusalsOf(d.id),
@@ -123,16 +126,16 @@ export class ConsoleData {
     return {
       at: new Date(nowMs).toISOString(),
       startedAt: new Date(s.startedAt).toISOString(),
-      outer: { connected: s.outerConnected(), breaker: null },
+      outer: { connected: s.outerConnected(), breaker },
       devices,
       payments: {
-        now, openOrders: Math.min(open, CONSOLE_LIMITS.openOrdersCountedMax), openOrdersMore: open > CONSOLE_LIMITS.openOrdersCountedMax,
+        now, openOrders: now.openOrders,
         recent: recent.map(([, o]) => ({ orderId: o.orderId, status: o.status, amount: o.amount, currency: o.currency, method: o.method, createdAt: o.createdAt, updatedAt: o.updatedAt })),
       },
       slots: { date: today, departments: slots },
       dispatch,
       refusals: this.feed.recentRefusals(),
-      audit: { head: s.store.auditHead, lastVerify: verifyOf(s.store.lastVerify) },
+      audit: { head: s.store.auditHead, lastVerify: verifyOf(s.lastVerify) },
       firewall: {
         state: 'not checked here',
         note: 'The gateway runs without root and does not run nft: check the firewall with `ferry firewall verify` (as root, or from monitoring).',
@@ -142,15 +145,31 @@ export class ConsoleData {
     };
   }
 
-  // The journal holds exactly the orders that are not final (payments/order.ts).
-  private async openOrders(): Promise<number> {
-    const rows = await this.s.store.listRaw(KEYSPACE.journal.prefix, [], { limit: CONSOLE_LIMITS.openOrdersCountedMax + 1 });
-    return rows.length;
+  // The breaker's state from the outer side's last fresh report, or null without one.
+  private async breaker(): Promise<string | null> {
+    const states = await this.figures.series('ferry_payment_server_breaker_state');
+    const current = states.find((v) => v.value === 1);
+    return current ? String(current.labels.state) : null;
   }
 
-  private async reading() {
-    await this.feed.catchUp();
-    return { ...this.feed.totals, openOrders: await this.openOrders() };
+  // One point's figures, from the registry (and the roster for the broker's refusals).
+  private async reading(): Promise<HistoryReading> {
+    const f = this.figures;
+    const [paid, failed, gapRefused, openOrders, sum, count] = await Promise.all([
+      f.total('ferry_payments_total', { status: 'succeeded' }),
+      f.total('ferry_payments_total', { status: 'failed' }),
+      f.total('ferry_gap_refused_total'),
+      f.total('ferry_orders_open'),
+      f.total('ferry_payment_server_request_duration_seconds', { operation: 'payment' }, '_sum'),
+      f.total('ferry_payment_server_request_duration_seconds', { operation: 'payment' }, '_count'),
+    ]);
+    const brokerRefused = this.s.devices().reduce((n, d) => n + d.refusals.connect + d.refusals.publish + d.refusals.subscribe, 0);
+    return {
+      paid: paid ?? 0, failed: failed ?? 0,
+      latency: sum === undefined || count === undefined ? null : { msSum: sum * 1000, count },
+      refusals: (gapRefused ?? 0) + brokerRefused,
+      openOrders: openOrders ?? 0,
+    };
   }
 
   private async verify(): Promise<void> {
@@ -162,11 +181,11 @@ export class ConsoleData {
   }
 }
 
-function verifyOf(last: { at: string; verdict: AuditVerdict } | null): ConsoleSnapshot['audit']['lastVerify'] {
-  if (!last) return null;
-  const { verdict } = last;
+function verifyOf(last: LastVerify): ConsoleSnapshot['audit']['lastVerify'] {
+  const v = last.verdict;
+  if (!v) return null;
   return {
-    at: last.at, ok: verdict.ok, entries: verdict.entries,
-    ...(verdict.firstBroken ? { problem: `entry ${verdict.firstBroken.seq}: ${verdict.firstBroken.reason}` } : {}),
+    at: new Date(v.atMs).toISOString(), ok: v.ok, entries: v.entries,
+    ...(v.firstBroken ? { problem: `entry ${v.firstBroken.seq}: ${v.firstBroken.reason}` } : {}),
   };
 }
