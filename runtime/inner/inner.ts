@@ -40,7 +40,7 @@ import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { Observability } from './metrics/observability.js';
 import type { InnerMetrics } from './metrics/registry.js';
-import type { Readiness } from './management/observability.js';
+import type { Readiness } from './management/monitoring.js';
 
 export interface InnerOptions {
   rules: Rules;

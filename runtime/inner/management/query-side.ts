@@ -11,7 +11,7 @@ import { StatementRequester, type StatementHandlers } from '../reconcile/stateme
 import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
-import type { ManagementRoutes } from './observability.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 export interface QuerySide {
   reconciler: Reconciler;

@@ -6,7 +6,7 @@
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
-//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     observability.ts
+//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     monitoring.ts
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -26,7 +26,7 @@ import { QUERY_KINDS, type QueryKindName } from './columns.js';
 import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
-import type { ManagementRoutes } from './observability.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:

@@ -9,7 +9,7 @@ import { ProcessFigures } from '../../common/process-figures.js';
 import type { MetricsRecord } from '../../channel/records.js';
 import type { Rules } from '../../rules/types.js';
 import type { RunningBroker } from '../broker/broker.js';
-import { observabilityRoutes, type ManagementRoutes, type Readiness } from '../management/observability.js';
+import { monitoringRoutes, type ManagementRoutes, type Readiness } from '../management/monitoring.js';
 import type { AuditEvent, Store } from '../store/store.js';
 import { auditCounter } from './audit-tap.js';
 import { OuterReport } from './outer-report.js';
@@ -63,7 +63,7 @@ export class Observability {
         rules: () => ({ messages: p.rules().messages.size, devices: p.rules().devices.size, lastReload: this.lastReload }),
       })),
     };
-    this.routes = observabilityRoutes({ metrics: this.metrics, readiness: this.readiness, log: p.log.child({ part: 'management' }) });
+    this.routes = monitoringRoutes({ metrics: this.metrics, readiness: this.readiness, log: p.log.child({ part: 'management' }) });
   }
 
   // Counts what devices publish and what the gateway publishes through aedes; returns the
