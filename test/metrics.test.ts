@@ -143,4 +143,49 @@ test('/readyz is 503 naming the channel while the outer side is down, and 200 ag
   assert.ok(inner.json.checks.every((c: { side: string }) => c.side === 'inner'));
 });
 
+test('while the payment server is down the scrape shows the open breaker, the errors by kind and the waiting order, and /readyz/outer names the breaker', async () => {
+  const down = await startTestGateway({
+    replyWaitMs: 300,
+    outerTuning: { metricsIntervalMs: 100, breakerFailureThreshold: 2, breakerCoolDownMs: 500, retryBaseMs: 20, retryMaxMs: 50 },
+  });
+  const scrapeDown = async (ready: (s: Scrape) => boolean, what: string): Promise<Scrape> => {
+    let last: Scrape | undefined;
+    await waitFor(async () => ready((last = await scrape(down))), 10_000, what);
+    return last!;
+  };
+  const ready = async (route: string) => {
+    const res = await fetch(`${managementUrl(down)}${route}`, { signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, json: await res.json() as { notReady?: string[] } };
+  };
+  try {
+    await down.sim.setFaults({ down: true });
+    const desk = await down.device('billing-01');
+    const created = await desk.request('bill.create', { patientId: 'P-M-3', reference: 'M-DOWN-1', items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    const billId = (created.body as { billId: string }).billId;
+    const kiosk = await down.device('kiosk-01');
+    const paid = kiosk.waitFor((m: Reply) => m.type === 'payment.result' && (m.body as { status: string }).status === 'succeeded', 20_000);
+    const first = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' });
+    assert.is((first.body as { status: string }).status, 'pending');
+
+    const open = await scrapeDown((s) => s.value('ferry_payment_server_breaker_state', { state: 'open' }) === 1, 'the breaker open');
+    assert.ok(open.value('ferry_payment_server_errors_total', { kind: 'network' }) >= 2, 'the refused connections counted as network errors');
+    assert.is(open.value('ferry_payment_server_errors_total', { kind: 'timeout' }), 0);
+    assert.is(open.value('ferry_orders_open'), 1);
+    assert.ok(open.value('ferry_orders_oldest_open_age_seconds') > 0, 'the waiting order has an age');
+    const outer = await ready('/readyz/outer');
+    assert.is(outer.status, 503);
+    assert.equal(outer.json.notReady, ['outer.breaker']);
+    assert.is((await ready('/readyz/inner')).status, 200, 'the inner side is ready: the order waits in the journal');
+
+    await down.sim.setFaults({ down: false });
+    await paid;
+    const closed = await scrapeDown((s) => s.value('ferry_payment_server_breaker_state', { state: 'closed' }) === 1 && s.value('ferry_orders_open') === 0, 'the breaker closed');
+    assert.is(closed.value('ferry_payments_total', { method: 'code', status: 'succeeded' }), 1);
+    assert.is(closed.value('ferry_orders_oldest_open_age_seconds'), 0);
+    assert.is((await ready('/readyz')).status, 200);
+  } finally {
+    await down.close();
+  }
+});
+
 test.run();

@@ -8,7 +8,7 @@ import { changedKeys } from '../rules/gateway-changes.js';
 import { loadRules } from '../rules/load.js';
 import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
-import { CHANNEL, type MetricsRecord } from '../channel/records.js';
+import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
 import { Store } from './store/store.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -40,13 +40,9 @@ import { createQuerySide, type QuerySide } from './management/query-side.js';
 import { deviceListing, type ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
-import { ProcessFigures } from '../common/process-figures.js';
-import { InnerMetrics } from './metrics/registry.js';
-import { OuterReport } from './metrics/outer-report.js';
-import { auditCounter } from './metrics/audit-tap.js';
-import { LastVerify, readState } from './metrics/state.js';
-import { observabilityRoutes, type Readiness } from './management/observability.js';
-import { innerChecks } from './metrics/readiness.js';
+import { Observability } from './metrics/observability.js';
+import type { InnerMetrics } from './metrics/registry.js';
+import type { Readiness } from './management/monitoring.js';
 import { consoleRoutes } from './management/console/routes.js';
 import { ConsoleData } from './management/console/snapshot.js';
 
@@ -72,8 +68,8 @@ export interface RunningInner {
   sweeper: ExpirySweeper;
   dispatcher: Dispatcher;
   query: QuerySide;
-  // This side's registry, with the outer side's figures from the channel (README.md,
-  // "Metrics"), and the readiness of both sides ("Health").
+  // This side's registry, with the outer side's figures from the channel, and the
+  // readiness of both sides (README.md, "Operating Ferry").
   metrics: InnerMetrics;
   readiness: Readiness;
   socketPath: string;
@@ -91,20 +87,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const clock = now ? { now } : {};
   const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
   let broker: RunningBroker | undefined;
-  let devices = rules.devices;
-  let messages = rules.messages;
-  const metrics = new InnerMetrics();
-  const lastVerify = new LastVerify();
-  const countAudit = auditCounter(metrics, () => messages);
-  store.observe({
-    committed: countAudit,
-    synced: (writes, seconds) => {
-      metrics.observe('ferry_store_commit_duration_seconds', seconds);
-      metrics.observe('ferry_store_batch_writes', writes);
-    },
-    verified: (verdict, atMs) => lastVerify.verified(verdict, atMs),
-  });
-  const processFigures = new ProcessFigures(time);
+  let current: Rules = rules; // what a reload replaces
 
   // Rules that a reload replaces; the parts that read them ask for the current ones.
   let departments = rules.departments;
@@ -154,34 +137,26 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     seen: (id: string) => broker!.roster.seen(id),
     reloadRules,
   };
-  const outerReport = new OuterReport(time, () => link.connected);
-  outerReport.register(metrics);
-  readState(metrics, {
-    store, aedes: () => broker?.aedes, devices: () => devices, departments: currentDepartments, day,
-    now: () => (now ? now().getTime() : time.now()), process: processFigures, outer: outerReport,
-  }, lastVerify);
-  let lastReload: 'ok' | 'refused' | undefined;
-  const readiness: Readiness = {
-    checks: (side) => (side === 'outer' ? outerReport.checks() : innerChecks({ store, broker: () => broker, channel: () => link.connected,
-      rules: () => ({ messages: messages.size, devices: devices.size, lastReload }) })),
-  };
+  const observed = new Observability({
+    store, rules: () => current, broker: () => broker, outerConnected: () => link.connected, day, clock: time,
+    now: () => (now ? now().getTime() : time.now()), log,
+  });
   // The web console reads the parts as they are when asked; broker and dispatcher exist
   // by the time the management listener serves anything.
   const consoleData = new ConsoleData({
     store, day, clock: time, log: log.child({ part: 'console' }), startedAt: time.now(),
-    metrics, lastVerify,
+    metrics: observed.metrics, lastVerify: observed.lastVerify,
     devices: () => deviceListing(devicesSource).devices,
     departments: currentDepartments,
-    messageTypes: () => messages,
+    messageTypes: () => current.messages,
     outerConnected: () => link.connected,
     slots: (pool) => slots.sessions(pool),
     listening: (dept) => dispatcher?.listening(dept) ?? 0,
   });
-  const monitoring = observabilityRoutes({ metrics, readiness, log: log.child({ part: 'management' }) });
   const consolePages = consoleRoutes(consoleData, (err) => log.error({ err: err.stack }, 'console snapshot failed'));
   const query = createQuerySide({
     store, gateway: gw, log, day, ...clock, clock: time, devices: devicesSource,
-    routes: (req, access) => monitoring(req, access) ?? consolePages(req, access),
+    routes: (req, access) => observed.routes(req, access) ?? consolePages(req, access),
     retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id),
   });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
@@ -198,14 +173,13 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
     });
-    countMqtt(broker, metrics);
     // At once: a device may publish from the moment the broker listens.
-    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker: countingTracked(broker, metrics), log: log.child({ part: 'outbox' }) });
+    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker: observed.brokerStarted(broker), log: log.child({ part: 'outbox' }) });
     replies.connect(broker.publish, outbox);
     const channelLog = log.child({ part: 'channel' });
     channelServer = await listenChannel(socketPath, channelLog, (connection) => {
       connection.once('ready', () => {
-        const handlers = joinHandlers(link.attach(connection, payments), query.attach(connection), { metrics: (record: MetricsRecord) => outerReport.received(record) });
+        const handlers = joinHandlers(link.attach(connection, payments), query.attach(connection), observed.channelHandlers());
         connection.on('record', CHANNEL.receiver('inner', handlers, (err, record) => {
           channelLog.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
         }));
@@ -218,13 +192,13 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     link.close();
     answers.close();
     await store.close();
-    processFigures.close();
+    observed.close();
     throw err;
   }
   const running = new Dispatcher({
     store, aedes: broker.aedes, publish: broker.publish, log: log.child({ part: 'dispatch' }),
     redeliverAfterMs: triage.dispatch.redeliverAfterMs, clock: time,
-    onRedelivered: (dept, count) => metrics.count('ferry_dispatch_redeliveries_total', { dept }, count),
+    onRedelivered: (dept, count) => observed.redelivered(dept, count),
   });
   dispatcher = running;
   await slots.republishAll();
@@ -238,15 +212,12 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       fresh = loadRules(rules.dir);
     } catch (err) {
       const problems = (err as Error).message;
-      lastReload = 'refused';
       log.error({ problems }, 'rule files not reloaded: they do not load; the running rules stay');
       await store.audit({ kind: 'rules.reload_refused', problems: problems.slice(0, 2000) });
       return { ok: false, problems };
     }
     gap.replaceMessages(fresh.messages);
-    messages = fresh.messages;
-    devices = fresh.devices;
-    lastReload = 'ok';
+    current = fresh;
     departments = fresh.departments;
     triage = fresh.triage;
     running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
@@ -261,7 +232,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   }
 
   return {
-    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, metrics, readiness, socketPath,
+    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, metrics: observed.metrics, readiness: observed.readiness, socketPath,
     reloadRules,
     async close() {
       await query.close();
@@ -275,28 +246,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();
       await store.close();
-      processFigures.close();
-    },
-  };
-}
-
-// Messages devices publish to the gateway, and those it publishes (answers, dispatches,
-// slot pools: aedes's publishes without a client; $SYS is aedes's own).
-function countMqtt(broker: RunningBroker, metrics: InnerMetrics): void {
-  broker.aedes.on('publish', (packet, client) => {
-    if (client) metrics.count('ferry_mqtt_messages_received_total', {});
-    else if (!packet.topic.startsWith('$SYS')) metrics.count('ferry_mqtt_messages_sent_total', {});
-  });
-}
-
-// The outbox sends past aedes's publish (to one client, under a reserved packet id).
-function countingTracked(broker: RunningBroker, metrics: InnerMetrics): RunningBroker {
-  return {
-    ...broker,
-    sendTracked(clientId, topic, payload) {
-      const sent = broker.sendTracked(clientId, topic, payload);
-      if (sent) metrics.count('ferry_mqtt_messages_sent_total', {});
-      return sent;
+      observed.close();
     },
   };
 }

@@ -12,7 +12,7 @@ import { Retention } from '../retention/retention.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
 import type { DeviceRoutesSource } from './devices.js';
-import type { ManagementRoutes } from './observability.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 export interface QuerySide {
   reconciler: Reconciler;

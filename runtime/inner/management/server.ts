@@ -7,7 +7,7 @@
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
 //   GET  /v1/devices, POST /v1/rules/reload                         devices.ts
-//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     observability.ts
+//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     monitoring.ts
 //   GET  /, /console, /v1/console (read token)                     console/routes.ts, through `routes`
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
@@ -29,7 +29,7 @@ import type { QueryFilters } from './kinds.js';
 import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInputError, queryFiltersOf, queryPage } from './query.js';
 import { limitPerAddress } from '../../common/per-address-limit.js';
 import { deviceRoute, RulesReloadRefused, type DeviceRoutesSource } from './devices.js';
-import type { ManagementRoutes } from './observability.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:

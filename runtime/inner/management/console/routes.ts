@@ -9,7 +9,7 @@
 // health routes.
 import fs from 'node:fs';
 import { errorEntry, httpStatus } from '../../../common/errors.js';
-import type { ManagementRoutes, RawAnswer } from '../observability.js';
+import type { ManagementRoutes, RawAnswer } from '../monitoring.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './page.js';
 import type { ConsoleData } from './snapshot.js';
 

@@ -38,7 +38,7 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 const refusal = (code: 'UNAUTHORIZED' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND' | 'INTERNAL', message?: string, headers: Record<string, string> = {}): RawAnswer =>
   json(httpStatus('management', code), { error: code, message: message ?? errorEntry('management', code).message }, headers);
 
-export function observabilityRoutes(o: { metrics: InnerMetrics; readiness: Readiness; log: Logger }): ManagementRoutes {
+export function monitoringRoutes(o: { metrics: InnerMetrics; readiness: Readiness; log: Logger }): ManagementRoutes {
   return (req, access) => {
     const { pathname } = new URL(req.url ?? '/', 'http://management');
     const route = pathname === '/metrics' ? 'metrics' : pathname === '/healthz' ? 'healthz' : /^\/readyz(\/(inner|outer))?$/.exec(pathname);
