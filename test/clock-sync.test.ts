@@ -10,11 +10,12 @@ import { reportClockSync, systemClockProbe, type ClockReading, type CommandResul
 import { EXAMPLE_RULES, PROJECT_DIR, tempDir } from './helpers/gateway.js';
 
 const OUTER_MAIN = path.join(PROJECT_DIR, 'dist/runtime/outer/main.js');
-const PINO_WARN = 40;
-const PINO_INFO = 30;
+// JSON log lines name their level.
+const PINO_WARN = 'warn';
+const PINO_INFO = 'info';
 const WAIT_MS_MAX = 15_000;
 
-interface Line { level: number; msg: string; clock?: string; source?: string }
+interface Line { level: string; msg: string; clock?: string; source?: string }
 
 function captured(): { log: ReturnType<typeof createLogger>; lines: Line[] } {
   const lines: Line[] = [];

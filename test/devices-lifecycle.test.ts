@@ -19,6 +19,9 @@ const BAD_USER_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 // An installed box: the rule files belong to the service account.
 const OWNER = { uid: 65534, gid: 65534, mode: '640' };
+// The session is dropped as soon as the command's reload runs; the wait covers a CLI
+// process that starts slowly on a loaded machine, and ends at the drop.
+const SESSION_DROP_WAIT_MS = 30_000;
 
 let gw: TestGateway;
 let rulesDir: string;
@@ -51,7 +54,7 @@ function noTempFiles(): void {
 
 test('devices rotate prints a new secret once, drops the live session, refuses the old secret and accepts the new one', async () => {
   const live = await connectRaw(gw.mqttUrl, login('kiosk-02'));
-  const closed = closedWithin(live, 5000);
+  const closed = closedWithin(live, SESSION_DROP_WAIT_MS);
   try {
     const run = await devicesCli('rotate', 'kiosk-02');
     assert.is(run.code, 0, run.stderr);
@@ -84,7 +87,7 @@ test('a rotated device keeps its other sessions untouched: only its own is dropp
 
 test('devices disable drops the live session and refuses it; devices enable lets it in again', async () => {
   const live = await connectRaw(gw.mqttUrl, login('receiver-01'));
-  const closed = closedWithin(live, 5000);
+  const closed = closedWithin(live, SESSION_DROP_WAIT_MS);
   try {
     const off = await devicesCli('disable', 'receiver-01');
     assert.is(off.code, 0, off.stderr);
@@ -106,7 +109,7 @@ test('devices disable drops the live session and refuses it; devices enable lets
 
 test('devices remove deletes the entry, drops the live session, and the device is refused from then on', async () => {
   const live = await connectRaw(gw.mqttUrl, login('ws-ped-01'));
-  const closed = closedWithin(live, 5000);
+  const closed = closedWithin(live, SESSION_DROP_WAIT_MS);
   try {
     const run = await devicesCli('remove', 'ws-ped-01');
     assert.is(run.code, 0, run.stderr);
@@ -187,6 +190,18 @@ test('with the gateway stopped, devices list reads the file and says online stat
   assert.is(disable.code, 0, disable.stderr);
   assert.match(disable.stderr, /the gateway is not running .*the change applies at its next start/);
   assert.is(await refusalCode(gw.mqttUrl, login('kiosk-31', 'whatever')), BAD_USER_OR_PASSWORD, 'the running gateway was not told');
+  await gw.inner.reloadRules();
+});
+
+test('a change the running gateway refuses to apply (a token that is not the admin token) exits 1 and says so; the file keeps it', async () => {
+  const { read } = tokens(gw);
+  // kiosk-31 is disabled, in the file and in the running rules (the test before).
+  const run = await ferry(['devices', 'enable', 'kiosk-31', '--rules', rulesDir, '--url', url, '--token', read]);
+  assert.is(run.code, 1);
+  assert.match(run.stderr, /devices\.yaml is written, but the running gateway did not apply it: 403 FORBIDDEN.*admin token/);
+  assert.is(loadRules(rulesDir).devices.get('kiosk-31')!.disabled, false);
+  const listed = JSON.parse((await devicesCli('list', '--json')).stdout) as { devices: Array<{ id: string; applied: boolean }> };
+  assert.is(listed.devices.find((d) => d.id === 'kiosk-31')!.applied, false);
   await gw.inner.reloadRules();
 });
 

@@ -50,8 +50,8 @@ test('a declined refund raises an alert, and an operator retries it with the adm
   assert.ok(refundId, JSON.stringify(cancelled.body));
   await waitFor(async () => (await registration(registrationId)).status === 'refund_failed', 5000, 'the declined refund');
 
-  const alert = lines.findIndex((l) => l.level === 50 && l.registrationId === registrationId && l.refundId === refundId);
-  assert.ok(alert >= 0, `an error-level line names the registration and the refund: ${rawLines.filter((l) => l.includes('"level":50')).join('')}`);
+  const alert = lines.findIndex((l) => l.level === 'error' && l.registrationId === registrationId && l.refundId === refundId);
+  assert.ok(alert >= 0, `an error-level line names the registration and the refund: ${rawLines.filter((l) => l.includes('"level":"error"')).join('')}`);
   assert.not.ok(rawLines[alert]!.includes(PATIENT) || rawLines[alert]!.includes('patientId'), `no patient data in ${rawLines[alert]}`);
 
   // Without the admin token the retry is refused, and nothing changes.

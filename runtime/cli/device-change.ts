@@ -3,8 +3,8 @@
 // (for rotate: the new secret alone), stderr the notes.
 import { describeFailure } from '../rules/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandLine } from './command.js';
-import { CONNECTION_OPTIONS, UsageError } from './management-client.js';
-import { applyToRunningGateway, describeApplied } from './running-gateway.js';
+import { CONNECTION_OPTIONS } from './management-client.js';
+import { applyToRunningGateway, connectionUsageProblem, describeApplied } from './running-gateway.js';
 
 export const DEVICE_CHANGE_OPTIONS = { ...CONNECTION_OPTIONS, help: { type: 'boolean', short: 'h', default: false } } as const;
 
@@ -18,8 +18,9 @@ export async function runDeviceChange(
     process.stderr.write(`devices ${name}: expected one device ID\n\n${help}`);
     return EXIT_USAGE;
   }
-  if (values.token !== undefined && values['token-file'] !== undefined) {
-    process.stderr.write(`devices ${name}: ${new UsageError('give --token or --token-file, not both').message}\n`);
+  const wrong = connectionUsageProblem(values);
+  if (wrong) {
+    process.stderr.write(`devices ${name}: ${wrong}\n`);
     return EXIT_USAGE;
   }
   let stdout: string;

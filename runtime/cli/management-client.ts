@@ -23,6 +23,8 @@ export const CONNECTION_HELP = `  --url URL          the management API (default
   --rules DIR        rule files to read the defaults from (default ./rules)`;
 
 export class UsageError extends Error {}
+// gateway.yaml has no management API to ask.
+export class NoManagementError extends UsageError {}
 
 export interface Connection {
   url: string;
@@ -35,7 +37,7 @@ export function connection(v: { url?: string; token?: string; 'token-file'?: str
   let url = v.url;
   if (url === undefined || token === undefined) {
     const management = loadGatewayConfig(path.resolve(v.rules ?? './rules')).management;
-    if (!management) throw new UsageError('gateway.yaml has no management section: give --url and --token-file');
+    if (!management) throw new NoManagementError('gateway.yaml has no management section: give --url and --token-file');
     const host = management.host === '0.0.0.0' ? '127.0.0.1' : management.host.includes(':') ? `[${management.host}]` : management.host;
     url ??= `http://${host}:${management.port}`;
     token ??= admin ? management.adminToken : management.token;

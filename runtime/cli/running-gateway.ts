@@ -2,7 +2,7 @@
 // running gateway to apply it (POST /v1/rules/reload with the admin token, the same reload
 // as SIGHUP), and reading its device roster (GET /v1/devices). A gateway that does not
 // answer is taken as stopped: the file alone is the change, applied at its next start.
-import { ApiError, callApi, connection, type Connection } from './management-client.js';
+import { ApiError, callApi, connection, NoManagementError, type Connection } from './management-client.js';
 import type { DeviceListing } from '../inner/management/devices.js';
 
 // A reload reads a few small files; a management address that drops packets must not
@@ -11,7 +11,7 @@ export const RUNNING_GATEWAY_CALL_TIMEOUT_MS = 15_000;
 
 export const APPLY_HELP = `Applied without a restart: after writing devices.yaml the command asks the running
 gateway to reload its rules (POST /v1/rules/reload on the management API, with the
-admin token; the same reload as SIGHUP or systemctl reload ferry). The reload drops
+admin token; the same reload as SIGHUP or systemctl reload ferry-inner). The reload drops
 the live MQTT session of a device that is now disabled, removed or has a new secret.
 When the gateway is not running (the API does not answer), the change applies at its
 next start.`;
@@ -36,7 +36,9 @@ export async function applyToRunningGateway(values: ConnectionValues): Promise<A
   try {
     conn = connection(values, true);
   } catch (err) {
-    return { applied: false, running: false, note: `${(err as Error).message}; the change applies when the gateway reloads (systemctl reload ferry) or starts` };
+    // No API to ask: the file is the change. A bad --token-file is the operator's to fix.
+    if (err instanceof NoManagementError) return { applied: false, running: false, note: `${err.message}; the change applies when the gateway reloads (systemctl reload ferry-inner) or starts` };
+    return { applied: false, running: true, note: `devices.yaml is written, but the running gateway was not asked to apply it: ${(err as Error).message}` };
   }
   try {
     const answer = await callApi(conn, 'POST', '/v1/rules/reload', RUNNING_GATEWAY_CALL_TIMEOUT_MS) as { dropped: number };
@@ -46,7 +48,7 @@ export async function applyToRunningGateway(values: ConnectionValues): Promise<A
       return { applied: false, running: false, note: `the gateway is not running (no answer at ${conn.url}); the change applies at its next start` };
     }
     const hint = err instanceof ApiError && err.status === 403 ? ' (the reload needs the admin token: --token-file with management.adminToken)' : '';
-    return { applied: false, running: true, note: `devices.yaml is written, but the running gateway did not apply it: ${(err as Error).message}${hint}; run systemctl reload ferry, or restart it` };
+    return { applied: false, running: true, note: `devices.yaml is written, but the running gateway did not apply it: ${(err as Error).message}${hint}; run systemctl reload ferry-inner, or restart it` };
   }
 }
 
@@ -71,4 +73,11 @@ export async function readRoster(values: ConnectionValues): Promise<Roster> {
     if (err instanceof ApiError && err.code === 'UNREACHABLE') return { running: false, why: `the gateway is not running (no answer at ${conn.url})` };
     throw err;
   }
+}
+
+// A wrong connection command line, found before anything is written.
+export function connectionUsageProblem(values: ConnectionValues): string | null {
+  if (values.token !== undefined && values['token-file'] !== undefined) return 'give --token or --token-file, not both';
+  if (values.url !== undefined && !/^https?:\/\//.test(values.url)) return `--url must be an http(s) URL, not ${values.url}`;
+  return null;
 }

@@ -11,7 +11,7 @@ import { listenChannel } from '../channel/connection.js';
 import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
 import { Store } from './store/store.js';
-import { startBroker, type RunningBroker } from './broker/broker.js';
+import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
 import { OrderBook } from './payments/order-book.js';
 import { OuterLink } from './payments/link.js';
@@ -45,6 +45,7 @@ import type { InnerMetrics } from './metrics/registry.js';
 import type { Readiness } from './management/monitoring.js';
 import { consoleRoutes } from './management/console/routes.js';
 import { ConsoleData } from './management/console/snapshot.js';
+import { RefusalLog } from '../common/refusal-log.js';
 
 export interface InnerOptions {
   rules: Rules;
@@ -110,6 +111,10 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
   const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
+  const brokerLog = log.child({ part: 'broker' });
+  const deniedLog = new RefusalLog(brokerLog, time);
+  const gapLog = log.child({ part: 'gap' });
+  const gapRefusals = new RefusalLog(gapLog, time, { level: 'info' });
   const gap = new Gap({
     messages: rules.messages,
     handlers: [
@@ -120,7 +125,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       patientInfo({ store, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck({ store }),
     ],
-    store, log: log.child({ part: 'gap' }), replies, afterCommit: effects,
+    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals,
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });
@@ -165,10 +170,10 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   try {
     broker = await startBroker({
       host: gw.mqtt.host, port: gw.mqtt.port, ...(gw.mqtt.tls ? { tls: gw.mqtt.tls } : {}),
-      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: log.child({ part: 'broker' }), clock: time,
+      rulesDir: rules.dir, devices: rules.devices, roles: rules.roles, log: brokerLog, clock: time,
       onUp: (device, type, payload) => gap.receive(device, type, payload),
       onDenied: (event) => {
-        log.warn(event, 'denied');
+        deniedLog.refused(deniedKey(event), { action: event.action, device: event.device || undefined, remote: event.remote, reason: event.reason, topic: event.topic }, DENIED_MESSAGE[event.action]);
         store.audit({ kind: `acl.denied.${event.action}`, device: event.device, reason: event.reason, ...(event.topic ? { topic: event.topic } : {}) })
           .catch((err: Error) => log.error({ err: err.message }, 'audit of a denial failed'));
       },
@@ -186,6 +191,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       });
     }, time);
   } catch (err) {
+    deniedLog.flush();
+    gapRefusals.flush();
     await outbox?.close();
     await broker?.close();
     await sweeper.close();
@@ -245,8 +252,22 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       await outbox!.close();
       await new Promise<void>((resolve) => channelServer!.close(() => resolve()));
       await broker!.close();
+      deniedLog.flush();
+      gapRefusals.flush();
       await store.close();
       observed.close();
     },
   };
+}
+
+const DENIED_MESSAGE: Record<DeniedEvent['action'], string> = {
+  connect: 'CONNECT refused',
+  publish: 'publish refused by the ACL',
+  subscribe: 'subscribe refused by the ACL',
+};
+
+// Identical refusals share a line: a CONNECT by its remote address (a loop of bad
+// logins from one kiosk, or one scanner trying many ids), the others by device.
+function deniedKey(e: DeniedEvent): string {
+  return e.action === 'connect' ? `connect ${e.remote ?? '?'} ${e.reason}` : `${e.action} ${e.device} ${e.reason}`;
 }

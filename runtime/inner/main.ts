@@ -29,7 +29,8 @@ const inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir: pa
 stopOnSignals(log, 'inner side', () => inner.close());
 // `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
 // the TLS certificate files (renewed certificates at the same paths; connected devices
-// stay). Settings that need new sockets (ports, other TLS paths) still need a restart.
+// stay). gateway.yaml is read once: the reload logs each of its keys that changed, as
+// needing a restart. `ferry devices …` ask for the same reload through the management API.
 process.on('SIGHUP', () => {
   inner.reloadRules()
     .catch((err: Error) => log.error({ err: err.message }, 'rule reload failed'))

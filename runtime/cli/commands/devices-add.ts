@@ -3,7 +3,7 @@ import { describeFailure } from '../../rules/report.js';
 import { ROLES } from '../../rules/types.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 import { CONNECTION_OPTIONS } from '../management-client.js';
-import { APPLY_HELP, DEVICE_CONNECTION_HELP, applyToRunningGateway, describeApplied } from '../running-gateway.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, applyToRunningGateway, connectionUsageProblem, describeApplied } from '../running-gateway.js';
 
 const HELP = `Usage: ferry devices add ID --role ROLE [--dept DEPT] [--cert-fingerprint FP] [options]
 
@@ -64,6 +64,11 @@ async function run(args: string[]): Promise<number> {
   const [id, ...extra] = positionals;
   if (id === undefined || extra.length > 0 || values.role === undefined) {
     process.stderr.write(`devices add: expected one device ID and --role\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  const wrong = connectionUsageProblem(values);
+  if (wrong) {
+    process.stderr.write(`devices add: ${wrong}\n`);
     return EXIT_USAGE;
   }
   try {

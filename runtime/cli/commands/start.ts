@@ -24,7 +24,10 @@ export const command: Command = {
 Runs the gateway on the rule files: the inner (medical side) process with the MQTT
 broker, the gap and the store, and the outer (payment side) process with the relay.
 Both are restarted if they crash. SIGHUP makes the inner side re-read devices.yaml,
-roles.yaml and messages.yaml (kept as they were if the new files do not load). When gateway.yaml names no payment server
+roles.yaml and messages.yaml (kept as they were if the new files do not load); a
+changed gateway.yaml key is logged as needing a restart. On a terminal the log is
+readable lines; otherwise JSON lines, with a journald priority prefix (<N>) when stdout
+is the systemd journal. When gateway.yaml names no payment server
 (payment.url: null) and --payment-url is not given, the embedded payment-server
 simulator is started too, and the log says so. Refuses to start on bad rule files.
 

@@ -2,6 +2,7 @@
 // anything else in the gateway sees it (docs/design.md, "The medical-side contract"). Each refusal is
 // answered on the device's down topic with a code, a message and a JSON path, and
 // audited; each acceptance is audited in the same transaction as what it changes.
+import type { RefusalLog } from '../../common/refusal-log.js';
 import { createHash } from 'node:crypto';
 import type { ValidateFunction } from 'ajv';
 import { createBodyAjv } from '../../rules/body-schema.js';
@@ -27,6 +28,8 @@ export interface GapOptions {
   replies: Replies; // the down topics
   afterCommit: RunAfterCommit; // what an accepted request leaves to do
   now?: () => number;
+  // Where refusals are logged, rate-limited by device, type and code (default: a line each).
+  refusalLog?: RefusalLog;
 }
 
 interface CheckedMessage {
@@ -145,7 +148,11 @@ export class Gap {
 
   private async refuse(device: DeviceRule, type: string, requestId: string | undefined, err: unknown): Promise<void> {
     const e = err instanceof FerryError ? err : internal(err, this.opts.log);
-    this.opts.log.info({ device: device.id, type, id: requestId, code: e.code, path: e.path }, 'refused');
+    if (this.opts.refusalLog) {
+      this.opts.refusalLog.refused(`gap ${device.id} ${type} ${e.code}`, { device: device.id, type, code: e.code, path: e.path }, 'message refused by the gap');
+    } else {
+      this.opts.log.info({ device: device.id, type, id: requestId, code: e.code, path: e.path }, 'refused');
+    }
     await this.opts.store.audit({
       kind: 'gap.refused', device: device.id, type, code: e.code,
       ...(requestId ? { id: requestId } : {}), ...(e.path ? { path: e.path } : {}),
