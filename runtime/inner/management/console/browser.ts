@@ -1,32 +1,18 @@
 // The console's script, run in the browser (compiled by tsc beside the gateway's code
-// and served as /console/console.js). It imports nothing: the page must work offline.
+// and served as /console/console.js). It imports types only, which the compiler erases:
+// the page must work offline, from this one file.
 //
 // Live updates poll GET /v1/console every 2 s with fetch(), the bearer token in the
 // Authorization header. EventSource cannot send that header, and a streamed response
 // would be one request held open for hours against the management listener's request
 // and idle timeouts; a poll is one short request, survives a gateway restart without
 // any reconnect logic, and costs one small JSON answer per viewer every 2 s.
-export {};
-
 const POLL_MS = 2_000;
 const TOKEN_KEY = 'ferry.console.token';
 
-// The shape of GET /v1/console (runtime/inner/management/console/snapshot.ts).
-interface Point { t: number; paymentsPerMin: number; failedPerMin: number; latencyMs: number | null; refusalsPerMin: number; openOrders: number }
-interface Snapshot {
-  at: string;
-  startedAt: string;
-  outer: { connected: boolean; breaker: string | null };
-  devices: Array<{ id: string; role: string; dept: string | null; online: boolean; enabled: boolean; lastSeenAt: string | null; brokerRefusals: number; gapRefusals: number }>;
-  payments: { now: Point; openOrders: number; recent: Array<{ orderId: string; status: string; amount: number; currency: string; method: string; createdAt: string; updatedAt: string }> };
-  slots: { date: string; departments: Array<{ dept: string; name: string; sessions: Array<{ session: string; capacity: number; booked: number; held: number; remaining: number; closed: boolean; overCapacity: boolean }>; receiver: { at: string; version: number; device: string; date: string } | null }> };
-  dispatch: Array<{ dept: string; name: string; waiting: number; listening: number }>;
-  refusals: Array<{ at: string; code: string; device: string; topicKind: string; reason?: string }>;
-  audit: { head: { seq: number; hash: string }; lastVerify: { at: string; ok: boolean; entries: number; problem?: string } | null };
-  firewall: { state: string; note: string };
-  rules: { loadedAt: string; lastReload: { at: string; ok: boolean; dropped?: number; problem?: string } | null };
-  history: { everyMs: number; points: Point[] };
-}
+// The shape of GET /v1/console; a type-only import, erased from the compiled script.
+import type { ConsoleSnapshot as Snapshot } from './snapshot.js';
+import type { HistoryPoint as Point } from './history.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'idle';
 
