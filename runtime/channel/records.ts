@@ -9,7 +9,7 @@
 // description and an optional one-time wallet code; outcomes carry ids and statuses; a
 // refusal at the notification endpoint carries a reason, an address, a time and a count.
 // No row here has a field that could hold a patient's identity or what they entered.
-import { array, boolean, constant, integer, object, oneOf, optional, string, type Admitted } from './schema.js';
+import { array, boolean, byName, constant, integer, number, object, oneOf, optional, string, type Admitted } from './schema.js';
 import { defineChannel, RecordError, type AnyRecordOf, type Handlers, type HandledBy, type KindOf, type RecordOf, type Side } from './table.js';
 
 export { RecordError };
@@ -25,6 +25,26 @@ export const NOTIFY_REFUSAL_REASONS = [
   'NOT_FOUND', 'METHOD', 'TOO_LARGE', 'SIGNATURE_MISSING', 'SIGNATURE_MALFORMED', 'STALE', 'BAD_SIGNATURE',
   'REPLAYED', 'INVALID', 'AMOUNT_MISMATCH', 'CONFLICT', 'CONNECTIONS', 'TIMEOUT', 'BAD_HTTP',
 ] as const;
+
+// The outer side's figures for the inner side's one scrape target (docs/design.md,
+// "Metrics and health"): plain counts and durations under fixed names, each label value
+// one of these enums. Sent every METRICS_INTERVAL_MS on the outer side's clock and as
+// soon as the channel connects; the inner side takes a report older than
+// METRICS_STALE_AFTER_MS for a missing one.
+export const METRICS_INTERVAL_MS = 5_000;
+export const METRICS_STALE_AFTER_MS = 3 * METRICS_INTERVAL_MS;
+// What the outer side asks the payment server: create a payment, query its status,
+// create a refund, fetch a day's statement.
+export const PAYMENT_CALL_OPERATIONS = ['payment', 'status', 'refund', 'statement'] as const;
+// Why a call to the payment server gave no usable answer (the payment client's result kinds).
+export const PAYMENT_ERROR_KINDS = ['timeout', 'network', 'server_error', 'refused', 'replayed', 'invalid'] as const;
+export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+// The notification endpoint's refusals as counted in `metrics`: those it reports itself,
+// and REFUSED, a notification the inner side refused (audited there).
+export const NOTIFY_METRIC_REASONS = [...NOTIFY_REFUSAL_REASONS, 'REFUSED'] as const;
+// Upper bounds of the payment server's latency buckets, in seconds: a wallet code is
+// answered in tens of milliseconds, the default request timeout is 10 s.
+export const PAYMENT_LATENCY_BUCKETS_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 // Daily reconciliation: the inner side asks for the payment server's statement of a
 // (UTC) day; the outer side answers with parts of at most STATEMENT_PART_LINES_MAX lines,
@@ -42,6 +62,11 @@ const currency = constant('CNY');
 const date = string({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' });
 const reason = string({ maxLength: 256 });
 const text = string({ maxLength: 128, pattern: '^[^\\u0000-\\u001f]*$' });
+const count = integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const seconds = number({ minimum: 0, maximum: 1e12 });
+const buckets = PAYMENT_LATENCY_BUCKETS_SECONDS.length;
+// Cumulative counts per upper bound (as Prometheus buckets are), then all calls and their sum.
+const latency = object({ buckets: array(count, { minItems: buckets, maxItems: buckets }), count, sum: seconds });
 const statementLine = object({
   kind: oneOf('payment', 'refund'),
   orderId: id,
@@ -111,6 +136,19 @@ export const CHANNEL = defineChannel({
     },
   },
   'statement.failed': { from: 'outer', answers: [], fields: { requestId: id, date, reason } },
+  // Counts are since the outer process started; the inner side exposes them as counters
+  // (a restart of the outer side is a counter reset, which Prometheus understands).
+  metrics: {
+    from: 'outer', answers: [],
+    fields: {
+      uptimeSeconds: seconds, rssBytes: count, eventLoopLagSeconds: seconds,
+      notifyListening: boolean(), breaker: oneOf(...BREAKER_STATES),
+      paymentLatency: byName(PAYMENT_CALL_OPERATIONS, latency),
+      paymentErrors: byName(PAYMENT_ERROR_KINDS, count),
+      notifyAccepted: count,
+      notifyRefused: byName(NOTIFY_METRIC_REASONS, count),
+    },
+  },
 });
 
 type Table = typeof CHANNEL.rows;
@@ -134,10 +172,14 @@ export type RefundOutcomeRecord = ChannelRecordOf<'refund.outcome'>;
 export type StatementRequestRecord = ChannelRecordOf<'statement.request'>;
 export type StatementPartRecord = ChannelRecordOf<'statement.part'>;
 export type StatementFailedRecord = ChannelRecordOf<'statement.failed'>;
+export type MetricsRecord = ChannelRecordOf<'metrics'>;
 export type StatementLine = Admitted<typeof statementLine>;
+export type PaymentCallOperation = typeof PAYMENT_CALL_OPERATIONS[number];
+export type PaymentErrorKind = typeof PAYMENT_ERROR_KINDS[number];
 export type PaymentMethod = OrderRecord['method'];
 export type FinalStatus = NotificationRecord['status'];
 export type NotifyRefusalReason = typeof NOTIFY_REFUSAL_REASONS[number];
+export type NotifyMetricReason = typeof NOTIFY_METRIC_REASONS[number];
 
 export const RECEIVES = CHANNEL.receives;
 

@@ -31,6 +31,11 @@ export function integer(o: { minimum?: number; maximum?: number } = {}): Schema<
   return schema({ type: 'integer', ...o });
 }
 
+// A finite number (JSON has no NaN or Infinity): a duration in seconds, a sum.
+export function number(o: { minimum?: number; maximum?: number } = {}): Schema<number> {
+  return schema({ type: 'number', ...o });
+}
+
 export function boolean(): Schema<boolean> {
   return schema({ type: 'boolean' });
 }
@@ -43,8 +48,8 @@ export function oneOf<const T extends readonly string[]>(...values: T): Schema<T
   return schema({ enum: [...values] });
 }
 
-export function array<T>(items: Schema<T>, o: { maxItems: number }): Schema<T[]> {
-  return schema({ type: 'array', maxItems: o.maxItems, items });
+export function array<T>(items: Schema<T>, o: { maxItems: number; minItems?: number }): Schema<T[]> {
+  return schema({ type: 'array', maxItems: o.maxItems, ...(o.minItems !== undefined ? { minItems: o.minItems } : {}), items });
 }
 
 // A field that may be left out; every other field of an object is required.
@@ -65,4 +70,10 @@ export function object<F extends Fields>(fields: F): Schema<ObjectOf<F>> {
     }
   }
   return schema({ type: 'object', additionalProperties: false, required, properties });
+}
+
+// A closed object whose field names are exactly `names` (an enum), each holding `field`:
+// figures by a label value, where only the declared values can appear.
+export function byName<const N extends readonly string[], T>(names: N, field: Schema<T>): Schema<{ [K in N[number]]: T }> {
+  return object(Object.fromEntries(names.map((name) => [name, field]))) as unknown as Schema<{ [K in N[number]]: T }>;
 }

@@ -37,9 +37,14 @@ import { patientInfo } from './handlers/patient-info.js';
 import { dispatchAck } from './handlers/dispatch-ack.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { createQuerySide, type QuerySide } from './management/query-side.js';
-import type { ReloadOutcome } from './management/devices.js';
+import { deviceListing, type ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
+import { Observability } from './metrics/observability.js';
+import type { InnerMetrics } from './metrics/registry.js';
+import type { Readiness } from './management/monitoring.js';
+import { consoleRoutes } from './management/console/routes.js';
+import { ConsoleData } from './management/console/snapshot.js';
 import { RefusalLog } from '../common/refusal-log.js';
 
 export interface InnerOptions {
@@ -64,6 +69,10 @@ export interface RunningInner {
   sweeper: ExpirySweeper;
   dispatcher: Dispatcher;
   query: QuerySide;
+  // This side's registry, with the outer side's figures from the channel, and the
+  // readiness of both sides (README.md, "Operating Ferry").
+  metrics: InnerMetrics;
+  readiness: Readiness;
   socketPath: string;
   // Re-reads the rule files; keeps the running ones when the new ones do not load.
   // Reloads run one at a time (SIGHUP and POST /v1/rules/reload may meet).
@@ -79,6 +88,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const clock = now ? { now } : {};
   const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
   let broker: RunningBroker | undefined;
+  let current: Rules = rules; // what a reload replaces
 
   // Rules that a reload replaces; the parts that read them ask for the current ones.
   let departments = rules.departments;
@@ -132,8 +142,26 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     seen: (id: string) => broker!.roster.seen(id),
     reloadRules,
   };
+  const observed = new Observability({
+    store, rules: () => current, broker: () => broker, outerConnected: () => link.connected, day, clock: time,
+    now: () => (now ? now().getTime() : time.now()), log,
+  });
+  // The web console reads the parts as they are when asked; broker and dispatcher exist
+  // by the time the management listener serves anything.
+  const consoleData = new ConsoleData({
+    store, day, clock: time, log: log.child({ part: 'console' }), startedAt: time.now(),
+    metrics: observed.metrics, lastVerify: observed.lastVerify,
+    devices: () => deviceListing(devicesSource).devices,
+    departments: currentDepartments,
+    messageTypes: () => current.messages,
+    outerConnected: () => link.connected,
+    slots: (pool) => slots.sessions(pool),
+    listening: (dept) => dispatcher?.listening(dept) ?? 0,
+  });
+  const consolePages = consoleRoutes(consoleData, (err) => log.error({ err: err.stack }, 'console snapshot failed'));
   const query = createQuerySide({
     store, gateway: gw, log, day, ...clock, clock: time, devices: devicesSource,
+    routes: (req, access) => observed.routes(req, access) ?? consolePages(req, access),
     retryRefund: (id) => retryRefund({ store, registrations, link, log: paymentsLog, ...clock }, id),
   });
   const socketPath = path.resolve(dataDir, gw.channel.socket);
@@ -151,12 +179,12 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       },
     });
     // At once: a device may publish from the moment the broker listens.
-    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker, log: log.child({ part: 'outbox' }) });
+    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker: observed.brokerStarted(broker), log: log.child({ part: 'outbox' }) });
     replies.connect(broker.publish, outbox);
     const channelLog = log.child({ part: 'channel' });
     channelServer = await listenChannel(socketPath, channelLog, (connection) => {
       connection.once('ready', () => {
-        const handlers = joinHandlers(link.attach(connection, payments), query.attach(connection));
+        const handlers = joinHandlers(link.attach(connection, payments), query.attach(connection), observed.channelHandlers());
         connection.on('record', CHANNEL.receiver('inner', handlers, (err, record) => {
           channelLog.error({ err: (err as Error).stack, kind: record.k }, 'channel record failed');
         }));
@@ -171,14 +199,17 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     link.close();
     answers.close();
     await store.close();
+    observed.close();
     throw err;
   }
   const running = new Dispatcher({
     store, aedes: broker.aedes, publish: broker.publish, log: log.child({ part: 'dispatch' }),
     redeliverAfterMs: triage.dispatch.redeliverAfterMs, clock: time,
+    onRedelivered: (dept, count) => observed.redelivered(dept, count),
   });
   dispatcher = running;
   await slots.republishAll();
+  consoleData.start();
   async function reloadNow(): Promise<ReloadOutcome> {
     let fresh: Rules;
     try {
@@ -190,6 +221,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       return { ok: false, problems };
     }
     gap.replaceMessages(fresh.messages);
+    current = fresh;
     departments = fresh.departments;
     triage = fresh.triage;
     running.setRedeliverAfter(triage.dispatch.redeliverAfterMs);
@@ -204,10 +236,11 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   }
 
   const inner: RunningInner = {
-    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, socketPath,
+    broker, store, payments, outbox: outbox!, slots, sweeper, dispatcher: running, query, metrics: observed.metrics, readiness: observed.readiness, socketPath,
     reloadRules,
     async close() {
       await query.close();
+      consoleData.close();
       await sweeper.close();
       await slots.settled();
       await running.close();
@@ -219,6 +252,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       deniedLog.flush();
       gapRefusals.flush();
       await store.close();
+      observed.close();
     },
   };
   try {

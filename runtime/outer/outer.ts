@@ -4,7 +4,9 @@ import { systemClock, type Clock } from '../common/clock.js';
 import { assert } from '../common/errors.js';
 import { systemRandom, type Random } from '../common/random.js';
 import type { Logger } from '../common/logger.js';
-import { CHANNEL, type ChannelRecord } from '../channel/records.js';
+import { CHANNEL, METRICS_INTERVAL_MS, type ChannelRecord } from '../channel/records.js';
+import { ProcessFigures } from '../common/process-figures.js';
+import { OuterFigures } from './figures.js';
 import { ChannelClient } from './channel-client.js';
 import { NotificationForwarder, NOTIFY_ACK_WAIT_MS } from './notify/forwarder.js';
 import type { NotifyLimits } from './notify/limits.js';
@@ -21,6 +23,7 @@ export interface OuterTuning extends RelayTuning {
   breakerCoolDownMs: number;
   notifyAckWaitMs: number;
   notifyLimits: Partial<NotifyLimits>;
+  metricsIntervalMs: number; // how often the figures go across (METRICS_INTERVAL_MS)
 }
 
 export interface OuterOptions {
@@ -57,7 +60,9 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     clock,
   });
   breaker.on('state', (state) => log.warn({ part: 'relay', breaker: state }, 'payment server circuit breaker changed state'));
-  const client = new PaymentClient(opts.payment);
+  const processFigures = new ProcessFigures(clock);
+  const figures = new OuterFigures(processFigures);
+  const client = new PaymentClient(opts.payment, (operation, seconds, error) => figures.call(operation, seconds, error));
   const relay = new Relay({ client, breaker, send, log: log.child({ part: 'relay' }), tuning, clock, random });
   const refunds = new RefundRelay({ client, breaker, send, log: log.child({ part: 'refunds' }), retryBaseMs: tuning.retryBaseMs ?? 250, clock, random });
   const statements = new StatementFetcher({ client, send, log: log.child({ part: 'statements' }) });
@@ -74,6 +79,10 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
   }));
   channel.on('disconnected', () => forwarder.dropAll());
   channel.on('connected', () => refusals.drain());
+  let notifyListening = false;
+  const report = () => channel.send(figures.record({ breaker: breaker.state, notifyListening }));
+  // The figures go across as soon as the channel is up, then every few seconds.
+  channel.on('connected', report);
 
   const notify = await startNotifyServer({
     ...opts.notify,
@@ -81,11 +90,20 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     log: notifyLog,
     forwarder,
     amountOf: (orderId) => relay.amountOf(orderId),
-    onAccepted: (n) => relay.settled(n.orderId),
-    refused: (r) => refusals.refused(r),
+    onAccepted: (n) => {
+      figures.notificationAccepted();
+      relay.settled(n.orderId);
+    },
+    refused: (r) => {
+      figures.notificationRefused(r.reason);
+      refusals.refused(r);
+    },
     now: wallNow,
     ...(tuning.notifyLimits ? { limits: tuning.notifyLimits } : {}),
   });
+  notifyListening = true;
+  const reporting = clock.setInterval(report, tuning.metricsIntervalMs ?? METRICS_INTERVAL_MS);
+  reporting.unref();
   refusals.start();
   channel.start();
 
@@ -93,6 +111,8 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
     notifyUrl: notify.url,
     status: () => ({ connected: channel.connected, breaker: breaker.state, inFlight: relay.inFlightCount() }),
     async close() {
+      clock.clearInterval(reporting);
+      notifyListening = false;
       await notify.close();
       refusals.stop();
       refusals.flush(true); // what was counted goes across while the channel is still there
@@ -102,6 +122,7 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
       await relayClosed;
       forwarder.dropAll();
       await channel.close();
+      processFigures.close();
     },
   };
 }

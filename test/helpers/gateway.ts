@@ -10,7 +10,7 @@ import { loadRules } from '../../runtime/rules/load.js';
 import { applyOverrides } from '../../runtime/rules/overrides.js';
 import type { Rules } from '../../runtime/rules/types.js';
 import { startInner, type RunningInner } from '../../runtime/inner/inner.js';
-import { startOuter } from '../../runtime/outer/outer.js';
+import { startOuter, type OuterTuning } from '../../runtime/outer/outer.js';
 import type { Clock } from '../../runtime/common/clock.js';
 import type { NotifyLimits } from '../../runtime/outer/notify/limits.js';
 import { PaymentServerSim } from '../../sim/payment-server/server.js';
@@ -65,6 +65,7 @@ export interface TestGatewayOptions {
   log?: Logger; // the inner side's log (default: silent)
   outerLog?: Logger; // to read what the outer side logs
   notifyLimits?: Partial<NotifyLimits>;
+  outerTuning?: Partial<OuterTuning>; // e.g. a shorter metrics interval
   now?: () => Date; // one clock for the inner side and the payment server
   // Both sides' clock, timers included (a ScaledClock runs them faster than real time).
   // The payment server stays on real time: it stands for another organisation's server,
@@ -95,7 +96,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       socketPath: inner.socketPath,
       payment: { url: paymentUrl, secret: gateway.payment.secret, timeoutMs: o.paymentTimeoutMs ?? gateway.payment.timeoutMs },
       notify: gateway.notify, log: o.outerLog ?? quietLog,
-      ...(o.notifyLimits ? { tuning: { notifyLimits: o.notifyLimits } } : {}),
+      ...(o.notifyLimits || o.outerTuning ? { tuning: { ...o.outerTuning, ...(o.notifyLimits ? { notifyLimits: o.notifyLimits } : {}) } } : {}),
       ...(o.clock ? { clock: o.clock } : {}),
     });
     sim.setNotifyUrl(outer.notifyUrl);

@@ -33,6 +33,21 @@ const SAMPLES: { [K in RecordKind]: ChannelRecordOf<K> } = {
     lines: [{ kind: 'refund', orderId: 'P20261126-abcd-000001', refundId: 'F20261126-abcd-000001', amount: 4000, currency: 'CNY', status: 'succeeded', at: '2026-11-26T09:30:00.000Z' }],
   },
   'statement.failed': { k: 'statement.failed', requestId: 'st-0123456789abcdef', date: '2026-11-26', reason: 'payment server unreachable (network)' },
+  metrics: {
+    k: 'metrics', uptimeSeconds: 12.5, rssBytes: 80_000_000, eventLoopLagSeconds: 0.002, notifyListening: true, breaker: 'closed',
+    paymentLatency: {
+      payment: { buckets: [0, 1, 2, 2, 2, 2, 2, 2, 2, 2], count: 2, sum: 0.061 },
+      status: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sum: 0 },
+      refund: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], count: 1, sum: 9.5 },
+      statement: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sum: 0 },
+    },
+    paymentErrors: { timeout: 1, network: 0, server_error: 0, refused: 0, replayed: 0, invalid: 0 },
+    notifyAccepted: 3,
+    notifyRefused: {
+      NOT_FOUND: 0, METHOD: 0, TOO_LARGE: 0, SIGNATURE_MISSING: 0, SIGNATURE_MALFORMED: 0, STALE: 0, BAD_SIGNATURE: 2,
+      REPLAYED: 0, INVALID: 0, AMOUNT_MISMATCH: 0, CONFLICT: 0, CONNECTIONS: 0, TIMEOUT: 0, BAD_HTTP: 0, REFUSED: 1,
+    },
+  },
 };
 
 const other = (side: Side): Side => (side === 'inner' ? 'outer' : 'inner');
@@ -56,7 +71,7 @@ const noop = (): void => {};
 const OUTER: ChannelHandlers<'outer'> = { order: noop, 'notification.ack': noop, refund: noop, 'statement.request': noop };
 const INNER: ChannelHandlers<'inner'> = {
   'order.ack': noop, outcome: noop, notification: noop, 'notify.refused': noop, 'refund.outcome': noop,
-  'statement.part': noop, 'statement.failed': noop,
+  'statement.part': noop, 'statement.failed': noop, metrics: noop,
 };
 
 // ---- the receive check, row by row
@@ -166,7 +181,7 @@ test('the receivers of one side join into one complete map, and a kind claimed t
   const statements: Pick<ChannelHandlers<'inner'>, 'statement.part' | 'statement.failed'> = {
     'statement.part': noop, 'statement.failed': (r) => got.push(`statements ${r.k}`),
   };
-  const receive = CHANNEL.receiver('inner', joinHandlers(payments, statements));
+  const receive = CHANNEL.receiver('inner', joinHandlers(payments, statements, { metrics: noop }));
   receive(SAMPLES.outcome);
   receive(SAMPLES['statement.failed']);
   receive(SAMPLES['order.ack']);

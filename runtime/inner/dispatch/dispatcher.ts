@@ -25,6 +25,7 @@ export interface DispatcherOptions {
   redeliverAfterMs: number;
   now?: () => number;
   clock?: Clock; // the side's timers (default: the system clock)
+  onRedelivered?: (dept: string, count: number) => void; // the metrics' redelivery count
 }
 
 interface DeptQueue { tail: Promise<void>; pending: number }
@@ -115,6 +116,7 @@ export class Dispatcher {
       this.lastSent.set(r.dispatchId, this.now());
     }
     const dept = records[0]!.dept;
+    if (redelivery) this.opts.onRedelivered?.(dept, records.length);
     if (this.subscribers.count(dept) > 0) {
       for (const r of records) if (r.status === 'queued' && this.delivered.size < MAX_PENDING_DELIVERED) this.delivered.add(r.dispatchId);
       this.flushDelivered();

@@ -13,6 +13,7 @@ import { ListenError } from '../../common/listen.js';
 import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
 import type { DeviceRoutesSource } from './devices.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -26,6 +27,7 @@ export interface QuerySide {
 // Synchronous, so that the channel can attach before anything listens.
 export function createQuerySide(o: {
   store: Store; gateway: GatewayConfig; log: Logger; day: HospitalDay; now?: () => Date; clock?: Clock; retryRefund?: (id: string) => Promise<unknown>; devices?: DeviceRoutesSource;
+  routes?: ManagementRoutes;
 }): QuerySide {
   const clock = o.now ? { now: o.now } : {};
   const statements = new StatementRequester(undefined, o.clock);
@@ -44,6 +46,7 @@ export function createQuerySide(o: {
         management = await startManagement({
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}), ...(o.devices ? { devices: o.devices } : {}),
+          ...(o.routes ? { routes: o.routes } : {}),
         });
       } catch (err) {
         // A port that is taken is the operator's to fix, and is told at once (the side

@@ -7,6 +7,8 @@
 //   GET  /v1/audit/verify                                           read token
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
 //   GET  /v1/devices, POST /v1/rules/reload                         devices.ts
+//   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     monitoring.ts
+//   GET  /, /console, /v1/console (read token)                     console/routes.ts, through `routes`
 // Nothing here writes to the store except the audit entries of what was asked, the
 // two jobs it starts (reconciliation, retention), which write only what they always do,
 // and an operator's retry of a declined refund, which the payments part makes (audited).
@@ -28,6 +30,7 @@ import { QUERY_PAGE_ITEMS_DEFAULT, QUERY_PAGE_ITEMS_MAX, QUERY_PARAMS, QueryInpu
 import { limitPerAddress } from '../../common/per-address-limit.js';
 import { listenOn } from '../../common/listen.js';
 import { deviceRoute, RulesReloadRefused, type DeviceRoutesSource } from './devices.js';
+import type { ManagementRoutes } from './monitoring.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -69,6 +72,7 @@ export interface ManagementOptions {
   // Tests narrow these; the gateway runs with MANAGEMENT_LIMITS.
   limits?: Partial<ManagementLimits>;
   now?: () => number;
+  routes?: ManagementRoutes; // metrics and health, answered before the JSON API
 }
 
 export interface RunningManagement {
@@ -98,6 +102,8 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
   }, (req, res) => {
+    const other = opts.routes?.(req, tokens.check(req.headers.authorization));
+    if (other) return void other.then((a) => res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) }).end(req.method === 'HEAD' ? undefined : a.body));
     void handle(opts, tokens, req).then(
       (body) => send(res, 200, body),
       (err: unknown) => fail(opts.log, res, err),
@@ -219,7 +225,7 @@ async function runReconcile(opts: ManagementOptions, params: URLSearchParams): P
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 

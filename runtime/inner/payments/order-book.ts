@@ -207,7 +207,7 @@ export class OrderBook implements RecordHandlers {
     const now = this.now();
     const next = moved(order, to, { ...(change.qrCode ? { qrCode: change.qrCode } : {}), ...(change.reason ? { reason: change.reason } : {}) }, now);
     tx.put(orderKey(order.orderId), next);
-    tx.audit({ kind: 'payment.state', orderId: order.orderId, from: order.status, to, source });
+    tx.audit({ kind: 'payment.state', orderId: order.orderId, method: order.method, from: order.status, to, source });
     const effects: AfterCommit[] = [];
     if (this.opts.answers.take(next)) effects.push({ kind: 'answer', order: next });
     else if (FINAL.has(to)) await this.tell(tx, { device: order.device, re: order.requestId, ...answerFor(next) }, effects);

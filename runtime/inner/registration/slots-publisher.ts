@@ -63,7 +63,13 @@ export class SlotsPublisher {
     }
   }
 
-  async snapshot({ dept, date }: { dept: string; date: string }): Promise<SlotsSnapshot> {
+  async snapshot(pool: { dept: string; date: string }): Promise<SlotsSnapshot> {
+    const sessions = await this.sessions(pool);
+    return { dept: pool.dept, date: pool.date, seq: ++this.seq, sessions, ts: new Date().toISOString() };
+  }
+
+  // The sessions' counts as the snapshot states them, without publishing (the console).
+  async sessions({ dept, date }: { dept: string; date: string }): Promise<SlotsSnapshot['sessions']> {
     const rules = this.rules();
     const department = rules.departments.get(dept);
     const sessions = await Promise.all(rules.sessions.map(async (session) => {
@@ -76,7 +82,7 @@ export class SlotsPublisher {
         remaining: pool ? remaining(pool) : capacity, closed: pool?.closed ?? false, overCapacity: pool?.overCapacity ?? false,
       };
     }));
-    return { dept, date, seq: ++this.seq, sessions, ts: new Date().toISOString() };
+    return sessions;
   }
 }
 

@@ -30,6 +30,8 @@ interface OverlayEntry {
 // the process must restart and recover from what is on disk.
 export class CommitQueue {
   readonly stats = { batches: 0, writes: 0, transactions: 0 };
+  // Told of each synced batch: its keys and the real time its write and fsync took.
+  onSynced: ((writes: number, seconds: number) => void) | undefined;
   private readonly overlay = new Map<string, OverlayEntry>();
   // Synced values (JSON text, or undefined for a delete) of the keys written last, oldest
   // first. Every write passes through this queue, so an entry is what the disk holds until
@@ -119,12 +121,14 @@ export class CommitQueue {
     while (this.batches.length > 0 && !this.failure) {
       const batch = this.batches[0]!;
       batch.sealed = true;
+      const started = performance.now();
       try {
         await this.db.batch(batch.ops, { sync: true });
       } catch (err) {
         this.fail(err);
         break;
       }
+      this.onSynced?.(batch.ops.length, (performance.now() - started) / 1000);
       this.synced(batch);
     }
     this.writing = false;

@@ -25,6 +25,15 @@ export interface StoreOptions {
   readOnly?: boolean;
 }
 
+// What the metrics are told (runtime/inner/metrics/): the audit events of each
+// transaction once it is durable (what happened, as the audit log says it), each synced
+// batch's size and time, and each verification of the chain.
+export interface StoreObserver {
+  committed(events: readonly AuditEvent[]): void;
+  synced(writes: number, seconds: number): void;
+  verified(verdict: AuditVerdict, atMs: number): void;
+}
+
 // The inner side's one LevelDB (`<dataDir>/store`). Transactions run one at a time; a
 // transaction's writes are visible to everyone as soon as its fn returns and are
 // acknowledged (transact resolves) only once synced to disk, many transactions sharing
@@ -33,6 +42,7 @@ export class Store implements CommittedView {
   private readonly mutex = new FifoMutex();
   private readonly queue: CommitQueue;
   private closing: Promise<void> | undefined;
+  private observer: StoreObserver | undefined;
 
   private constructor(
     private readonly db: Level<string, unknown>,
@@ -58,6 +68,16 @@ export class Store implements CommittedView {
       await db.close();
       throw err;
     }
+  }
+
+  observe(observer: StoreObserver): void {
+    this.observer = observer;
+    this.queue.onSynced = (writes, seconds) => observer.synced(writes, seconds);
+  }
+
+  // Open, and taking writes: not closing, and no batch write has failed.
+  get writable(): boolean {
+    return !this.closing && !this.queue.failed;
   }
 
   // batches and writes count what reached the disk; transactions counts commits.
@@ -110,10 +130,11 @@ export class Store implements CommittedView {
     await this.mutex.acquire();
     let synced: Promise<void>;
     let result: R;
+    let tx: StoreTx;
     try {
       // The store may have failed while this transaction waited: don't run fn for nothing.
       if (this.queue.failed) throw this.queue.failed;
-      const tx = new StoreTx(this, this.head, this.now);
+      tx = new StoreTx(this, this.head, this.now);
       try {
         result = await fn(tx);
       } finally {
@@ -124,6 +145,7 @@ export class Store implements CommittedView {
       this.mutex.release();
     }
     await synced;
+    if (this.observer && tx.events.length > 0) this.observer.committed(tx.events);
     return result;
   }
 
@@ -148,7 +170,9 @@ export class Store implements CommittedView {
   // Verifies the audit chain as it stands, while the store is open (see verify.ts).
   async verifyAudit(): Promise<AuditVerdict> {
     await this.durable();
-    return verifyAuditOf(this.db);
+    const verdict = await verifyAuditOf(this.db);
+    this.observer?.verified(verdict, this.now().getTime());
+    return verdict;
   }
 
   close(): Promise<void> {

@@ -25,6 +25,8 @@ export interface CommittedView {
 // commits `writes` after fn returns; an exception simply drops the object.
 export class StoreTx implements Tx {
   readonly writes: WriteSet = new Map();
+  // This transaction's audit events, for the store's observer once they are durable.
+  readonly events: AuditEvent[] = [];
   private live = true;
 
   constructor(
@@ -64,6 +66,7 @@ export class StoreTx implements Tx {
     const entry = nextEntry(this.head, event, this.now());
     this.writes.set(auditKey(entry.seq), JSON.stringify(entry));
     this.head = { seq: entry.seq, hash: entry.hash };
+    this.events.push(entry.event);
     return entry;
   }
 

@@ -7,7 +7,11 @@ import http from 'node:http';
 import https from 'node:https';
 import { assert, errorEntry } from '../../common/errors.js';
 import { signRequest } from '../../common/signature.js';
-import type { OrderRecord, RefundRecord } from '../../channel/records.js';
+import type { OrderRecord, PaymentCallOperation, PaymentErrorKind, RefundRecord } from '../../channel/records.js';
+
+// Told of every call: what it asked, how long it took (real time), and why it gave no
+// usable answer, if it did not (runtime/outer/figures.ts counts them).
+export type CallObserver = (operation: PaymentCallOperation, seconds: number, error: PaymentErrorKind | undefined) => void;
 
 // Sockets kept open to the payment server: enough for a busy hospital's parallel
 // payments, few enough that an outage does not pile up connections.
@@ -59,7 +63,7 @@ export class PaymentClient {
   private readonly lib: typeof http | typeof https;
   private readonly closing = new AbortController();
 
-  constructor(private readonly opts: PaymentClientOptions) {
+  constructor(private readonly opts: PaymentClientOptions, private readonly observe: CallObserver = () => {}) {
     assert(opts.timeoutMs > 0, 'timeoutMs is positive');
     assert(opts.secret.length > 0, 'secret is not empty');
     this.base = new URL(opts.url);
@@ -70,19 +74,31 @@ export class PaymentClient {
     this.agent = https_ ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
   }
 
-  async createPayment(order: OrderRecord): Promise<CallResult> {
-    const result = await this.call('POST', '/v1/payments', JSON.stringify(paymentBody(order)), order.orderId);
-    return this.checked(result, order);
+  createPayment(order: OrderRecord): Promise<CallResult> {
+    return this.timed('payment', async () => this.checked(await this.call('POST', '/v1/payments', JSON.stringify(paymentBody(order)), order.orderId), order));
   }
 
-  async queryPayment(order: OrderRecord): Promise<CallResult> {
-    const result = await this.call('GET', `/v1/payments/${encodeURIComponent(order.orderId)}`, '');
-    if (result.kind === 'http' && result.status === 404) return { kind: 'not_found' };
-    return this.checked(result, order);
+  queryPayment(order: OrderRecord): Promise<CallResult> {
+    return this.timed('status', async () => {
+      const result = await this.call('GET', `/v1/payments/${encodeURIComponent(order.orderId)}`, '');
+      if (result.kind === 'http' && result.status === 404) return { kind: 'not_found' };
+      return this.checked(result, order);
+    });
   }
 
   // POST /v1/refunds, keyed by the refund id: a resend is answered, never refunded twice.
-  async createRefund(refund: RefundRecord): Promise<RefundCallResult> {
+  createRefund(refund: RefundRecord): Promise<RefundCallResult> {
+    return this.timed('refund', () => this.refundCall(refund));
+  }
+
+  private async timed<R extends { kind: string; reason?: unknown; status?: number }>(operation: PaymentCallOperation, run: () => Promise<R>): Promise<R> {
+    const started = performance.now();
+    const result = await run();
+    this.observe(operation, (performance.now() - started) / 1000, errorKindOf(result));
+    return result;
+  }
+
+  private async refundCall(refund: RefundRecord): Promise<RefundCallResult> {
     const body = { refundId: refund.refundId, orderId: refund.orderId, amount: refund.amount, currency: refund.currency, reason: refund.reason };
     const result = await this.call('POST', '/v1/refunds', JSON.stringify(body), refund.refundId);
     if (result.kind !== 'http') return result;
@@ -110,7 +126,7 @@ export class PaymentClient {
   // GET /v1/statements/{date}: the raw answer; runtime/outer/statements/ checks it.
   async statement(date: string): Promise<RawResult> {
     assert(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date), 'a statement date is YYYY-MM-DD');
-    return this.call('GET', `/v1/statements/${date}`, '', undefined, STATEMENT_ANSWER_BYTES_MAX);
+    return this.timed('statement', () => this.call('GET', `/v1/statements/${date}`, '', undefined, STATEMENT_ANSWER_BYTES_MAX));
   }
 
   private call(method: 'GET' | 'POST', route: string, body: string, idempotencyKey?: string, maxBytes = PAYMENT_ANSWER_BYTES_MAX): Promise<RawResult> {
@@ -165,6 +181,17 @@ export function checkRefundAnswer(json: unknown, refund: RefundRecord): RefundCa
   const answer: RefundAnswer = { refundId: refund.refundId, orderId: refund.orderId, status: a.status, amount: refund.amount };
   if (typeof a.reason === 'string') answer.reason = a.reason.slice(0, REASON_CHARS_MAX);
   return { kind: 'answer', answer };
+}
+
+// Why a call's result is no usable answer, or undefined when it is one (a status query
+// that found nothing is an answer too).
+function errorKindOf(result: { kind: string; reason?: unknown; status?: number }): PaymentErrorKind | undefined {
+  switch (result.kind) {
+    case 'unknown': return result.reason === 'timeout' ? 'timeout' : 'network';
+    case 'server_error': case 'refused': case 'replayed': case 'invalid': return result.kind;
+    case 'http': return (result.status ?? 0) >= 500 ? 'server_error' : result.status === 200 ? undefined : 'refused';
+    default: return undefined;
+  }
 }
 
 export type RawResult = { kind: 'http'; status: number; json: unknown } | { kind: 'unknown'; reason: 'timeout' | 'network' };
