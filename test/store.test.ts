@@ -248,4 +248,42 @@ async function runChildUntilKilled(dir: string, killAfter: number): Promise<numb
   return text.split('\n').slice(0, -1).map(Number);
 }
 
+test("the metrics' observer hears each durable transaction's audit events and each synced batch, and one that throws fails nothing", async () => {
+  const store = await openStore(await tempDir());
+  const heard: string[] = [];
+  let batches = 0;
+  store.observe({
+    committed: (events) => heard.push(...events.map((e) => e.kind)),
+    synced: (writes, seconds) => {
+      assert.ok(writes >= 1 && seconds >= 0);
+      batches += 1;
+    },
+    verified: (verdict) => heard.push(`verified ${verdict.ok}`),
+  });
+  await store.transact((tx) => {
+    tx.put('bill!b1', { total: 1 });
+    tx.audit({ kind: 'bill.created' });
+  });
+  await store.transact(() => {
+    throw new Error('rolled back');
+  }).catch(() => undefined);
+  await store.audit({ kind: 'gap.refused' });
+  await store.verifyAudit();
+  assert.equal(heard, ['bill.created', 'gap.refused', 'verified true']);
+  assert.ok(batches >= 2, 'each batch was timed');
+
+  store.observe({
+    committed: () => { throw new Error('metrics broken'); },
+    synced: () => { throw new Error('metrics broken'); },
+    verified: () => { throw new Error('metrics broken'); },
+  });
+  await store.transact((tx) => {
+    tx.put('bill!b2', { total: 2 });
+    tx.audit({ kind: 'bill.created' });
+  });
+  await store.transact((tx) => tx.put('bill!b3', { total: 3 }));
+  assert.equal(await store.get('bill!b3'), { total: 3 });
+  assert.is((await store.verifyAudit()).ok, true);
+});
+
 test.run();

@@ -80,7 +80,14 @@ export async function startOuter(opts: OuterOptions): Promise<Outer> {
   channel.on('disconnected', () => forwarder.dropAll());
   channel.on('connected', () => refusals.drain());
   let notifyListening = false;
-  const report = () => channel.send(figures.record({ breaker: breaker.state, notifyListening }));
+  // Figures are never worth the payment side: a report that fails is logged, not thrown.
+  const report = () => {
+    try {
+      channel.send(figures.record({ breaker: breaker.state, notifyListening }));
+    } catch (err) {
+      log.error({ part: 'metrics', err: (err as Error).message }, 'metrics report not sent');
+    }
+  };
   // The figures go across as soon as the channel is up, then every few seconds.
   channel.on('connected', report);
 

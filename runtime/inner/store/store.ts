@@ -70,9 +70,19 @@ export class Store implements CommittedView {
     }
   }
 
+  // An observer that throws must not fail a transaction already durable, nor stop the
+  // writer loop: what it throws is logged and dropped.
   observe(observer: StoreObserver): void {
     this.observer = observer;
-    this.queue.onSynced = (writes, seconds) => observer.synced(writes, seconds);
+    this.queue.onSynced = (writes, seconds) => this.tell(() => observer.synced(writes, seconds));
+  }
+
+  private tell(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err: (err as Error).stack }, 'store observer failed');
+    }
   }
 
   // Open, and taking writes: not closing, and no batch write has failed.
@@ -145,7 +155,8 @@ export class Store implements CommittedView {
       this.mutex.release();
     }
     await synced;
-    if (this.observer && tx.events.length > 0) this.observer.committed(tx.events);
+    const observer = this.observer;
+    if (observer && tx.events.length > 0) this.tell(() => observer.committed(tx.events));
     return result;
   }
 
@@ -171,7 +182,8 @@ export class Store implements CommittedView {
   async verifyAudit(): Promise<AuditVerdict> {
     await this.durable();
     const verdict = await verifyAuditOf(this.db);
-    this.observer?.verified(verdict, this.now().getTime());
+    const observer = this.observer;
+    if (observer) this.tell(() => observer.verified(verdict, this.now().getTime()));
     return verdict;
   }
 
