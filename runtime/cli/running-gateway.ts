@@ -17,6 +17,11 @@ the live MQTT session of a device that is now disabled, removed or has a new sec
 When the gateway is not running (the API does not answer), the change applies at its
 next start.`;
 
+// What every command that edits devices.yaml promises about the file.
+export const FILE_EDIT_HELP = `Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
+its owner, group and mode, and only if the whole rule set still passes
+\`ferry rules check\`.`;
+
 export const DEVICE_CONNECTION_HELP = `  --rules DIR        rule directory (default ${DEFAULT_PATHS.rules}); its gateway.yaml names the
                      management API and its tokens
   --url URL          the management API (default: gateway.yaml management.host:port)

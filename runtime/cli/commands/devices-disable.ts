@@ -1,6 +1,6 @@
 import { disableDevice } from '../../rules/devices-file.js';
 import { type Command } from '../command.js';
-import { APPLY_HELP, DEVICE_CONNECTION_HELP } from '../running-gateway.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, FILE_EDIT_HELP } from '../running-gateway.js';
 import { runDeviceChange } from '../device-change.js';
 import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
@@ -12,9 +12,7 @@ live session is dropped. The entry stays in the file so that its id is not reuse
 the audit log still names it; \`ferry devices enable ID\` takes it back.
 
 Disabling a device that is already disabled changes nothing and succeeds.
-Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
-its owner, group and mode, and only if the whole rule set still passes
-\`ferry rules check\`.
+${FILE_EDIT_HELP}
 
 ${APPLY_HELP}
 

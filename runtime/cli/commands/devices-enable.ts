@@ -1,16 +1,15 @@
 import { enableDevice } from '../../rules/devices-file.js';
 import { type Command } from '../command.js';
-import { APPLY_HELP, DEVICE_CONNECTION_HELP } from '../running-gateway.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, FILE_EDIT_HELP } from '../running-gateway.js';
 import { runDeviceChange } from '../device-change.js';
 
 const HELP = `Usage: ferry devices enable ID [options]
 
 The reverse of \`ferry devices disable\`: removes \`disabled\` from device ID in
-DIR/devices.yaml (DIR defaults to ./rules), so that the device may log in again with
+DIR/devices.yaml (DIR defaults to ${DEFAULT_PATHS.rules}), so that the device may log in again with
 the credential it had. Enabling a device that is enabled changes nothing and succeeds.
-Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
-its owner, group and mode, and only if the whole rule set still passes
-\`ferry rules check\`.
+${FILE_EDIT_HELP}
 
 ${APPLY_HELP}
 

@@ -1,4 +1,5 @@
 // ferry devices list: devices.yaml, with what the running gateway knows of each device.
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
 import { listDevices, type FileDevice } from '../../rules/devices-file.js';
 import { describeFailure } from '../../rules/report.js';
 import type { DeviceEntry } from '../../inner/management/devices.js';
@@ -8,7 +9,7 @@ import { DEVICE_CONNECTION_HELP, readRoster } from '../running-gateway.js';
 
 const HELP = `Usage: ferry devices list [--json] [options]
 
-Lists every device in DIR/devices.yaml (DIR defaults to ./rules): its id, role,
+Lists every device in DIR/devices.yaml (DIR defaults to ${DEFAULT_PATHS.rules}): its id, role,
 department, whether it is enabled, and how it logs in. When the gateway runs, each
 device also shows what the running gateway knows of it, read from the management API
 (GET /v1/devices, read token): online or not, when it was last seen (its last connect,

@@ -1,11 +1,12 @@
 import { removeDevice } from '../../rules/devices-file.js';
 import { type Command } from '../command.js';
-import { APPLY_HELP, DEVICE_CONNECTION_HELP } from '../running-gateway.js';
+import { DEFAULT_PATHS } from '../../common/default-paths.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, FILE_EDIT_HELP } from '../running-gateway.js';
 import { runDeviceChange } from '../device-change.js';
 
 const HELP = `Usage: ferry devices remove ID [options]
 
-Deletes device ID from DIR/devices.yaml (DIR defaults to ./rules). From then on the
+Deletes device ID from DIR/devices.yaml (DIR defaults to ${DEFAULT_PATHS.rules}). From then on the
 device is refused at CONNECT (MQTT return code 5, not authorized), and its live session
 is dropped.
 
@@ -15,9 +16,7 @@ with the rest of its day (gateway.yaml retention.auditDays); bills, payments and
 messages it made stay too. To keep the id from being reused by a new device, prefer
 \`ferry devices disable\`, which leaves the entry in the file.
 
-Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
-its owner, group and mode, and only if the whole rule set still passes
-\`ferry rules check\`.
+${FILE_EDIT_HELP}
 
 ${APPLY_HELP}
 

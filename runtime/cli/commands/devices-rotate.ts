@@ -1,6 +1,6 @@
 import { rotateDevice } from '../../rules/devices-file.js';
 import { type Command } from '../command.js';
-import { APPLY_HELP, DEVICE_CONNECTION_HELP } from '../running-gateway.js';
+import { APPLY_HELP, DEVICE_CONNECTION_HELP, FILE_EDIT_HELP } from '../running-gateway.js';
 import { runDeviceChange } from '../device-change.js';
 
 const HELP = `Usage: ferry devices rotate ID [options]
@@ -17,9 +17,7 @@ which logged in with the old one, is dropped at once: the device must reconnect 
 the new password. A device that logs in with a TLS client certificate has no password
 to rotate: remove it and add it again with its new certificate's fingerprint.
 
-Comments and layout of devices.yaml are kept; the file is replaced atomically, keeping
-its owner, group and mode, and only if the whole rule set still passes
-\`ferry rules check\`.
+${FILE_EDIT_HELP}
 
 ${APPLY_HELP}
 
