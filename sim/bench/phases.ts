@@ -15,7 +15,7 @@ import { runLoad, type RunReport } from '../load/run.js';
 import { prepareBills, runTag, Workload, type PreparedBill } from '../load/workload.js';
 import type { LoadRules } from '../load/rules.js';
 import { startEchoProcess, startGatewayProcesses, startPaymentSimProcess, type Child } from '../load/processes.js';
-import { cpuTimeMs, memoryOf } from '../load/machine.js';
+import { cpuTimeMs, memoryOf, syscallsOf } from '../load/machine.js';
 import type { BenchConfig, Generator } from './config.js';
 
 const PAY_ONLY = { pay: 1, query: 0, register: 0 };
@@ -40,6 +40,9 @@ export interface RatePhases {
   // CPU ms per answered request at the maximum rate, by process: echo (baseline), inner,
   // outer, simulator (Ferry), and clients (this process: the load generator alone).
   cpuMsPerRequest: Record<string, number | null>;
+  // Write system calls (write, writev, sendmsg on sockets) per answered request at the
+  // maximum rate, by process: fewer when socket writes are batched.
+  writesPerRequest: Record<string, number | null>;
 }
 
 export interface Round {
@@ -177,8 +180,10 @@ async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfi
   }
   const bills = await t.bills(billsFor(t.lastPerSecond, cfg.seconds));
   const before = cpuTimes(t.children);
+  const writesBefore = writeCalls(t.children);
   const max = await driver.run({ bills, durationMs: cfg.seconds * 1000, mode: 'closed', concurrency: cfg.concurrency });
   const after = cpuTimes(t.children);
+  const writesAfter = writeCalls(t.children);
   checkAllAnswered(max, `${label} at the maximum rate`);
   answered += max.answered;
   t.lastPerSecond = max.achievedPerSecond;
@@ -186,12 +191,16 @@ async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfi
     const was = before[name];
     return [name, ms === undefined || was === undefined || max.answered === 0 ? null : Math.round(((ms - was) / max.answered) * 1000) / 1000];
   }));
+  const writesPerRequest = Object.fromEntries(Object.entries(writesAfter).map(([name, n]) => {
+    const was = writesBefore[name];
+    return [name, n === undefined || was === undefined || max.answered === 0 ? null : Math.round(((n - was) / max.answered) * 100) / 100];
+  }));
   const rate = Math.max(1, Math.round(max.achievedPerSecond / 2));
   say(`${label}: ${max.achievedPerSecond.toFixed(0)}/s with ${cfg.concurrency} in flight${max.endedEarly ? ` (ended early: ${max.endedEarly})` : ''}; now open loop at ${rate}/s`);
   const half = await driver.run({ bills: await t.bills(billsFor(rate, cfg.seconds)), durationMs: cfg.seconds * 1000, mode: 'open', rate, concurrency: cfg.concurrency });
   checkAllAnswered(half, `${label} at half the maximum rate`);
   answered += half.answered;
-  return { phases: { max, half, cpuMsPerRequest }, answered };
+  return { phases: { max, half, cpuMsPerRequest, writesPerRequest }, answered };
 }
 
 function cpuTimes(children: readonly Child[]): Record<string, number | undefined> {
@@ -200,6 +209,13 @@ function cpuTimes(children: readonly Child[]): Record<string, number | undefined
   const own = process.cpuUsage();
   times.clients = (own.user + own.system) / 1000;
   return times;
+}
+
+function writeCalls(children: readonly Child[]): Record<string, number | undefined> {
+  const calls: Record<string, number | undefined> = {};
+  for (const child of children) calls[child.name] = syscallsOf(child.pid)?.writes;
+  calls.clients = syscallsOf('self')?.writes;
+  return calls;
 }
 
 function memoryOfChild(child: Child): Memory {

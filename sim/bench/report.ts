@@ -27,6 +27,7 @@ export interface GeneratorSummary {
   rateRatio: Spread; // Ferry / plain Aedes, both with `concurrency` in flight
   // CPU ms per payment (Ferry) or per round trip (baseline) at the maximum rate.
   cpuMsPerRequest: { ferry: Record<string, Spread>; baseline: Record<string, Spread> };
+  writesPerRequest: { ferry: Record<string, Spread>; baseline: Record<string, Spread> }; // write system calls
   // (inner + outer) CPU per payment ÷ the echo broker's CPU per round trip.
   gatewayCpuRatio: Spread;
   ferryHalfP99Ms: Spread; // p99 in the open loop at half the maximum rate
@@ -61,15 +62,16 @@ export function spreadOf(values: number[]): Spread {
 
 export function summarise(rounds: readonly Round[]): GeneratorSummary {
   const over = (f: (r: Round) => number | null | undefined) => spreadOf(rounds.map((r) => f(r) ?? NaN));
-  const cpu = (target: 'baseline' | 'ferry') => {
-    const names = Object.keys(rounds[0]?.[target].cpuMsPerRequest ?? {});
-    return Object.fromEntries(names.map((n) => [n, over((r) => r[target].cpuMsPerRequest[n])]));
+  const byProcess = (target: 'baseline' | 'ferry', figure: 'cpuMsPerRequest' | 'writesPerRequest') => {
+    const names = Object.keys(rounds[0]?.[target][figure] ?? {});
+    return Object.fromEntries(names.map((n) => [n, over((r) => r[target][figure][n])]));
   };
   return {
     baselinePerSecond: over((r) => r.baseline.max.achievedPerSecond),
     ferryPerSecond: over((r) => r.ferry.max.achievedPerSecond),
     rateRatio: over((r) => r.ferry.max.achievedPerSecond / r.baseline.max.achievedPerSecond),
-    cpuMsPerRequest: { ferry: cpu('ferry'), baseline: cpu('baseline') },
+    cpuMsPerRequest: { ferry: byProcess('ferry', 'cpuMsPerRequest'), baseline: byProcess('baseline', 'cpuMsPerRequest') },
+    writesPerRequest: { ferry: byProcess('ferry', 'writesPerRequest'), baseline: byProcess('baseline', 'writesPerRequest') },
     gatewayCpuRatio: over((r) => {
       const { inner, outer } = r.ferry.cpuMsPerRequest;
       const echo = r.baseline.cpuMsPerRequest.echo;
@@ -111,6 +113,7 @@ export function formatResults(r: BenchResults): string {
         rate('(a) baseline, max', round.baseline.max), rate('(a) baseline, half', round.baseline.half),
         rate('(b) ferry payments, max', round.ferry.max), rate('(b) ferry payments, half', round.ferry.half),
         `  CPU ms per request at max: baseline ${cpu(round.baseline.cpuMsPerRequest)}; ferry ${cpu(round.ferry.cpuMsPerRequest)}`,
+        `  write system calls per request at max: baseline ${cpu(round.baseline.writesPerRequest)}; ferry ${cpu(round.ferry.writesPerRequest)}`,
       );
     });
   }
@@ -121,6 +124,7 @@ export function formatResults(r: BenchResults): string {
       ` ${generator}: rate ratio Ferry / plain Aedes at ${r.sizes.concurrency} in flight: ${fig(s.rateRatio, 3)}  (${fig(s.ferryPerSecond, 0)} payments/s against ${fig(s.baselinePerSecond, 0)} round trips/s)`,
       ` ${generator}: CPU ms per payment: ${ferryCpu}`,
       ` ${generator}: CPU ms per echo round trip: ${Object.entries(s.cpuMsPerRequest.baseline).map(([n, v]) => `${n} ${fig(v, 3)}`).join(', ')}`,
+      ` ${generator}: write system calls per payment: ${Object.entries(s.writesPerRequest.ferry).map(([n, v]) => `${n} ${fig(v, 2)}`).join(', ')}; per echo round trip: ${Object.entries(s.writesPerRequest.baseline).map(([n, v]) => `${n} ${fig(v, 2)}`).join(', ')}`,
       ` ${generator}: gateway CPU (inner + outer) per payment / echo broker CPU per round trip: ${fig(s.gatewayCpuRatio, 2)} x`,
       ` ${generator}: Ferry p99 at half the maximum rate: ${fig(s.ferryHalfP99Ms, 1)} ms`,
     );
