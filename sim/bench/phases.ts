@@ -26,6 +26,10 @@ const BILLS_EXTRA = 200;
 // What a target is assumed to reach before it has been measured (the first warm-up).
 const FIRST_GUESS_PER_SECOND = { baseline: 20_000, ferry: 2_000 } as const;
 const BILL_TIMEOUT_MS = 120_000;
+// The first warm-up of each generator on each target is this many times longer: until
+// V8 has optimised the hot paths of a process, a payment costs it about twice the CPU,
+// and a short warm-up left the first round's figures apart from the others'.
+const FIRST_WARMUP_FACTOR = 3;
 
 export type Target = 'baseline' | 'ferry';
 
@@ -145,7 +149,7 @@ export async function ratePhases(cfg: BenchConfig, rules: LoadRules, say: (s: st
           const round: Partial<Round> = {};
           for (const t of targets) {
             const label = `${generator} generator, round ${r}/${cfg.rounds}, ${t.name}`;
-            const { phases, answered } = await measureTarget(t, drivers.get(t.name)!, cfg, label, say);
+            const { phases, answered } = await measureTarget(t, drivers.get(t.name)!, cfg, r === 1, label, say);
             round[t.name] = phases;
             if (t.name === 'ferry') payments += answered;
           }
@@ -169,11 +173,12 @@ export async function ratePhases(cfg: BenchConfig, rules: LoadRules, say: (s: st
 }
 
 // A warm-up, the maximum rate (CPU read around it), then half of it in an open loop.
-async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfig, label: string, say: (s: string) => void): Promise<{ phases: RatePhases; answered: number }> {
+async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfig, first: boolean, label: string, say: (s: string) => void): Promise<{ phases: RatePhases; answered: number }> {
   const billsFor = (perSecond: number, seconds: number) => Math.ceil(perSecond * seconds * BILL_MARGIN) + BILLS_EXTRA;
   let answered = 0;
-  if (cfg.warmupSeconds > 0) {
-    const warm = await driver.run({ bills: await t.bills(billsFor(t.lastPerSecond, cfg.warmupSeconds)), durationMs: cfg.warmupSeconds * 1000, mode: 'closed', concurrency: cfg.concurrency });
+  const warmupSeconds = cfg.warmupSeconds * (first ? FIRST_WARMUP_FACTOR : 1);
+  if (warmupSeconds > 0) {
+    const warm = await driver.run({ bills: await t.bills(billsFor(t.lastPerSecond, warmupSeconds)), durationMs: warmupSeconds * 1000, mode: 'closed', concurrency: cfg.concurrency });
     checkAllAnswered(warm, `${label} warm-up`);
     answered += warm.answered;
     t.lastPerSecond = Math.max(t.lastPerSecond, warm.achievedPerSecond);
