@@ -4,7 +4,8 @@
 // retrying, or a refusal. An answer about another order or another amount is not an
 // outcome: it is reported as `invalid` and never crosses to the inner side.
 import type https from 'node:https';
-import { Pool, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as PoolType } from 'undici';
 import { assert, errorEntry } from '../../common/errors.js';
 import { signRequest } from '../../common/signature.js';
 import type { OrderRecord, PaymentCallOperation, PaymentErrorKind, RefundRecord } from '../../channel/records.js';
@@ -57,6 +58,11 @@ export function paymentBody(order: OrderRecord): Record<string, unknown> {
   return body;
 }
 
+// undici's Pool alone: its package index also loads fetch, WebSocket, the cache and the
+// mock agent, 8.5 MiB of resident memory the outer side never uses (20.5 MiB for the
+// index against 12.0 for the pool, each measured in a fresh process).
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof PoolType;
+
 // The payment client talks to the server through undici's raw dispatch interface: one
 // keep-alive pool, no streams, no AbortSignal per call (node:http's client machinery was
 // most of the outer side's CPU per payment). No pipelining: the contract promises
@@ -65,7 +71,7 @@ export function paymentBody(order: OrderRecord): Record<string, unknown> {
 export class PaymentClient {
   private readonly base: URL;
   private readonly pathPrefix: string;
-  private readonly pool: Pool;
+  private readonly pool: PoolType;
   private readonly calls = new Set<Call>(); // in flight: close() ends them
   private closed = false;
 
@@ -81,7 +87,7 @@ export class PaymentClient {
       // The call's own deadline (timeoutMs, from when it is asked) ends it first; these
       // only keep undici's longer defaults from outliving it.
       headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs,
-      ...(opts.tls ? { connect: { ...opts.tls } as Pool.Options['connect'] } : {}),
+      ...(opts.tls ? { connect: { ...opts.tls } as PoolType.Options['connect'] } : {}),
     });
   }
 
