@@ -35,6 +35,7 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
   private lastHeardMs: number;
   private readonly heartbeat: ClockTimer;
   private early: ChannelRecord[] = [];
+  private corked = false;
 
   constructor(socket: net.Socket, self: Side, log: Logger, private readonly clock: Clock = systemClock) {
     super();
@@ -71,15 +72,31 @@ export class ChannelConnection extends EventEmitter<ChannelConnectionEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearInterval(this.heartbeat);
+    this.flush(); // what was sent before close goes out, as it would have uncorked
     this.socket.destroy();
     if (err) this.log.warn({ err: err.message }, 'channel connection closed on error');
     this.emit('close', err);
   }
 
+  // Records sent in one turn of the event loop (a group commit's orders, the outcomes
+  // of every answer read in one poll) leave in one writev: the socket is corked at the
+  // first and uncorked once the loop has run the I/O callbacks of this turn.
   private write(record: ChannelRecord): boolean {
     if (this.closed) return false;
-    this.socket.write(encodeFrame(record));
+    const frame = encodeFrame(record);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => this.flush());
+    }
+    this.socket.write(frame);
     return true;
+  }
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   }
 
   private tick(): void {

@@ -11,6 +11,7 @@ const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const INNER_MAIN = path.join(DIST, 'runtime/inner/main.js');
 const OUTER_MAIN = path.join(DIST, 'runtime/outer/main.js');
 const ECHO_MAIN = path.join(DIST, 'sim/load/echo-broker.js');
+const SIM_MAIN = path.join(DIST, 'sim/payment-server/process.js');
 // A process that does not listen within this long has failed to start.
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -78,24 +79,42 @@ export async function startGatewayProcesses(o: ChildOptions & { rulesDir: string
 }
 
 export async function startEchoProcess(o: ChildOptions = {}): Promise<{ child: Child; mqttUrl: string }> {
-  const child = new Child('echo', spawn(process.execPath, [...nodeArgs(o, 'echo'), ECHO_MAIN, '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the echo broker did not start')), START_TIMEOUT_MS);
+  const { child, address } = await startListening('echo', ECHO_MAIN, ['0'], o);
+  return { child, mqttUrl: `mqtt://127.0.0.1:${address}` };
+}
+
+// The payment simulator in a process of its own (sim/payment-server/process.ts).
+export async function startPaymentSimProcess(secret: string, o: ChildOptions = {}): Promise<{ child: Child; url: string; totalCharges(): Promise<number> }> {
+  const { child, address: url } = await startListening('simulator', SIM_MAIN, [], o, { FERRY_SIM_SECRET: secret });
+  return {
+    child, url,
+    async totalCharges() {
+      const res = await fetch(`${url}/_sim/charges`);
+      return ((await res.json()) as { totalCharges: number }).totalCharges;
+    },
+  };
+}
+
+// Starts a child that prints `listening <address>` once it does.
+async function startListening(name: string, main: string, args: string[], o: ChildOptions, env: Record<string, string> = {}): Promise<{ child: Child; address: string }> {
+  const child = new Child(name, spawn(process.execPath, [...nodeArgs(o, name), main, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } }));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${name} process did not start`)), START_TIMEOUT_MS);
     let text = '';
     child.proc.stdout!.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      const m = /listening (\d+)/.exec(text);
+      const m = /listening (\S+)\n/.exec(text);
       if (m) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve(m[1]!);
       }
     });
-    child.proc.once('exit', (code) => reject(new Error(`the echo broker exited with ${code}`)));
+    child.proc.once('exit', (code) => reject(new Error(`the ${name} process exited with ${code}`)));
   }).catch(async (err) => {
     await child.stop();
     throw err;
   });
-  return { child, mqttUrl: `mqtt://127.0.0.1:${port}` };
+  return { child, address };
 }
 
 export async function freePort(): Promise<number> {

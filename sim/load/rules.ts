@@ -33,6 +33,7 @@ export interface LoadRules {
   rulesDir: string;
   kiosks: Credential[];
   desk: Credential;
+  desks: Credential[]; // desk first; more desks create bills faster (each has its own rate limit)
   depts: string[];
   remove(): void;
 }
@@ -47,9 +48,11 @@ export function loadDeptCode(i: number): string {
 
 // `target`: a new directory to write (default: a fresh temp dir); `baseDir`: the rules
 // the load rules start from.
-export function writeLoadRules(devices: number, o: { baseDir?: string; target?: string } = {}): LoadRules {
+export function writeLoadRules(devices: number, o: { baseDir?: string; target?: string; desks?: number } = {}): LoadRules {
+  const deskCount = o.desks ?? 1;
   assert(Number.isSafeInteger(devices) && devices >= 1, 'at least one load device');
-  assert(devices <= LOAD_KIOSKS_MAX, `at most ${LOAD_KIOSKS_MAX} load kiosks`);
+  assert(Number.isSafeInteger(deskCount) && deskCount >= 1, 'at least one load billing desk');
+  assert(devices + deskCount <= LOAD_DEVICES_MAX, `at most ${LOAD_DEVICES_MAX} load devices, billing desks included`);
   const rulesDir = o.target ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-load-rules-'));
   if (o.target) fs.mkdirSync(rulesDir, { recursive: true });
   fs.cpSync(o.baseDir ?? EXAMPLE_RULES, rulesDir, { recursive: true });
@@ -60,11 +63,11 @@ export function writeLoadRules(devices: number, o: { baseDir?: string; target?: 
   const password = `load-${randomBytes(9).toString('base64url')}`;
   const hash = cheapHash(password);
   const kiosks = Array.from({ length: devices }, (_, i) => ({ id: loadDeviceId(i), password }));
-  const desk = { id: LOAD_DESK_ID, password };
-  writeDevices(path.join(rulesDir, 'devices.yaml'), kiosks.map((k) => k.id), desk.id, hash);
+  const desks = Array.from({ length: deskCount }, (_, i) => ({ id: i === 0 ? LOAD_DESK_ID : `${LOAD_DESK_ID}-${i + 1}`, password }));
+  writeDevices(path.join(rulesDir, 'devices.yaml'), kiosks.map((k) => k.id), desks.map((d) => d.id), hash);
   // For `ferry sim load --devices-file` against a gateway started on these rules.
-  fs.writeFileSync(path.join(rulesDir, LOAD_DEVICES_FILE), [desk, ...kiosks].map((d) => `${d.id}:${d.password}\n`).join(''), { mode: 0o600 });
-  return { rulesDir, kiosks, desk, depts, remove: () => fs.rmSync(rulesDir, { recursive: true, force: true }) };
+  fs.writeFileSync(path.join(rulesDir, LOAD_DEVICES_FILE), [...desks, ...kiosks].map((d) => `${d.id}:${d.password}\n`).join(''), { mode: 0o600 });
+  return { rulesDir, kiosks, desk: desks[0]!, desks, depts, remove: () => fs.rmSync(rulesDir, { recursive: true, force: true }) };
 }
 
 function liftRates(file: string): void {
@@ -92,8 +95,8 @@ function addDepartments(file: string): string[] {
 
 // Only load devices (the example devices would leave less room under the rules' 10,000),
 // written as text: building 10,000 YAML nodes costs seconds, a string join nothing.
-function writeDevices(file: string, kiosks: string[], desk: string, hash: string): void {
-  const lines = [`  - { id: ${desk}, role: billing_desk, password: "${hash}" }`];
+function writeDevices(file: string, kiosks: string[], desks: string[], hash: string): void {
+  const lines = desks.map((desk) => `  - { id: ${desk}, role: billing_desk, password: "${hash}" }`);
   for (const id of kiosks) lines.push(`  - { id: ${id}, role: kiosk, password: "${hash}" }`);
   fs.writeFileSync(file, `# Load devices written by sim/load/rules.ts; they share one password.\ndevices:\n${lines.join('\n')}\n`);
 }

@@ -29,6 +29,9 @@ export interface RunOptions {
   // closed: how many devices send at once (default: all of them).
   concurrency?: number;
   requestTimeoutMs?: number;
+  // Send for this long instead of until `requests` are sent; `requests` is then a cap
+  // (a run that reaches it ends early and says so in `endedEarly`).
+  durationMs?: number;
 }
 
 export interface OpStats {
@@ -50,6 +53,7 @@ export interface RunReport {
   achievedPerSecond: number; // expected answers per second
   latencyMs: Percentiles;
   byOp: Partial<Record<Op, OpStats>>;
+  endedEarly?: string; // a timed run that stopped before its time: why
 }
 
 class Tally {
@@ -58,6 +62,7 @@ class Tally {
   readonly errors: Record<string, number> = {};
   answered = 0;
   shed = 0;
+  sent = 0;
 
   op(op: Op) {
     let s = this.ops.get(op);
@@ -77,8 +82,9 @@ export async function runLoad(o: RunOptions): Promise<RunReport> {
   const tally = new Tally();
   const timeoutMs = o.requestTimeoutMs ?? LOAD_REQUEST_TIMEOUT_MS;
   const started = performance.now();
-  if (o.mode === 'closed') await closedLoop(o, ops, tally, timeoutMs, started);
-  else await openLoop(o, ops, tally, timeoutMs, started);
+  const deadline = o.durationMs === undefined ? Infinity : started + o.durationMs;
+  if (o.mode === 'closed') await closedLoop(o, ops, tally, timeoutMs, started, deadline);
+  else await openLoop(o, ops, tally, timeoutMs, started, deadline);
   const seconds = (performance.now() - started) / 1000;
   const byOp: RunReport['byOp'] = {};
   for (const op of OPS) {
@@ -89,9 +95,10 @@ export async function runLoad(o: RunOptions): Promise<RunReport> {
     mode: o.mode, devices: o.clients.length,
     ...(o.mode === 'closed' ? { concurrency: Math.min(o.concurrency ?? o.clients.length, o.clients.length) } : {}),
     ...(o.rate ? { offeredPerSecond: o.rate } : {}),
-    requests: o.requests, answered: tally.answered, errors: tally.errors, shed: tally.shed,
+    requests: o.durationMs === undefined ? o.requests : tally.sent, answered: tally.answered, errors: tally.errors, shed: tally.shed,
     seconds: round(seconds), achievedPerSecond: round(tally.answered / seconds),
     latencyMs: tally.all.summary(), byOp,
+    ...(o.durationMs !== undefined && tally.sent + tally.shed >= o.requests ? { endedEarly: `all ${o.requests} planned requests sent` } : {}),
   };
 }
 
@@ -101,6 +108,7 @@ async function one(client: DeviceClient, o: RunOptions, op: Op, tally: Tally, ti
   const planned = o.workload.request(op);
   const stats = tally.op(op);
   stats.requests += 1;
+  tally.sent += 1;
   try {
     const reply = await client.request(planned.type, planned.body, { timeoutMs });
     const ms = performance.now() - sentAt;
@@ -116,12 +124,12 @@ async function one(client: DeviceClient, o: RunOptions, op: Op, tally: Tally, ti
   }
 }
 
-async function closedLoop(o: RunOptions, ops: Op[], tally: Tally, timeoutMs: number, started: number): Promise<void> {
+async function closedLoop(o: RunOptions, ops: Op[], tally: Tally, timeoutMs: number, started: number, deadline: number): Promise<void> {
   const workers = Math.max(1, Math.min(o.concurrency ?? o.clients.length, o.clients.length));
   let next = 0;
   await Promise.all(Array.from({ length: workers }, async (_, w) => {
     const client = o.clients[w]!;
-    while (next < ops.length) {
+    while (next < ops.length && performance.now() < deadline) {
       const k = next++;
       if (o.rate) await sleepUntil(started + (k * 1000) / o.rate);
       await one(client, o, ops[k]!, tally, timeoutMs, performance.now());
@@ -129,13 +137,13 @@ async function closedLoop(o: RunOptions, ops: Op[], tally: Tally, timeoutMs: num
   }));
 }
 
-async function openLoop(o: RunOptions, ops: Op[], tally: Tally, timeoutMs: number, started: number): Promise<void> {
+async function openLoop(o: RunOptions, ops: Op[], tally: Tally, timeoutMs: number, started: number, deadline: number): Promise<void> {
   assert(o.rate !== undefined && o.rate > 0, 'an open loop needs a rate');
   const rate = o.rate;
   const outstanding = new Set<Promise<void>>();
   const perDevice = new Uint16Array(o.clients.length);
   let sent = 0;
-  while (sent < ops.length) {
+  while (sent < ops.length && performance.now() < deadline) {
     const due = Math.min(ops.length, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
     for (; sent < due; sent += 1) {
       const at = started + (sent * 1000) / rate;

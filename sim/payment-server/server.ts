@@ -6,7 +6,7 @@
 // Like a real payment server it refuses a replayed request: a signature already seen
 // within the timestamp tolerance gets 401 {"error":"REPLAYED"} and does nothing.
 //
-// Control API for standalone use (unsigned, loopback only): GET /_sim/state,
+// Control API for standalone use (unsigned, loopback only): GET /_sim/state, GET /_sim/charges,
 // POST /_sim/faults and POST /_sim/statement-faults (statement-faults.ts). While `down` the listener is closed, so the control API is gone
 // too: bring it down with `downForMs` from outside, or call setFaults from code.
 import http from 'node:http';
@@ -370,6 +370,7 @@ export class PaymentServerSim {
   private control(req: http.IncomingMessage, res: http.ServerResponse, path: string, body: string): void {
     if (!isLoopback(req.socket.remoteAddress)) return sendJson(res, 403, { error: 'FORBIDDEN' });
     if (req.method === 'GET' && path === '/_sim/state') return sendJson(res, 200, this.state());
+    if (req.method === 'GET' && path === '/_sim/charges') return sendJson(res, 200, { totalCharges: this.ledger.totalCharges() });
     if (req.method === 'POST' && path === '/_sim/faults') return this.controlFaults(res, body);
     if (req.method === 'POST' && path === '/_sim/statement-faults') return this.controlStatementFaults(res, body);
     sendError(res, 'NOT_FOUND');

@@ -3,8 +3,9 @@
 // nothing, an outcome it cannot know (timeout, broken connection), a server error worth
 // retrying, or a refusal. An answer about another order or another amount is not an
 // outcome: it is reported as `invalid` and never crosses to the inner side.
-import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as PoolType } from 'undici';
 import { assert, errorEntry } from '../../common/errors.js';
 import { signRequest } from '../../common/signature.js';
 import type { OrderRecord, PaymentCallOperation, PaymentErrorKind, RefundRecord } from '../../channel/records.js';
@@ -57,21 +58,37 @@ export function paymentBody(order: OrderRecord): Record<string, unknown> {
   return body;
 }
 
+// undici's Pool alone: its package index also loads fetch, WebSocket, the cache and the
+// mock agent, 8.5 MiB of resident memory the outer side never uses (20.5 MiB for the
+// index against 12.0 for the pool, each measured in a fresh process).
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof PoolType;
+
+// The payment client talks to the server through undici's raw dispatch interface: one
+// keep-alive pool, no streams, no AbortSignal per call (node:http's client machinery was
+// most of the outer side's CPU per payment). No pipelining: the contract promises
+// nothing about it, and a POST behind another on one connection would share its fate
+// when the connection breaks.
 export class PaymentClient {
   private readonly base: URL;
-  private readonly agent: http.Agent;
-  private readonly lib: typeof http | typeof https;
-  private readonly closing = new AbortController();
+  private readonly pathPrefix: string;
+  private readonly pool: PoolType;
+  private readonly calls = new Set<Call>(); // in flight: close() ends them
+  private closed = false;
 
   constructor(private readonly opts: PaymentClientOptions, private readonly observe: CallObserver = () => {}) {
     assert(opts.timeoutMs > 0, 'timeoutMs is positive');
     assert(opts.secret.length > 0, 'secret is not empty');
     this.base = new URL(opts.url);
     assert(this.base.protocol === 'http:' || this.base.protocol === 'https:', 'payment url is http(s)');
-    const https_ = this.base.protocol === 'https:';
-    this.lib = https_ ? https : http;
-    const agentOpts = { keepAlive: true, maxSockets: PAYMENT_SOCKETS_MAX };
-    this.agent = https_ ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
+    this.pathPrefix = this.base.pathname.replace(/\/$/, '');
+    this.pool = new Pool(this.base.origin, {
+      connections: PAYMENT_SOCKETS_MAX,
+      pipelining: 1,
+      // The call's own deadline (timeoutMs, from when it is asked) ends it first; these
+      // only keep undici's longer defaults from outliving it.
+      headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs,
+      ...(opts.tls ? { connect: { ...opts.tls } as PoolType.Options['connect'] } : {}),
+    });
   }
 
   createPayment(order: OrderRecord): Promise<CallResult> {
@@ -110,8 +127,9 @@ export class PaymentClient {
   }
 
   close(): void {
-    this.closing.abort();
-    this.agent.destroy();
+    this.closed = true;
+    for (const call of [...this.calls]) call.fail('network');
+    void this.pool.destroy().catch(() => undefined);
   }
 
   private checked(result: RawResult, order: OrderRecord): CallResult {
@@ -130,28 +148,83 @@ export class PaymentClient {
   }
 
   private call(method: 'GET' | 'POST', route: string, body: string, idempotencyKey?: string, maxBytes = PAYMENT_ANSWER_BYTES_MAX): Promise<RawResult> {
-    const path = this.base.pathname.replace(/\/$/, '') + route;
+    const path = this.pathPrefix + route;
     const headers: Record<string, string> = { ...signRequest(this.opts.secret, method, path, body), accept: 'application/json' };
-    if (method === 'POST') {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(body));
-    }
+    if (method === 'POST') headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    // Real time, not the side's clock: a socket deadline, and the payment server answers
-    // in real time however fast a test runs the gateway.
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const signal = AbortSignal.any([timeout, this.closing.signal]);
+    if (this.closed) return Promise.resolve({ kind: 'unknown', reason: 'network' });
     return new Promise((resolve) => {
-      const req = this.lib.request({
-        protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port,
-        method, path, headers, agent: this.agent, signal,
-      }, (res) => readAnswer(res, maxBytes).then(
-        (json) => resolve({ kind: 'http', status: res.statusCode ?? 0, json }),
-        () => resolve({ kind: 'unknown', reason: timeout.aborted ? 'timeout' : 'network' }),
-      ));
-      req.on('error', () => resolve({ kind: 'unknown', reason: timeout.aborted ? 'timeout' : 'network' }));
-      req.end(body);
+      // Real time, not the side's clock: a socket deadline, and the payment server
+      // answers in real time however fast a test runs the gateway.
+      const call = new Call(maxBytes, (result) => {
+        this.calls.delete(call);
+        resolve(result);
+      }, this.opts.timeoutMs);
+      this.calls.add(call);
+      this.pool.dispatch({ origin: this.base.origin, method, path, headers, ...(method === 'POST' ? { body } : {}) }, call);
     });
+  }
+}
+
+// One call as an undici dispatch handler (the raw interface: status, raw headers,
+// chunks, end or error). It settles once: with the answer, or as `unknown` on its
+// deadline, a broken connection, an answer larger than maxBytes, or close().
+class Call implements Dispatcher.DispatchHandler {
+  private abortRequest: ((err: Error) => void) | undefined;
+  private status = 0;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly maxBytes: number, private readonly done: (r: RawResult) => void, timeoutMs: number) {
+    this.timer = setTimeout(() => this.fail('timeout'), timeoutMs);
+  }
+
+  fail(reason: 'timeout' | 'network'): void {
+    this.settle({ kind: 'unknown', reason });
+    this.abortRequest?.(new Error(`payment call ended: ${reason}`));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.settled) abort(new Error('payment call ended before it was sent'));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.fail('network'); // not an answer: the outcome stays unknown
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    let json: unknown;
+    try {
+      json = JSON.parse((this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+    this.settle({ kind: 'http', status: this.status, json });
+  }
+
+  onError(): void {
+    this.settle({ kind: 'unknown', reason: 'network' });
+  }
+
+  private settle(result: RawResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.done(result);
   }
 }
 
@@ -195,27 +268,6 @@ function errorKindOf(result: { kind: string; reason?: unknown; status?: number }
 }
 
 export type RawResult = { kind: 'http'; status: number; json: unknown } | { kind: 'unknown'; reason: 'timeout' | 'network' };
-
-function readAnswer(res: http.IncomingMessage, maxBytes: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) res.destroy(new Error('answer too large'));
-      else chunks.push(chunk);
-    });
-    res.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        resolve(undefined);
-      }
-    });
-    res.on('error', reject);
-    res.on('aborted', () => reject(new Error('aborted')));
-  });
-}
 
 // The server saw this signature before and did nothing with the request. It says
 // nothing about the secret or the clock (those are 401 SIGNATURE): a fresh attempt,

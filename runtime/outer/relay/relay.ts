@@ -51,10 +51,11 @@ export interface RelayDeps {
 
 interface InFlight {
   order: OrderRecord;
-  key: string; // canonical JSON of the order, to tell a resend from a conflicting order
   lastOutcome: OutcomeRecord | undefined;
   pendingSinceMs: number | undefined;
-  settled: AbortController; // aborted when a notification has ended the order
+  // Aborted when a notification has ended the order, and by close(): the one signal
+  // its calls, breaker waits and retry sleeps heed.
+  settled: AbortController;
 }
 
 type Mode = 'post' | 'get';
@@ -85,7 +86,7 @@ export class Relay {
       return;
     }
     this.remember(order);
-    const entry: InFlight = { order, key: canonicalJson(order), lastOutcome: undefined, pendingSinceMs: undefined, settled: new AbortController() };
+    const entry: InFlight = { order, lastOutcome: undefined, pendingSinceMs: undefined, settled: new AbortController() };
     this.inFlight.set(order.orderId, entry);
     this.deps.send({ k: 'order.ack', orderId: order.orderId });
     const run = this.run(entry)
@@ -113,6 +114,7 @@ export class Relay {
 
   async close(): Promise<void> {
     this.stopping.abort();
+    for (const entry of this.inFlight.values()) entry.settled.abort();
     await Promise.allSettled([...this.running]);
   }
 
@@ -120,7 +122,8 @@ export class Relay {
   // The payment is already under way: acknowledge it and repeat the last outcome sent,
   // which may have been lost with the old connection.
   private onResend(entry: InFlight, order: OrderRecord): void {
-    if (canonicalJson(order) !== entry.key) {
+    // Compared only here, on a resend (rare), not computed for every order.
+    if (canonicalJson(order) !== canonicalJson(entry.order)) {
       this.deps.log.error({ orderId: order.orderId }, 'order id resent with another content; ignored');
       return;
     }
@@ -129,7 +132,7 @@ export class Relay {
   }
 
   private async run(entry: InFlight): Promise<void> {
-    const signal = AbortSignal.any([this.stopping.signal, entry.settled.signal]);
+    const signal = entry.settled.signal;
     let mode: Mode = 'post';
     let attempt = 0;
     while (!signal.aborted) {
