@@ -21,6 +21,7 @@ import { billPayable } from './billing/payable.js';
 import { registrationPayable } from './registration/payable.js';
 import { Replies } from './outbox/replies.js';
 import { OutboxDelivery } from './outbox/delivery.js';
+import { OutboxCounts } from './outbox/counts.js';
 import { afterCommit } from './after-commit.js';
 import { billCreate } from './handlers/bill-create.js';
 import { billQuery } from './handlers/bill-query.js';
@@ -110,7 +111,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const answers = new FirstAnswers(gw.limits.replyWaitMs, time);
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
-  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
+  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables, outboxCounts: new OutboxCounts(store) });
   const brokerLog = log.child({ part: 'broker' });
   const deniedLog = new RefusalLog(brokerLog, time);
   const gapLog = log.child({ part: 'gap' });

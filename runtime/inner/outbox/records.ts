@@ -14,6 +14,7 @@ import type { Answer } from '../gap/handler.js';
 import { PROTOCOL_VERSION } from '../../../devices/protocol.js';
 import { nextId } from '../ids.js';
 import { KEYSPACE } from '../store/keyspace.js';
+import type { OutboxCounts } from './counts.js';
 
 export const OUTBOX_PREFIX = KEYSPACE.outbox.prefix;
 export const outboxPrefix = (device: string) => `${OUTBOX_PREFIX}${device}!`;
@@ -36,21 +37,32 @@ export interface OutboxEntry {
 
 export interface Posted { entry: OutboxEntry; dropped?: OutboxEntry }
 
-// Inside the transaction of the change that causes the message.
-export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE): Promise<Posted> {
+// Inside the transaction of the change that causes the message. With `counts`, the
+// device's outbox is listed only when its count is not known (see counts.ts).
+export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE, counts?: OutboxCounts): Promise<Posted> {
   const entry: OutboxEntry = {
     messageId: await nextId(tx, 'M', now), device, ...(message.re ? { re: message.re } : {}),
     type: message.type, body: message.body, at: now.toISOString(),
   };
-  const waiting = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
+  let waiting = counts?.get(tx, device);
+  let oldest: [string, OutboxEntry] | undefined;
+  if (waiting === undefined) {
+    const listed = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
+    waiting = listed.length;
+    oldest = listed[0];
+  } else if (waiting >= max) {
+    oldest = (await tx.list<OutboxEntry>(outboxPrefix(device), { limit: 1 }))[0];
+  }
   let dropped: OutboxEntry | undefined;
-  if (waiting.length >= max) {
-    const [oldestKey, oldest] = waiting[0]!;
+  if (waiting >= max && oldest) {
+    const [oldestKey, first] = oldest;
     tx.del(oldestKey);
-    tx.audit({ kind: 'outbox.dropped', device, messageId: oldest.messageId, type: oldest.type, max });
-    dropped = oldest;
+    tx.audit({ kind: 'outbox.dropped', device, messageId: first.messageId, type: first.type, max });
+    dropped = first;
+    waiting -= 1;
   }
   tx.put(outboxKey(device, entry.messageId), entry);
+  counts?.set(tx, device, waiting + 1);
   return { entry, ...(dropped ? { dropped } : {}) };
 }
 

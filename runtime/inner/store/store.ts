@@ -43,6 +43,7 @@ export class Store implements CommittedView {
   private readonly queue: CommitQueue;
   private closing: Promise<void> | undefined;
   private observer: StoreObserver | undefined;
+  private readonly watchers: Array<(writes: ReadonlyMap<string, string | undefined>) => void> = [];
 
   private constructor(
     private readonly db: Level<string, unknown>,
@@ -75,6 +76,13 @@ export class Store implements CommittedView {
   observe(observer: StoreObserver): void {
     this.observer = observer;
     this.queue.onSynced = (writes, seconds) => this.tell(() => observer.synced(writes, seconds));
+  }
+
+  // fn sees every committed write set (JSON text, or undefined for a delete) as it
+  // commits, before the transaction's own onCommit callbacks, the mutex still held: an
+  // in-memory summary of some keys can forget what it did not write itself.
+  watchCommits(fn: (writes: ReadonlyMap<string, string | undefined>) => void): void {
+    this.watchers.push(fn);
   }
 
   private tell(fn: () => void): void {
@@ -167,6 +175,8 @@ export class Store implements CommittedView {
     const bytes = await this.queue.reserve(tx.writes);
     const synced = this.queue.commit(tx.writes, bytes);
     this.head = tx.head;
+    for (const watch of this.watchers) this.tell(() => watch(tx.writes));
+    for (const fn of tx.committed) this.tell(fn);
     return { synced };
   }
 
