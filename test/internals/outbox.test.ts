@@ -51,14 +51,15 @@ test('with the counts kept in memory the cap drops exactly what a full listing w
     const results = await Promise.all([plain, counted].map(async (store) => {
       const c = store === counted ? counts : undefined;
       const drops: string[] = [];
-      const postOne = async (tx: Parameters<Parameters<typeof store.transact>[0]>[0], i: number) => {
-        const { dropped } = await post(tx, 'billing-01', paid(i), NOW, 3, c);
+      const postOne = async (tx: Parameters<Parameters<typeof store.transact>[0]>[0], i: number, at = NOW) => {
+        const { dropped } = await post(tx, 'billing-01', paid(i), at, 3, c);
         if (dropped) drops.push(bill(dropped));
       };
       const i = n;
       if (what === 'post') await store.transact((tx) => postOne(tx, i));
       if (what === 'post twice') await store.transact(async (tx) => { await postOne(tx, i); await postOne(tx, i + 0.5); });
       if (what === 'post, then fail') await store.transact(async (tx) => { await postOne(tx, i); throw new Error('later step failed'); }).catch(() => drops.push('failed'));
+      if (what === 'post, clock set back a day') await store.transact((tx) => postOne(tx, i, new Date(NOW.getTime() - 86_400_000)));
       if (what === 'ack oldest') {
         const [oldest] = await pendingFor(store, 'billing-01', 1);
         await remove(store, 'billing-01', [oldest!.messageId]);
@@ -73,7 +74,8 @@ test('with the counts kept in memory the cap drops exactly what a full listing w
     n += 1;
   };
   for (const what of ['post', 'post', 'post', 'post', 'ack oldest', 'post', 'post', 'prune oldest', 'prune oldest', 'post',
-    'post, then fail', 'post', 'post twice', 'post', 'ack oldest', 'post twice', 'post']) await step(what);
+    'post, then fail', 'post', 'post twice', 'post', 'ack oldest', 'post twice', 'post', 'post', 'post, clock set back a day', 'post',
+    'post', 'post']) await step(what);
   const drops = (await counted.list<{ event: { kind: string } }>('audit!')).filter(([, e]) => e.event.kind === 'outbox.dropped').length;
   assert.ok(drops >= 5, `the cap was reached several times (${drops} drops)`);
 });

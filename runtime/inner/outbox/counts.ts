@@ -7,6 +7,11 @@
 // commits (Tx.onCommit), from what that transaction saw with the mutex held. Any other
 // committed write under a device's outbox (an acknowledged message removed, retention)
 // makes the device's count unknown, and the next post counts from the store again.
+//
+// With the count comes a floor once post has dropped the oldest message: no message of
+// the device has a key at or below it. Reading the next oldest from after the floor skips
+// the deleted keys a LevelDB iterator would otherwise step over one by one from the
+// prefix's start, which grow by one per dropped message.
 import type { Store, Tx } from '../store/store.js';
 import { OUTBOX_PREFIX } from './records.js';
 
@@ -16,10 +21,15 @@ export const OUTBOX_COUNT_LIMITS = Object.freeze({
   maxDevices: 20_000,
 });
 
+export interface OutboxCount {
+  waiting: number;
+  floor?: string; // no message of the device has a key at or below this one
+}
+
 export class OutboxCounts {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, OutboxCount>();
   // This transaction's count per device, once post has learned it; applied at commit.
-  private readonly pending = new WeakMap<Tx, Map<string, number>>();
+  private readonly pending = new WeakMap<Tx, Map<string, OutboxCount>>();
 
   constructor(store: Store) {
     store.watchCommits((writes) => {
@@ -32,15 +42,15 @@ export class OutboxCounts {
   }
 
   // The device's count as this transaction sees it, if known.
-  get(tx: Tx, device: string): number | undefined {
+  get(tx: Tx, device: string): OutboxCount | undefined {
     return this.pending.get(tx)?.get(device) ?? this.counts.get(device);
   }
 
   // What post left the device's outbox at, in this transaction.
-  set(tx: Tx, device: string, count: number): void {
+  set(tx: Tx, device: string, count: OutboxCount): void {
     let mine = this.pending.get(tx);
     if (!mine) {
-      const created = new Map<string, number>();
+      const created = new Map<string, OutboxCount>();
       this.pending.set(tx, created);
       tx.onCommit(() => this.apply(created));
       mine = created;
@@ -48,7 +58,7 @@ export class OutboxCounts {
     mine.set(device, count);
   }
 
-  private apply(mine: Map<string, number>): void {
+  private apply(mine: Map<string, OutboxCount>): void {
     for (const [device, count] of mine) {
       this.counts.delete(device); // re-inserted as the newest
       this.counts.set(device, count);

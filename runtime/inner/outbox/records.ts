@@ -14,6 +14,7 @@ import type { Answer } from '../gap/handler.js';
 import { PROTOCOL_VERSION } from '../../../devices/protocol.js';
 import { nextId } from '../ids.js';
 import { KEYSPACE } from '../store/keyspace.js';
+import { compareKeys } from '../store/keys.js';
 import type { OutboxCounts } from './counts.js';
 
 export const OUTBOX_PREFIX = KEYSPACE.outbox.prefix;
@@ -44,25 +45,32 @@ export async function post(tx: Tx, device: string, message: Answer & { re?: stri
     messageId: await nextId(tx, 'M', now), device, ...(message.re ? { re: message.re } : {}),
     type: message.type, body: message.body, at: now.toISOString(),
   };
-  let waiting = counts?.get(tx, device);
+  const known = counts?.get(tx, device);
+  let waiting: number;
   let oldest: [string, OutboxEntry] | undefined;
-  if (waiting === undefined) {
+  if (known === undefined) {
     const listed = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
     waiting = listed.length;
     oldest = listed[0];
-  } else if (waiting >= max) {
-    oldest = (await tx.list<OutboxEntry>(outboxPrefix(device), { limit: 1 }))[0];
+  } else {
+    waiting = known.waiting;
+    if (waiting >= max) oldest = (await tx.list<OutboxEntry>(outboxPrefix(device), { limit: 1, ...(known.floor ? { after: known.floor } : {}) }))[0];
   }
+  const key = outboxKey(device, entry.messageId);
   let dropped: OutboxEntry | undefined;
+  let floor = known?.floor;
   if (waiting >= max && oldest) {
     const [oldestKey, first] = oldest;
     tx.del(oldestKey);
     tx.audit({ kind: 'outbox.dropped', device, messageId: first.messageId, type: first.type, max });
     dropped = first;
     waiting -= 1;
+    floor = oldestKey;
   }
-  tx.put(outboxKey(device, entry.messageId), entry);
-  counts?.set(tx, device, waiting + 1);
+  tx.put(key, entry);
+  // A clock set back makes a key below the floor: then there is none.
+  if (floor !== undefined && compareKeys(key, floor) <= 0) floor = undefined;
+  counts?.set(tx, device, { waiting: waiting + 1, ...(floor !== undefined ? { floor } : {}) });
   return { entry, ...(dropped ? { dropped } : {}) };
 }
 

@@ -113,7 +113,10 @@ export class Store implements CommittedView {
     const pending = this.queue.peek(key);
     if (pending === null) return undefined;
     if (pending !== undefined) return JSON.parse(pending) as T;
-    return (await this.db.get(key)) as T | undefined;
+    const commitsBefore = this.queue.commitCount;
+    const json = await this.db.get<string, string>(key, UTF8);
+    this.queue.rememberRead(key, json, commitsBefore);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
   }
 
   async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
@@ -211,6 +214,8 @@ export class Store implements CommittedView {
     this.log.info('store closed');
   }
 }
+
+const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
 
 // Continues the chain from the last entry on disk, after checking that entry on its own.
 async function loadAuditHead(db: Level<string, unknown>): Promise<AuditHead> {
