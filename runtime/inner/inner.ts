@@ -13,6 +13,7 @@ import { joinHandlers } from '../channel/table.js';
 import { Store } from './store/store.js';
 import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
+import { SeenRequests } from './gap/seen-requests.js';
 import { OrderBook } from './payments/order-book.js';
 import { OuterLink } from './payments/link.js';
 import { FirstAnswers } from './payments/first-answers.js';
@@ -126,7 +127,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       patientInfo({ store, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck({ store }),
     ],
-    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals,
+    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals, seen: await SeenRequests.open(store, gapLog),
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });

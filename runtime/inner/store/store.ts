@@ -144,6 +144,15 @@ export class Store implements CommittedView {
     return rows;
   }
 
+  // Every key under prefix, disk and overlay, in no particular order (a pending delete's
+  // key may be visited): keys only, streamed, for in-memory filters built at start.
+  async forEachKey(prefix: string, visit: (key: string) => void): Promise<void> {
+    assert(typeof prefix === 'string', 'a prefix is a string');
+    for (const [key, json] of this.queue.pendingUnder(prefix)) if (json !== undefined) visit(key);
+    const lt = prefixUpperBound(prefix);
+    for await (const key of this.db.keys<string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), keyEncoding: 'utf8' })) visit(key);
+  }
+
   async transact<R>(fn: (tx: Tx) => Promise<R> | R): Promise<R> {
     assert(!this.readOnly, 'a store opened read-only is never written');
     if (this.closing) throw new StoreError('STORE_CLOSED');
