@@ -3,6 +3,7 @@ import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUE_BYTES } from './limits.js';
 import { StoreError } from './errors.js';
+import { AUDIT_PREFIX } from './keys.js';
 
 // A committed write as the store keeps it until synced: the value's JSON text, or
 // undefined for a delete. Values travel as JSON text so that what a reader gets from the
@@ -168,7 +169,9 @@ export class CommitQueue {
     for (const op of batch.ops) {
       // A key rewritten by a later batch keeps its newer overlay entry, which peek reads first.
       if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
-      this.remember(op.key, op.value);
+      // Audit entries are read by lists (verify, the console's feed), which the cache does
+      // not serve: a third of the writes, never read back by key.
+      if (!op.key.startsWith(AUDIT_PREFIX)) this.remember(op.key, op.value);
     }
     batch.settle.resolve();
   }
