@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUE_BYTES } from './limits.js';
 import { StoreError } from './errors.js';
-import { AUDIT_PREFIX } from './keys.js';
+import { KEYSPACE } from './keyspace.js';
 
 // A committed write as the store keeps it until synced: the value's JSON text, or
 // undefined for a delete. Values travel as JSON text so that what a reader gets from the
@@ -169,14 +169,15 @@ export class CommitQueue {
     for (const op of batch.ops) {
       // A key rewritten by a later batch keeps its newer overlay entry, which peek reads first.
       if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
-      // Audit entries are read by lists (verify, the console's feed), which the cache does
-      // not serve: a third of the writes, never read back by key.
-      if (!op.key.startsWith(AUDIT_PREFIX)) this.remember(op.key, op.value);
+      this.remember(op.key, op.value);
     }
     batch.settle.resolve();
   }
 
+  // The one way into the cache, for synced writes and reads alike, so that a key left out
+  // is never in it with an older value.
   private remember(key: string, json: string | undefined): void {
+    if (LISTED_ONLY.some((prefix) => key.startsWith(prefix))) return;
     if (this.recent.has(key)) {
       this.recentBytes -= entryBytes(key, this.recent.get(key));
       this.recent.delete(key); // re-inserted as the newest
@@ -209,6 +210,11 @@ export class CommitQueue {
     for (const batch of this.batches.splice(0)) batch.settle.reject(this.failure);
   }
 }
+
+// Keys read only by lists, which the recent-values cache does not serve: audit entries
+// (verify, the console's feed; a third of the writes) and outbox messages (delivery). Left
+// out, they leave room for what is read back by key (bills, orders, counters).
+const LISTED_ONLY = [KEYSPACE.audit.prefix, KEYSPACE.outbox.prefix];
 
 // classic-level's implementation of batch, below abstract-level's checks and encodings.
 interface PrivateBatch { _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void> }
