@@ -92,6 +92,44 @@ test("a transaction reads its own writes and deletes", async () => {
   assert.equal(seen.listed, [['idem!k2', { answer: 2 }]]);
 });
 
+test('a value read from disk and remembered is never older than the last write, whoever reads first', async () => {
+  const dir = await tempDir();
+  let store = await openStore(dir);
+  await store.transact((tx) => tx.put('bill!b1', { v: 0 }));
+  await store.close();
+  store = await openStore(dir); // nothing in memory: the next reads go to the disk
+  // Hold each disk read's answer until a write of its key has committed and synced.
+  const db = (store as unknown as { db: { get(...args: unknown[]): Promise<unknown> } }).db;
+  const read = db.get.bind(db);
+  let hold: Promise<void> = Promise.resolve();
+  db.get = async (...args) => {
+    const value = await read(...args);
+    await hold;
+    return value;
+  };
+  let release!: () => void;
+  hold = new Promise((resolve) => (release = resolve));
+  const racing = store.get<{ v: number }>('bill!b1');
+  const missing = store.get('bill!new');
+  await new Promise((resolve) => setTimeout(resolve, 20)); // both reads are on the disk
+  await store.transact((tx) => {
+    tx.put('bill!b1', { v: 1 });
+    tx.put('bill!new', { v: 1 });
+  });
+  release();
+  assert.equal(await racing, { v: 0 }, 'the racing read saw the disk before the write');
+  assert.is(await missing, undefined);
+  assert.equal(await store.get('bill!b1'), { v: 1 });
+  assert.equal(await store.get('bill!new'), { v: 1 });
+  // Inside a transaction a read is remembered (the mutex keeps writes out meanwhile).
+  await store.close();
+  store = await openStore(dir);
+  assert.equal(await store.transact((tx) => tx.get('bill!b1')), { v: 1 });
+  await store.transact((tx) => tx.del('bill!b1'));
+  await store.durable();
+  assert.is(await store.get('bill!b1'), undefined);
+});
+
 test('many concurrent transactions share fewer batches than transactions', async () => {
   const store = await openStore(await tempDir());
   const count = 500;

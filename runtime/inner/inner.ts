@@ -13,6 +13,7 @@ import { joinHandlers } from '../channel/table.js';
 import { Store } from './store/store.js';
 import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
+import { SeenRequests } from './gap/seen-requests.js';
 import { OrderBook } from './payments/order-book.js';
 import { OuterLink } from './payments/link.js';
 import { FirstAnswers } from './payments/first-answers.js';
@@ -21,6 +22,7 @@ import { billPayable } from './billing/payable.js';
 import { registrationPayable } from './registration/payable.js';
 import { Replies } from './outbox/replies.js';
 import { OutboxDelivery } from './outbox/delivery.js';
+import { OutboxCounts } from './outbox/counts.js';
 import { afterCommit } from './after-commit.js';
 import { billCreate } from './handlers/bill-create.js';
 import { billQuery } from './handlers/bill-query.js';
@@ -110,7 +112,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const answers = new FirstAnswers(gw.limits.replyWaitMs, time);
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
-  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables });
+  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables, outboxCounts: new OutboxCounts(store) });
   const brokerLog = log.child({ part: 'broker' });
   const deniedLog = new RefusalLog(brokerLog, time);
   const gapLog = log.child({ part: 'gap' });
@@ -125,7 +127,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       patientInfo({ store, triage: () => triage, departments: () => new Set(departments.departments.keys()) }),
       dispatchAck({ store }),
     ],
-    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals,
+    store, log: gapLog, replies, afterCommit: effects, refusalLog: gapRefusals, seen: await SeenRequests.open(store, gapLog),
     // The side's clock, not a test's fixed date: rate limits refill as time passes.
     now: () => time.now(),
   });

@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envelopeOf, outboxPrefix, pendingFor, post, remove, type OutboxEntry } from '../../runtime/inner/outbox/records.js';
+import { OutboxCounts } from '../../runtime/inner/outbox/counts.js';
 import { FirstAnswers } from '../../runtime/inner/payments/first-answers.js';
 import type { Order } from '../../runtime/inner/payments/order.js';
 import { DEFAULT_RESEND_MS } from '../../devices/client.js';
@@ -37,6 +38,46 @@ test('past the per-device cap the oldest message goes, with an audit entry, neve
   assert.equal((await store.list<OutboxEntry>(outboxPrefix('billing-01'))).map(([, e]) => (e.body as { billId: string }).billId), ['B-2', 'B-3', 'B-4']);
   const audit = (await store.list<{ event: { kind: string; type?: string } }>('audit!')).map(([, e]) => e.event);
   assert.equal(audit.filter((e) => e.kind === 'outbox.dropped').map((e) => e.type), ['bill.paid']);
+});
+
+test('with the counts kept in memory the cap drops exactly what a full listing would, across removals, other deletes and failed transactions', async () => {
+  // The same steps on two stores: one that lists the outbox on every post, one that keeps counts.
+  const plain = await fixture.openStore(await fixture.tempDir());
+  const counted = await fixture.openStore(await fixture.tempDir());
+  const counts = new OutboxCounts(counted);
+  const bill = (e: OutboxEntry) => (e.body as { billId: string }).billId;
+  let n = 0;
+  const step = async (what: string): Promise<void> => {
+    const results = await Promise.all([plain, counted].map(async (store) => {
+      const c = store === counted ? counts : undefined;
+      const drops: string[] = [];
+      const postOne = async (tx: Parameters<Parameters<typeof store.transact>[0]>[0], i: number, at = NOW) => {
+        const { dropped } = await post(tx, 'billing-01', paid(i), at, 3, c);
+        if (dropped) drops.push(bill(dropped));
+      };
+      const i = n;
+      if (what === 'post') await store.transact((tx) => postOne(tx, i));
+      if (what === 'post twice') await store.transact(async (tx) => { await postOne(tx, i); await postOne(tx, i + 0.5); });
+      if (what === 'post, then fail') await store.transact(async (tx) => { await postOne(tx, i); throw new Error('later step failed'); }).catch(() => drops.push('failed'));
+      if (what === 'post, clock set back a day') await store.transact((tx) => postOne(tx, i, new Date(NOW.getTime() - 86_400_000)));
+      if (what === 'ack oldest') {
+        const [oldest] = await pendingFor(store, 'billing-01', 1);
+        await remove(store, 'billing-01', [oldest!.messageId]);
+      }
+      if (what === 'prune oldest') {
+        const [[key]] = await store.list(outboxPrefix('billing-01'), { limit: 1 }) as Array<[string, unknown]> as [[string, unknown]];
+        await store.transact((tx) => tx.del(key));
+      }
+      return { drops, waiting: (await pendingFor(store, 'billing-01', 10)).map(bill) };
+    }));
+    assert.equal(results[1], results[0], `after ${what} (step ${n})`);
+    n += 1;
+  };
+  for (const what of ['post', 'post', 'post', 'post', 'ack oldest', 'post', 'post', 'prune oldest', 'prune oldest', 'post',
+    'post, then fail', 'post', 'post twice', 'post', 'ack oldest', 'post twice', 'post', 'post', 'post, clock set back a day', 'post',
+    'post', 'post']) await step(what);
+  const drops = (await counted.list<{ event: { kind: string } }>('audit!')).filter(([, e]) => e.event.kind === 'outbox.dropped').length;
+  assert.ok(drops >= 5, `the cap was reached several times (${drops} drops)`);
 });
 
 const order = (status: Order['status'], extra: Partial<Order> = {}): Order => ({

@@ -19,6 +19,7 @@ import { schemaError } from './schema-errors.js';
 import { idempotencyKey, type Accepted, type Handler, type IdempotencyRecord } from './handler.js';
 import type { Replies } from '../outbox/replies.js';
 import type { RunAfterCommit } from '../after-commit.js';
+import type { SeenRequests } from './seen-requests.js';
 
 export interface GapOptions {
   messages: ReadonlyMap<string, MessageRule>;
@@ -30,6 +31,8 @@ export interface GapOptions {
   now?: () => number;
   // Where refusals are logged, rate-limited by device, type and code (default: a line each).
   refusalLog?: RefusalLog;
+  // Spares the store lookup of a request id it has never seen (seen-requests.ts).
+  seen?: SeenRequests;
 }
 
 interface CheckedMessage {
@@ -111,7 +114,7 @@ export class Gap {
     const key = idempotencyKey(device.id, request.id);
     const hash = createHash('sha256').update(canonicalJson({ type: request.type, body: request.body })).digest('hex');
     const outcome = await this.opts.store.transact(async (tx): Promise<{ earlier: IdempotencyRecord } | { accepted: Accepted }> => {
-      const earlier = await tx.get<IdempotencyRecord>(key);
+      const earlier = this.opts.seen?.mightHave(key) === false ? undefined : await tx.get<IdempotencyRecord>(key);
       if (earlier) {
         if (earlier.hash !== hash) throw new FerryError('CONFLICT', `Request id ${request.id} was used before with a different body.`, '/id');
         return { earlier };

@@ -14,6 +14,8 @@ import type { Answer } from '../gap/handler.js';
 import { PROTOCOL_VERSION } from '../../../devices/protocol.js';
 import { nextId } from '../ids.js';
 import { KEYSPACE } from '../store/keyspace.js';
+import { compareKeys } from '../store/keys.js';
+import type { OutboxCounts } from './counts.js';
 
 export const OUTBOX_PREFIX = KEYSPACE.outbox.prefix;
 export const outboxPrefix = (device: string) => `${OUTBOX_PREFIX}${device}!`;
@@ -36,21 +38,39 @@ export interface OutboxEntry {
 
 export interface Posted { entry: OutboxEntry; dropped?: OutboxEntry }
 
-// Inside the transaction of the change that causes the message.
-export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE): Promise<Posted> {
+// Inside the transaction of the change that causes the message. With `counts`, the
+// device's outbox is listed only when its count is not known (see counts.ts).
+export async function post(tx: Tx, device: string, message: Answer & { re?: string }, now: Date, max = MAX_PENDING_PER_DEVICE, counts?: OutboxCounts): Promise<Posted> {
   const entry: OutboxEntry = {
     messageId: await nextId(tx, 'M', now), device, ...(message.re ? { re: message.re } : {}),
     type: message.type, body: message.body, at: now.toISOString(),
   };
-  const waiting = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
-  let dropped: OutboxEntry | undefined;
-  if (waiting.length >= max) {
-    const [oldestKey, oldest] = waiting[0]!;
-    tx.del(oldestKey);
-    tx.audit({ kind: 'outbox.dropped', device, messageId: oldest.messageId, type: oldest.type, max });
-    dropped = oldest;
+  const known = counts?.get(tx, device);
+  let waiting: number;
+  let oldest: [string, OutboxEntry] | undefined;
+  if (known === undefined) {
+    const listed = await tx.list<OutboxEntry>(outboxPrefix(device), { limit: max });
+    waiting = listed.length;
+    oldest = listed[0];
+  } else {
+    waiting = known.waiting;
+    if (waiting >= max) oldest = (await tx.list<OutboxEntry>(outboxPrefix(device), { limit: 1, ...(known.floor ? { after: known.floor } : {}) }))[0];
   }
-  tx.put(outboxKey(device, entry.messageId), entry);
+  const key = outboxKey(device, entry.messageId);
+  let dropped: OutboxEntry | undefined;
+  let floor = known?.floor;
+  if (waiting >= max && oldest) {
+    const [oldestKey, first] = oldest;
+    tx.del(oldestKey);
+    tx.audit({ kind: 'outbox.dropped', device, messageId: first.messageId, type: first.type, max });
+    dropped = first;
+    waiting -= 1;
+    floor = oldestKey;
+  }
+  tx.put(key, entry);
+  // A clock set back makes a key below the floor: then there is none.
+  if (floor !== undefined && compareKeys(key, floor) <= 0) floor = undefined;
+  counts?.set(tx, device, { waiting: waiting + 1, ...(floor !== undefined ? { floor } : {}) });
   return { entry, ...(dropped ? { dropped } : {}) };
 }
 

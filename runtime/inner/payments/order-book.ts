@@ -9,7 +9,8 @@ import type { Logger } from '../../common/logger.js';
 import type { Store, Tx } from '../store/store.js';
 import type { AfterCommit, Answer } from '../gap/handler.js';
 import type { RunAfterCommit } from '../after-commit.js';
-import { post } from '../outbox/records.js';
+import { post, MAX_PENDING_PER_DEVICE } from '../outbox/records.js';
+import type { OutboxCounts } from '../outbox/counts.js';
 import { nextId } from '../ids.js';
 import { FINAL, canMove, journalKey, moved, orderKey, type Order, type OrderStatus } from './order.js';
 import { answerFor } from './answers.js';
@@ -27,6 +28,7 @@ export interface OrderBookOptions {
   payables: readonly Payable[];
   afterCommit: RunAfterCommit;
   now?: () => Date;
+  outboxCounts?: OutboxCounts; // spares a full outbox listing per message (outbox/counts.ts)
 }
 
 export interface NewOrder {
@@ -229,7 +231,7 @@ export class OrderBook implements RecordHandlers {
 
   // An unsolicited message, into the device's outbox in this transaction.
   private async tell(tx: Tx, notice: Notice & { re?: string }, effects: AfterCommit[]): Promise<void> {
-    const { dropped } = await post(tx, notice.device, notice, this.now());
+    const { dropped } = await post(tx, notice.device, notice, this.now(), MAX_PENDING_PER_DEVICE, this.opts.outboxCounts);
     if (dropped) {
       this.opts.log.error({ alert: 'outbox.dropped', device: notice.device, messageId: dropped.messageId, type: dropped.type },
         'ALERT: a device has too many undelivered messages; the oldest was dropped (audited)');

@@ -1,8 +1,9 @@
 import type { Level } from 'level';
 import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
-import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUES } from './limits.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUE_BYTES } from './limits.js';
 import { StoreError } from './errors.js';
+import { KEYSPACE } from './keyspace.js';
 
 // A committed write as the store keeps it until synced: the value's JSON text, or
 // undefined for a delete. Values travel as JSON text so that what a reader gets from the
@@ -10,9 +11,14 @@ import { StoreError } from './errors.js';
 // pending value by mutating an object it still holds.
 export type WriteSet = Map<string, string | undefined>;
 
+// What classic-level's own batch takes (its _batch): keys and values already strings, one
+// shape for every op. The public db.batch() copies each op with the options spread in and
+// re-encodes it, 6 % of the inner side's CPU (BENCHMARKS.md); we hand it the final form.
+interface BatchOp { type: 'put' | 'del'; key: string; value: string | undefined }
+
 interface Batch {
   readonly id: number;
-  readonly ops: Array<{ type: 'put'; key: string; value: string; valueEncoding: 'utf8' } | { type: 'del'; key: string }>;
+  readonly ops: BatchOp[];
   bytes: number;
   sealed: boolean; // being written: no more ops may join
   readonly done: Promise<void>;
@@ -38,6 +44,9 @@ export class CommitQueue {
   // a later write of its key replaces it; reading it saves a LevelDB get, the largest
   // single cost per payment in the inner side's profile (BENCHMARKS.md).
   private readonly recent = new Map<string, string | undefined>();
+  private recentBytes = 0;
+  // Commits so far: a disk read is remembered only if no commit ran while it was read.
+  private commits = 0;
   private readonly batches: Batch[] = [];
   private nextBatchId = 1;
   private writing = false;
@@ -56,6 +65,17 @@ export class CommitQueue {
     if (entry) return entry.json ?? null;
     if (!this.recent.has(key)) return undefined;
     return this.recent.get(key) ?? null;
+  }
+
+  // A value read from disk (JSON text, or undefined if absent) when `commitsBefore` (taken
+  // before the read) shows that nothing committed meanwhile, so the disk still says so.
+  // Reads inside a transaction hold the mutex, which is when this holds.
+  rememberRead(key: string, json: string | undefined, commitsBefore: number): void {
+    if (commitsBefore === this.commits && !this.overlay.has(key) && !this.failure) this.remember(key, json);
+  }
+
+  get commitCount(): number {
+    return this.commits;
   }
 
   // Pending writes under a prefix, unsorted.
@@ -84,9 +104,10 @@ export class CommitQueue {
     assert(this.failure === undefined, 'commit follows a successful reserve');
     this.stats.transactions += 1;
     if (writes.size === 0) return this.durable();
+    this.commits += 1;
     const batch = this.openBatch(writes.size, bytes);
     for (const [key, json] of writes) {
-      batch.ops.push(json === undefined ? { type: 'del', key } : { type: 'put', key, value: json, valueEncoding: 'utf8' });
+      batch.ops.push({ type: json === undefined ? 'del' : 'put', key, value: json });
       this.overlay.set(key, { json, batch: batch.id });
     }
     batch.bytes += bytes;
@@ -123,7 +144,7 @@ export class CommitQueue {
       batch.sealed = true;
       const started = performance.now();
       try {
-        await this.db.batch(batch.ops, { sync: true });
+        await this.write(batch.ops);
       } catch (err) {
         this.fail(err);
         break;
@@ -134,6 +155,12 @@ export class CommitQueue {
     this.writing = false;
   }
 
+  private write(ops: BatchOp[]): Promise<void> {
+    // The checks db.batch() would make: the store closes only after its last batch.
+    assert(this.db.status === 'open', 'the store is open while batches are written');
+    return (this.db as unknown as PrivateBatch)._batch(ops, SYNC);
+  }
+
   private synced(batch: Batch): void {
     assert(this.batches[0] === batch, 'batches sync in order');
     this.batches.shift();
@@ -142,15 +169,34 @@ export class CommitQueue {
     for (const op of batch.ops) {
       // A key rewritten by a later batch keeps its newer overlay entry, which peek reads first.
       if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
-      this.remember(op.key, op.type === 'put' ? op.value : undefined);
+      this.remember(op.key, op.value);
     }
     batch.settle.resolve();
   }
 
+  // The one way into the cache, for synced writes and reads alike, so that a key left out
+  // is never in it with an older value.
   private remember(key: string, json: string | undefined): void {
-    this.recent.delete(key); // re-inserted as the newest
+    if (LISTED_ONLY.some((prefix) => key.startsWith(prefix))) return;
+    if (this.recent.has(key)) {
+      this.recentBytes -= entryBytes(key, this.recent.get(key));
+      this.recent.delete(key); // re-inserted as the newest
+    }
     this.recent.set(key, json);
-    if (this.recent.size > MAX_RECENT_VALUES) this.recent.delete(this.recent.keys().next().value!);
+    this.recentBytes += entryBytes(key, json);
+    if (this.recentBytes > MAX_RECENT_VALUE_BYTES) this.evict();
+  }
+
+  // Down to seven eighths of the cap in one pass: a Map keeps deleted entries as holes
+  // until it is rehashed, so taking the oldest one at a time would scan the holes anew
+  // on every insert.
+  private evict(): void {
+    const target = (MAX_RECENT_VALUE_BYTES * 7) / 8;
+    for (const [key, value] of this.recent) {
+      if (this.recentBytes <= target) break;
+      this.recentBytes -= entryBytes(key, value);
+      this.recent.delete(key);
+    }
   }
 
   private fail(cause: unknown): void {
@@ -159,8 +205,24 @@ export class CommitQueue {
     this.log.fatal({ err: cause, batchesLost: lost }, 'store batch write failed; refusing further writes');
     // Nothing unsynced is acknowledged, so readers must not see it either.
     this.overlay.clear();
+    this.recent.clear();
+    this.recentBytes = 0;
     for (const batch of this.batches.splice(0)) batch.settle.reject(this.failure);
   }
+}
+
+// Keys read only by lists, which the recent-values cache does not serve: audit entries
+// (verify, the console's feed; a third of the writes) and outbox messages (delivery). Left
+// out, they leave room for what is read back by key (bills, orders, counters).
+const LISTED_ONLY = [KEYSPACE.audit.prefix, KEYSPACE.outbox.prefix];
+
+// classic-level's implementation of batch, below abstract-level's checks and encodings.
+interface PrivateBatch { _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void> }
+const SYNC = Object.freeze({ sync: true });
+
+// What a cached entry holds, roughly: two bytes per UTF-16 unit, and a Map entry's keep.
+function entryBytes(key: string, json: string | undefined): number {
+  return 2 * (key.length + (json?.length ?? 0)) + 64;
 }
 
 function newBatch(id: number): Batch {

@@ -14,8 +14,10 @@ export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const MAX_QUEUED_BATCHES = 8;
 
 // Synced values kept in memory for the reads that follow a write (an order read back by
-// its outcome, a bill by its payment): the writes of a few seconds at full load, a few MiB.
-export const MAX_RECENT_VALUES = 4_096;
+// its outcome, a bill by its payment) and for keys read again and again (the instance
+// tag): counted as the UTF-16 size of key and JSON text, the writes of a minute or more at
+// full load. Every write passes through the commit queue, so what it holds is exact.
+export const MAX_RECENT_VALUE_BYTES = 8 * 1024 * 1024;
 
 // Transactions waiting for the mutex. Above this the caller is told the store is busy: a
 // device burst must not turn into unbounded memory on the inner side.

@@ -24,7 +24,11 @@ export async function mergeList(
   upper.sort((a, b) => compareKeys(a[0], b[0]) * direction);
   const lt = prefixUpperBound(prefix);
   const lower = after === undefined ? { gte: prefix } : { gt: after };
-  const it = db.iterator<string, string>({ ...lower, ...(lt === undefined ? {} : { lt }), reverse, keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  // Each pending write replaces or hides at most one disk entry: the disk gives at most
+  // limit + upper.length. Without a limit the iterator reads ahead a chunk (16 KiB) even
+  // when one entry is asked for.
+  const diskLimit = limit + upper.length;
+  const it = db.iterator<string, string>({ ...lower, ...(lt === undefined ? {} : { lt }), reverse, limit: diskLimit, keyEncoding: 'utf8', valueEncoding: 'utf8' });
   const out: Array<[string, string]> = [];
   try {
     let disk = await it.next();

@@ -43,6 +43,7 @@ export class Store implements CommittedView {
   private readonly queue: CommitQueue;
   private closing: Promise<void> | undefined;
   private observer: StoreObserver | undefined;
+  private readonly watchers: Array<(writes: ReadonlyMap<string, string | undefined>) => void> = [];
 
   private constructor(
     private readonly db: Level<string, unknown>,
@@ -77,6 +78,13 @@ export class Store implements CommittedView {
     this.queue.onSynced = (writes, seconds) => this.tell(() => observer.synced(writes, seconds));
   }
 
+  // fn sees every committed write set (JSON text, or undefined for a delete) as it
+  // commits, before the transaction's own onCommit callbacks, the mutex still held: an
+  // in-memory summary of some keys can forget what it did not write itself.
+  watchCommits(fn: (writes: ReadonlyMap<string, string | undefined>) => void): void {
+    this.watchers.push(fn);
+  }
+
   private tell(fn: () => void): void {
     try {
       fn();
@@ -105,7 +113,10 @@ export class Store implements CommittedView {
     const pending = this.queue.peek(key);
     if (pending === null) return undefined;
     if (pending !== undefined) return JSON.parse(pending) as T;
-    return (await this.db.get(key)) as T | undefined;
+    const commitsBefore = this.queue.commitCount;
+    const json = await this.db.get<string, string>(key, UTF8);
+    this.queue.rememberRead(key, json, commitsBefore);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
   }
 
   async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
@@ -131,6 +142,15 @@ export class Store implements CommittedView {
     const rows = await mergeList(this.db, prefix, [...upper], limit, opts.reverse === true, opts.after);
     if (rows.length > MAX_LIST_ENTRIES) throw new StoreError('LIST_TOO_LARGE', `more than ${MAX_LIST_ENTRIES} keys under ${prefix}`);
     return rows;
+  }
+
+  // Every key under prefix, disk and overlay, in no particular order (a pending delete's
+  // key may be visited): keys only, streamed, for in-memory filters built at start.
+  async forEachKey(prefix: string, visit: (key: string) => void): Promise<void> {
+    assert(typeof prefix === 'string', 'a prefix is a string');
+    for (const [key, json] of this.queue.pendingUnder(prefix)) if (json !== undefined) visit(key);
+    const lt = prefixUpperBound(prefix);
+    for await (const key of this.db.keys<string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), keyEncoding: 'utf8' })) visit(key);
   }
 
   async transact<R>(fn: (tx: Tx) => Promise<R> | R): Promise<R> {
@@ -167,6 +187,8 @@ export class Store implements CommittedView {
     const bytes = await this.queue.reserve(tx.writes);
     const synced = this.queue.commit(tx.writes, bytes);
     this.head = tx.head;
+    for (const watch of this.watchers) this.tell(() => watch(tx.writes));
+    for (const fn of tx.committed) this.tell(fn);
     return { synced };
   }
 
@@ -201,6 +223,8 @@ export class Store implements CommittedView {
     this.log.info('store closed');
   }
 }
+
+const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
 
 // Continues the chain from the last entry on disk, after checking that entry on its own.
 async function loadAuditHead(db: Level<string, unknown>): Promise<AuditHead> {

@@ -13,6 +13,10 @@ export interface Tx {
   // entry that names the last one deleted (see audit.ts).
   pruneAudit(fromSeq: number, last: AuditHead): AuditEntry;
   list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>>; // as Store.list, with this tx's writes laid over
+  // fn runs when this transaction commits (visible, not yet synced), before the next one
+  // starts; never if fn throws. For in-memory summaries of the store that must follow
+  // exactly what was committed (outbox/counts.ts).
+  onCommit(fn: () => void): void;
 }
 
 // What a transaction reads through: the store's committed view (overlay over disk).
@@ -27,6 +31,7 @@ export class StoreTx implements Tx {
   readonly writes: WriteSet = new Map();
   // This transaction's audit events, for the store's observer once they are durable.
   readonly events: AuditEvent[] = [];
+  readonly committed: Array<() => void> = [];
   private live = true;
 
   constructor(
@@ -82,6 +87,11 @@ export class StoreTx implements Tx {
     for (let seq = fromSeq; seq <= last.seq; seq++) this.writes.set(auditKey(seq), undefined);
     this.writes.set(CHECKPOINT_POINTER_KEY, JSON.stringify(entry.seq));
     return entry;
+  }
+
+  onCommit(fn: () => void): void {
+    this.assertLive();
+    this.committed.push(fn);
   }
 
   async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
