@@ -19,6 +19,7 @@ test('npm run bench at tiny sizes measures all three parts and writes every fiel
     const env = {
       ...process.env, FERRY_BENCH_PAYMENTS: '20', FERRY_BENCH_WARMUP: '4', FERRY_BENCH_CONCURRENCY: '3',
       FERRY_BENCH_IDLE: '6', FERRY_BENCH_STORM: '3', FERRY_BENCH_STORE_TX: '50', FERRY_BENCH_OUT: out,
+      FERRY_BENCH_AGED_DAYS: '3', FERRY_BENCH_AGED_PAYMENTS: '40',
     };
     const child = spawn(process.execPath, [BENCH_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -33,8 +34,13 @@ test('npm run bench at tiny sizes measures all three parts and writes every fiel
 
     const r = JSON.parse(fs.readFileSync(out, 'utf8'));
     for (const key of ['cpus', 'model', 'memoryGiB', 'node', 'kernel', 'loadAverage']) assert.ok(r.machine[key] !== undefined, `machine.${key}`);
-    assert.equal(r.sizes, { payments: 20, concurrency: 3, warmup: 4, idle: 6, storm: 3, storeTransactions: 50 });
+    assert.equal(r.sizes, { payments: 20, concurrency: 3, warmup: 4, idle: 6, storm: 3, storeTransactions: 50, agedDays: 3, agedPayments: 40 });
     assert.is(r.store.transactions, 50);
+    assert.is(r.aged.facts.payments, 3 * 40);
+    assert.ok(r.aged.bytesPerPayment > 0 && r.aged.startMs > 0 && r.aged.auditVerify.ok && r.aged.auditVerify.entries > 3 * 40);
+    for (const q of r.aged.queries) assert.ok(q.rows >= 0 && q.ms > 0, q.what);
+    assert.ok(r.aged.queries.find((q: { what: string }) => q.what.startsWith('payments --order')).rows === 1);
+    assert.ok(r.aged.retention.pruned.payments > 0 && r.aged.retention.worstStallMs >= 0);
     for (const side of [r.baseline, r.ferry]) {
       for (const phase of [side.max, side.half]) {
         assert.is(phase.answered, 20);

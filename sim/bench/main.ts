@@ -11,6 +11,7 @@ import { BENCH_HELP, benchConfig } from './config.js';
 import { baselinePhase, ferryPhases } from './phases.js';
 import { BENCH_SCHEMA_VERSION, formatResults, writeResults, type BenchResults } from './report.js';
 import { runStoreBench } from './store-bench.js';
+import { runAgedStoreBench } from './aged-store/bench.js';
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -29,6 +30,7 @@ const rules = writeLoadRules(Math.max(cfg.concurrency, cfg.idle - 1, 1));
 try {
   say(cfg.storeTransactions > 0 ? `store: ${cfg.storeTransactions} transactions` : 'store bench skipped');
   const store = cfg.storeTransactions > 0 ? await runStoreBench(cfg.storeTransactions) : null;
+  const aged = cfg.agedDays > 0 ? await runAgedStoreBench({ days: cfg.agedDays, paymentsPerDay: cfg.agedPayments, sweepDays: 1, say }) : null;
   say(`baseline: plain Aedes with an echo responder, ${cfg.payments} requests`);
   const baseline = await baselinePhase(cfg, rules, say);
   say(`ferry: ${cfg.payments} payments`);
@@ -36,7 +38,7 @@ try {
   const { out: _out, cpuProfDir: _prof, ...sizes } = cfg;
   const results: BenchResults = {
     schema: BENCH_SCHEMA_VERSION, startedAt: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10,
-    machine, loadAverageAfter: describeMachine().loadAverage, sizes, store, baseline, ferry,
+    machine, loadAverageAfter: describeMachine().loadAverage, sizes, store, aged, baseline, ferry,
     ratio: Math.round((ferry.max.achievedPerSecond / baseline.max.achievedPerSecond) * 1000) / 1000,
     idle: idle ?? null,
   };

@@ -7,6 +7,7 @@ import type { RunReport } from '../load/run.js';
 import type { BenchConfig } from './config.js';
 import type { BaselineResult, FerryResult, IdleResult } from './phases.js';
 import type { StoreBenchResult } from './store-bench.js';
+import { formatAgedStore, type AgedStoreResult } from './aged-store/bench.js';
 
 export const BENCH_SCHEMA_VERSION = 1;
 
@@ -18,6 +19,7 @@ export interface BenchResults {
   loadAverageAfter: number[];
   sizes: Omit<BenchConfig, 'out' | 'cpuProfDir'>;
   store: StoreBenchResult | null;
+  aged: AgedStoreResult | null; // the store after months of a large hospital (aged-store/)
   baseline: BaselineResult;
   ferry: FerryResult;
   ratio: number; // ferry payments/s ÷ baseline requests/s, both at the maximum rate
@@ -41,6 +43,7 @@ function cpu(by: Record<string, number | null>): string {
 export function formatResults(r: BenchResults): string {
   const lines = [`machine: ${formatMachine(r.machine)}`];
   if (r.store) lines.push(`store: ${r.store.transactions} transactions, ${Math.round(r.store.perSecond)} tx/s, ${(r.store.transactions / r.store.batches).toFixed(1)} per fsync`);
+  if (r.aged) lines.push(...formatAgedStore(r.aged));
   lines.push(
     rate('(a) baseline, max', r.baseline.max), rate('(a) baseline, half', r.baseline.half),
     rate('(b) ferry payments, max', r.ferry.max), rate('(b) ferry payments, half', r.ferry.half),
