@@ -7,10 +7,10 @@
 import type { RetentionConfig } from '../../rules/types.js';
 import { addDays, type HospitalDay } from '../../common/hospital-day.js';
 import type { Tx } from '../store/store.js';
-import { patientIndexKey, referenceKey, type Bill } from '../billing/bills.js';
-import { FINAL, journalKey, orderKey, type Order } from '../payments/order.js';
+import { billKey, patientIndexKey, referenceKey, type Bill } from '../billing/bills.js';
+import { FINAL, journalKey, orderKey, ordersOfKey, type Order } from '../payments/order.js';
 import { ofOrderKey, refundJournalKey, type Refund } from '../payments/refunds.js';
-import { regsOfKey, type Registration } from '../registration/registrations.js';
+import { regKey, regsOfKey, type Registration } from '../registration/registrations.js';
 import { visitNoKey } from '../registration/pools.js';
 import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
 import type { IdempotencyRecord } from '../gap/handler.js';
@@ -45,7 +45,10 @@ export const PRUNE_RULES: readonly PruneRule[] = [
       const order = value as Order;
       if (!FINAL.has(order.status) || !olderThan(order.updatedAt, cutoffMs)) return null;
       if (await tx.get(journalKey(order.orderId))) return null;
-      return [key];
+      // The patient's index entry, found through what the order paid: a bill or a
+      // registration stays as long as the order it names (below), so it is still there.
+      const owner = await tx.get<{ patientId?: string }>(order.billId !== undefined ? billKey(order.billId) : regKey(order.registrationId ?? ''));
+      return owner?.patientId !== undefined ? [key, ordersOfKey(owner.patientId, order.orderId)] : [key];
     },
   },
   {
@@ -68,17 +71,20 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays,
-    async plan(_tx, key, value, cutoffMs) {
+    async plan(tx, key, value, cutoffMs) {
       const bill = value as Bill;
       if (bill.status !== 'paid' || !olderThan(bill.paidAt ?? bill.createdAt, cutoffMs)) return null;
+      // Kept while its order is: the order's patient is read from it.
+      if (bill.orderId !== undefined && (await tx.get(orderKey(bill.orderId))) !== undefined) return null;
       return [key, patientIndexKey(bill.patientId, bill.billId), referenceKey(bill.createdBy, bill.reference)];
     },
   },
   {
     kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays,
-    async plan(_tx, key, value, cutoffMs, day) {
+    async plan(tx, key, value, cutoffMs, day) {
       const reg = value as Registration;
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
+      if (reg.orderId !== undefined && (await tx.get(orderKey(reg.orderId))) !== undefined) return null;
       // A booking is kept until its visit day has passed the cutoff too.
       if (day.rangeOf(reg.date).endMs > cutoffMs) return null;
       return [key, regsOfKey(reg.patientId, reg.registrationId),

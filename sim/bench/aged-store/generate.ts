@@ -18,6 +18,7 @@ import { regKey, regsOfKey, type Registration } from '../../../runtime/inner/reg
 import { poolKey, visitNoKey, type SlotPool } from '../../../runtime/inner/registration/pools.js';
 import { byDeptKey, counterKey, dispatchKey, type DispatchRecord } from '../../../runtime/inner/dispatch/records.js';
 import { idempotencyKey, type IdempotencyRecord } from '../../../runtime/inner/gap/handler.js';
+import { indexMarkerKey } from '../../../runtime/inner/management/indexes.js';
 import { utcDayOf } from '../../../runtime/common/hospital-day.js';
 
 export interface AgedStoreShape {
@@ -100,6 +101,9 @@ export async function generateAgedStore(dataDir: string, shape: AgedStoreShape):
   };
   try {
     await put(key('meta', 'instance'), TAG);
+    // Written with every record, as the gateway does: complete from the start.
+    await put(indexMarkerKey('ordersOf'), true);
+    await put(indexMarkerKey('auditOf'), true);
     const firstDayMs = shape.endMs - shape.days * DAY_MS;
     for (let d = 0; d < shape.days; d++) {
       const dayMs = firstDayMs + d * DAY_MS;
