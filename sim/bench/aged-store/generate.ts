@@ -9,7 +9,7 @@
 // the days their retention keeps, as a daily retention run would have left them;
 // outbox messages are all acknowledged, so none is left.
 import { openLevel } from '../../../runtime/inner/store/open-level.js';
-import { nextEntry, type AuditEvent, type AuditHead, EMPTY_HEAD } from '../../../runtime/inner/store/audit.js';
+import { nextEntryText, type AuditEvent, type AuditHead, EMPTY_HEAD } from '../../../runtime/inner/store/audit.js';
 import { auditKey, auditOfKey, auditedOrderOf } from '../../../runtime/inner/store/keys.js';
 import { key } from '../../../runtime/inner/store/keyspace.js';
 import { billKey, patientIndexKey, referenceKey, type Bill } from '../../../runtime/inner/billing/bills.js';
@@ -82,6 +82,10 @@ export async function generateAgedStore(dataDir: string, shape: AgedStoreShape):
     ops.push({ type: 'put', key: k, value: JSON.stringify(v) });
     if (ops.length >= BATCH_OPS) await flush();
   };
+  const putText = async (k: string, text: string) => {
+    ops.push({ type: 'put', key: k, value: text });
+    if (ops.length >= BATCH_OPS) await flush();
+  };
   const flush = async () => {
     if (ops.length === 0) return;
     facts.keys += ops.length;
@@ -89,9 +93,9 @@ export async function generateAgedStore(dataDir: string, shape: AgedStoreShape):
     ops = [];
   };
   const audit = async (event: AuditEvent, at: Date) => {
-    const entry = nextEntry(head, event, at);
+    const { entry, text } = nextEntryText(head, event, at);
     head = { seq: entry.seq, hash: entry.hash };
-    await put(auditKey(entry.seq), entry);
+    await putText(auditKey(entry.seq), text);
     const orderId = auditedOrderOf(entry.event);
     if (orderId !== undefined) await put(auditOfKey(orderId, entry.seq), entry.seq);
     facts.auditEntries += 1;
