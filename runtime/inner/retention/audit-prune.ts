@@ -8,7 +8,7 @@ import { auditOfKey, auditedOrderOf } from '../store/keys.js';
 
 // Entries deleted per transaction, each with at most one auditOf entry: with the
 // checkpoint and its pointer, under the store's MAX_BATCH_OPS (1000).
-export const AUDIT_PRUNE_CHUNK = 450;
+export const AUDIT_PRUNE_CHUNK = 200;
 
 export async function pruneAudit(store: Store, cutoffMs: number): Promise<{ pruned: number; checkpointSeq: number | null }> {
   let pruned = 0;

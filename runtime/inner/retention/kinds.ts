@@ -23,6 +23,11 @@ export interface PruneRule {
   kind: RetentionKind;
   prefix: string;
   days(config: RetentionConfig): number;
+  // The letter of the records' ids when they are `<letter><yyyymmdd>-…` (ids.ts) and the
+  // time a record is judged by is never before its id's UTC day: the scan then stops at
+  // the first id of a day that starts at or after the cutoff, instead of reading every
+  // record kept (months of them) to find the one day that goes.
+  idLetter?: string;
   // The keys to delete with the record at `key`, or null when it must stay.
   plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: HospitalDay): Promise<string[] | null>;
 }
@@ -40,7 +45,7 @@ const REGISTRATION_OPEN: ReadonlySet<string> = new Set(['held', 'paying', 'lapse
 
 export const PRUNE_RULES: readonly PruneRule[] = [
   {
-    kind: 'payments', prefix: KEYSPACE.order.prefix, days: (c) => c.paymentsDays,
+    kind: 'payments', prefix: KEYSPACE.order.prefix, days: (c) => c.paymentsDays, idLetter: 'P', // judged by updatedAt
     async plan(tx, key, value, cutoffMs) {
       const order = value as Order;
       if (!FINAL.has(order.status) || !olderThan(order.updatedAt, cutoffMs)) return null;
@@ -53,7 +58,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     // Refunds go with payments: they are the same money, kept as long.
-    kind: 'refunds', prefix: KEYSPACE.refund.prefix, days: (c) => c.paymentsDays,
+    kind: 'refunds', prefix: KEYSPACE.refund.prefix, days: (c) => c.paymentsDays, idLetter: 'F', // updatedAt
     async plan(tx, key, value, cutoffMs) {
       const refund = value as Refund;
       if (refund.status === 'requested' || !olderThan(refund.updatedAt, cutoffMs)) return null;
@@ -70,7 +75,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays,
+    kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays, idLetter: 'B', // paidAt or createdAt
     async plan(tx, key, value, cutoffMs) {
       const bill = value as Bill;
       if (bill.status !== 'paid' || !olderThan(bill.paidAt ?? bill.createdAt, cutoffMs)) return null;
@@ -80,7 +85,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays,
+    kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays, idLetter: 'R', // updatedAt or createdAt
     async plan(tx, key, value, cutoffMs, day) {
       const reg = value as Registration;
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
@@ -92,7 +97,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'dispatches', prefix: KEYSPACE.dispatch.prefix, days: (c) => c.dispatchesDays,
+    kind: 'dispatches', prefix: KEYSPACE.dispatch.prefix, days: (c) => c.dispatchesDays, idLetter: 'D', // ackedAt or createdAt
     async plan(_tx, key, value, cutoffMs) {
       const record = value as DispatchRecord;
       if (record.status !== 'acked' || !olderThan(record.ackedAt ?? record.createdAt, cutoffMs)) return null;

@@ -8,6 +8,7 @@
 // transaction leaves once the payment is done). Idempotency records are written only for
 // the days their retention keeps, as a daily retention run would have left them;
 // outbox messages are all acknowledged, so none is left.
+import { pathToFileURL } from 'node:url';
 import { openLevel } from '../../../runtime/inner/store/open-level.js';
 import { nextEntryText, type AuditEvent, type AuditHead, EMPTY_HEAD } from '../../../runtime/inner/store/audit.js';
 import { auditKey, auditOfKey, auditedOrderOf } from '../../../runtime/inner/store/keys.js';
@@ -222,4 +223,12 @@ export async function generateAgedStore(dataDir: string, shape: AgedStoreShape):
   } finally {
     await db.close();
   }
+}
+
+// Run as a child of the bench (node generate.js DIR SHAPE-JSON), so that the process that
+// then starts the inner side on the store has none of the generator's garbage in its heap.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [dir, shape] = process.argv.slice(2);
+  const facts = await generateAgedStore(dir!, JSON.parse(shape!) as AgedStoreShape);
+  process.stdout.write(`${JSON.stringify(facts)}\n`);
 }
