@@ -76,7 +76,12 @@ test('a store made before the indexes answers by patient and order by reading ev
     assert.is((await rows(store, 'audit', { order: mine[1]! })).length, 1);
     assert.is(KINDS.payments.narrow({ patient: PATIENT }, day, await indexedBy(store), store), undefined, 'no index yet: every order is read');
 
+    const firstPage = await queryPage(store, day, { kind: 'payments', filters: { patient: PATIENT }, limit: 1, unmask: true });
+
     await buildIndexes(store, log, () => false);
+    // A client paging while the index was built goes on where it was.
+    const rest = await queryPage(store, day, { kind: 'payments', filters: { patient: PATIENT }, limit: 10, unmask: true, cursor: firstPage.nextCursor! });
+    assert.equal([...firstPage.items, ...rest.items].map((r) => r.orderId), mine);
     const indexed = await indexedBy(store);
     assert.equal(indexed, { ordersOf: true, auditOf: true });
     assert.is(await store.get(ordersOfKey(PATIENT, mine[0]!)), mine[0]);

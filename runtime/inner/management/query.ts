@@ -60,7 +60,9 @@ export function queryFiltersOf(params: URLSearchParams): QueryFilters {
 
 export async function queryPage(store: Store, day: HospitalDay, q: QueryRequest): Promise<QueryPage> {
   const kind = KINDS[q.kind];
-  const range = (await kind.narrow(q.filters, day, await indexedBy(store), store)) ?? { prefix: kind.prefix };
+  let range = (await kind.narrow(q.filters, day, await indexedBy(store), store)) ?? { prefix: kind.prefix };
+  // A cursor from before an index was complete goes on reading the records themselves.
+  if (q.cursor !== undefined && range.record !== undefined && !cursorKey(q.cursor).startsWith(range.prefix)) range = { prefix: kind.prefix };
   const prefix = range.prefix;
   let after = q.cursor === undefined ? range.after : decodeCursor(q.cursor, prefix);
   const items: View[] = [];
@@ -97,8 +99,12 @@ function page(q: QueryRequest, items: View[], after: string | undefined): QueryP
 }
 
 // A cursor is the last key read, so it must lie under the prefix these filters read.
+function cursorKey(cursor: string): string {
+  return /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+}
+
 function decodeCursor(cursor: string, prefix: string): string {
-  const key = /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const key = cursorKey(cursor);
   if (!key.startsWith(prefix)) throw new QueryInputError('cursor does not belong to this query');
   return key;
 }
