@@ -51,6 +51,7 @@ export interface AgedStoreResult {
   startMs: number; // Store.open and startInner, to serving
   startStallMs: number; // worst event-loop delay while starting (rules compiled, listeners opened)
   servingStallMs: number; // worst in the AFTER_START_WATCH_MS after, when the console verifies the chain
+  servingOwnMs: number | null; // of it, the longest the main thread ran between two ticks
   onlineVerify: { entries: number; seconds: number; worstStallMs: number; ok: boolean }; // on the running side, as the console does
   queries: Array<{ what: string; rows: number; ms: number }>;
   auditVerify: { entries: number; seconds: number; perSecond: number; ok: boolean };
@@ -58,6 +59,7 @@ export interface AgedStoreResult {
   // one says more about the machine than about the sweep; the count over 10 ms less so.
   retention: {
     seconds: number; pruned: Record<string, number>; worstStallMs: number; p99StallMs: number; stallsOver10Ms: number;
+    ownWorstMs: number | null; // the longest the main thread ran between two 1 ms ticks (Linux)
     control: { seconds: number; worstMs: number; over10: number }; // the same probe over work that never blocks
   };
 }
@@ -103,6 +105,7 @@ export async function runAgedStoreBench(o: { days: number; paymentsPerDay: numbe
       await sleep(AFTER_START_WATCH_MS);
       servingDelay.disable();
       const startStallMs = startDelay.max / 1e6;
+      const servingOwnMs = servingDrift.ownWorstMs();
       const servingStallMs = Math.max(servingDelay.max / 1e6, servingDrift.stop());
       say(`aged store: started in ${startMs.toFixed(0)} ms (worst stall while starting ${startStallMs.toFixed(1)} ms); worst stall ${servingStallMs.toFixed(1)} ms over the first ${AFTER_START_WATCH_MS / 1000} s serving`);
 
@@ -151,9 +154,10 @@ export async function runAgedStoreBench(o: { days: number; paymentsPerDay: numbe
       const report = await sweep.run();
       const sweepSeconds = (performance.now() - t) / 1000;
       sweepDelay.disable();
+      const ownWorstMs = drift.ownWorstMs();
       const worstStallMs = Math.max(sweepDelay.max / 1e6, drift.stop());
       say(`aged store: retention swept in ${sweepSeconds.toFixed(1)} s, worst stall ${worstStallMs.toFixed(1)} ms: ${JSON.stringify(report.pruned)}`);
-      const retentionResult = { seconds: sweepSeconds, pruned: report.pruned, worstStallMs, p99StallMs: sweepDelay.percentile(99) / 1e6, stallsOver10Ms: drift.over10(), control };
+      const retentionResult = { seconds: sweepSeconds, pruned: report.pruned, worstStallMs, p99StallMs: sweepDelay.percentile(99) / 1e6, stallsOver10Ms: drift.over10(), ownWorstMs, control };
 
       await inner.close();
       // `ferry audit verify` on the stopped gateway's store.
@@ -164,7 +168,7 @@ export async function runAgedStoreBench(o: { days: number; paymentsPerDay: numbe
       say(`aged store: audit verify ${verdict.entries} entries in ${verifySeconds.toFixed(2)} s (${verdict.ok ? 'ok' : 'BROKEN'})`);
       return {
         days: o.days, paymentsPerDay: o.paymentsPerDay, facts, generateSeconds, diskBytes, bytesPerPayment: diskBytes / Math.max(1, facts.payments),
-        startMs, startStallMs, servingStallMs, onlineVerify, queries, auditVerify, retention: retentionResult,
+        startMs, startStallMs, servingStallMs, servingOwnMs, onlineVerify, queries, auditVerify, retention: retentionResult,
       };
     } finally {
       await inner.close().catch(() => undefined);
@@ -206,18 +210,27 @@ async function controlStalls(ms: number): Promise<{ seconds: number; worstMs: nu
 }
 
 // The longest gap between 1 ms timers: a stall as a timer on the hot path would see it.
-function driftProbe(): { stop(): number; over10(): number } {
+// Also, from the main thread's own run time (Linux schedstat, in ns), how much of the
+// longest gap it spent running: a gap the process spent waiting for a CPU is the
+// machine's, one it spent running is a task that blocked.
+function driftProbe(): { stop(): number; over10(): number; ownWorstMs(): number | null } {
   let last = performance.now();
   let worst = 0;
   let over10 = 0;
+  let lastRun = mainThreadRunNs();
+  let ownWorst = lastRun === null ? null : 0;
   const timer = setInterval(() => {
     const now = performance.now();
     worst = Math.max(worst, now - last - 1);
     if (now - last - 1 > 10) over10 += 1;
     last = now;
+    const run = mainThreadRunNs();
+    if (run !== null && lastRun !== null && ownWorst !== null) ownWorst = Math.max(ownWorst, (run - lastRun) / 1e6);
+    lastRun = run;
   }, 1);
   return {
     over10: () => over10,
+    ownWorstMs: () => ownWorst,
     stop() {
       clearInterval(timer);
       return worst;
@@ -233,6 +246,16 @@ function sizeOf(dir: string): number {
   return total;
 }
 
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+
+function mainThreadRunNs(): number | null {
+  try {
+    return Number(fs.readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function formatAgedStore(r: AgedStoreResult): string[] {
@@ -240,11 +263,12 @@ export function formatAgedStore(r: AgedStoreResult): string[] {
     `aged store: ${r.days} days x ${r.paymentsPerDay} payments = ${r.facts.payments} payments, ${r.facts.auditEntries} audit entries, ${r.facts.keys} keys; ` +
       `${(r.diskBytes / 2 ** 20).toFixed(0)} MiB on disk = ${Math.round(r.bytesPerPayment)} bytes per payment (generated in ${r.generateSeconds.toFixed(0)} s)`,
     `aged store: start to serving ${r.startMs.toFixed(0)} ms (worst event-loop stall while starting ${r.startStallMs.toFixed(1)} ms); ` +
-      `worst stall in the first ${AFTER_START_WATCH_MS / 1000} s serving ${r.servingStallMs.toFixed(1)} ms` +
+      `worst stall in the first ${AFTER_START_WATCH_MS / 1000} s serving ${r.servingStallMs.toFixed(1)} ms (longest run of its own ${r.servingOwnMs?.toFixed(1) ?? '?'} ms)` +
       `; the running side verifies the audit chain in ${r.onlineVerify.seconds.toFixed(2)} s, worst stall ${r.onlineVerify.worstStallMs.toFixed(1)} ms`,
     ...r.queries.map((q) => `aged store: query ${q.what}: ${q.rows} rows in ${q.ms.toFixed(1)} ms`),
     `aged store: audit verify ${r.auditVerify.entries} entries in ${r.auditVerify.seconds.toFixed(2)} s = ${Math.round(r.auditVerify.perSecond)} entries/s (${r.auditVerify.ok ? 'ok' : 'BROKEN'})`,
     `aged store: retention sweep ${r.retention.seconds.toFixed(1)} s, worst event-loop stall ${r.retention.worstStallMs.toFixed(1)} ms (p99 ${r.retention.p99StallMs.toFixed(1)} ms, ${r.retention.stallsOver10Ms} over 10 ms; ` +
+      `longest run of its own between two ticks ${r.retention.ownWorstMs?.toFixed(1) ?? '?'} ms; ` +
       `the machine's own, 1 ms tasks for ${r.retention.control.seconds} s: worst ${r.retention.control.worstMs.toFixed(1)} ms, ${r.retention.control.over10} over 10 ms); pruned ${JSON.stringify(r.retention.pruned)}`,
   ];
 }
