@@ -109,7 +109,7 @@ export function followsQuickly(key: string, json: string, expected: AuditHead): 
   const tsEnd = json.indexOf('"', seqEnd + 7);
   if (tsEnd === -1) return undefined;
   const ts = json.slice(seqEnd + 7, tsEnd);
-  if (ts.includes('\\')) return undefined; // then its JSON text is itself, quoted
+  if (ts.includes('\\')) return undefined; // without one, its JSON text is itself in quotes
   // ","prev":"<64>","hash":"<64>","event":{
   const prevAt = tsEnd + 10;
   const hashAt = prevAt + 64 + 10;
