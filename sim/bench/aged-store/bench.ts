@@ -138,6 +138,7 @@ export async function runAgedStoreBench(o: { days: number; paymentsPerDay: numbe
       await ask(`payments --date ${facts.sampleDay} --limit 100000`, 'payments', { date: facts.sampleDay }, 100_000);
       await ask(`dispatches --date ${facts.sampleDay}`, 'dispatches', { date: facts.sampleDay });
       await ask(`bills --date ${facts.sampleDay}`, 'bills', { date: facts.sampleDay });
+      await ask(`audit --date ${facts.sampleDay}`, 'audit', { date: facts.sampleDay });
 
       // The retention sweep, on the running side, as its daily run is: what is past the
       // retention period `sweepDays` days from now goes.
