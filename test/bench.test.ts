@@ -19,6 +19,7 @@ test('npm run bench at tiny sizes measures every generator against both brokers 
     const env = {
       ...process.env, FERRY_BENCH_SECONDS: '0.4', FERRY_BENCH_WARMUP_SECONDS: '0.2', FERRY_BENCH_ROUNDS: '2', FERRY_BENCH_CONCURRENCY: '3',
       FERRY_BENCH_IDLE: '6', FERRY_BENCH_STORM: '2', FERRY_BENCH_STORE_TX: '50', FERRY_BENCH_OUT: out,
+      FERRY_BENCH_AGED_DAYS: '3', FERRY_BENCH_AGED_PAYMENTS: '40',
     };
     const child = spawn(process.execPath, [BENCH_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -35,8 +36,13 @@ test('npm run bench at tiny sizes measures every generator against both brokers 
     const r = JSON.parse(fs.readFileSync(out, 'utf8'));
     assert.is(r.schema, 2);
     for (const key of ['cpus', 'model', 'memoryGiB', 'node', 'kernel', 'loadAverage']) assert.ok(r.machine[key] !== undefined, `machine.${key}`);
-    assert.equal(r.sizes, { seconds: 0.4, warmupSeconds: 0.2, rounds: 2, generators: ['lean', 'device'], concurrency: 3, idle: 6, storm: 2, storeTransactions: 50 });
+    assert.equal(r.sizes, { seconds: 0.4, warmupSeconds: 0.2, rounds: 2, generators: ['lean', 'device'], concurrency: 3, idle: 6, storm: 2, storeTransactions: 50, agedDays: 3, agedPayments: 40 });
     assert.is(r.store.transactions, 50);
+    assert.is(r.aged.facts.payments, 3 * 40);
+    assert.ok(r.aged.bytesPerPayment > 0 && r.aged.startMs > 0 && r.aged.auditVerify.ok && r.aged.auditVerify.entries > 3 * 40);
+    for (const q of r.aged.queries) assert.ok(q.rows >= 0 && q.ms > 0, q.what);
+    assert.ok(r.aged.queries.find((q: { what: string }) => q.what.startsWith('payments --order')).rows === 1);
+    assert.ok(r.aged.retention.pruned.payments > 0 && r.aged.retention.worstStallMs >= 0);
     assert.equal(Object.keys(r.rounds), ['lean', 'device']);
     let measured = 0;
     for (const rounds of Object.values(r.rounds) as any[]) {

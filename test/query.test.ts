@@ -11,6 +11,7 @@ import { api, ferry, managementUrl, payBill, tokens } from './helpers/management
 import { COLUMNS, QUERY_KINDS } from '../runtime/inner/management/columns.js';
 import { maskIdCard, maskPatientId, maskPhone, maskText } from '../runtime/inner/management/mask.js';
 import { csvCell } from '../runtime/cli/query-format.js';
+import { regsOfKey } from '../runtime/inner/registration/registrations.js';
 
 let gw: TestGateway;
 let paid: { billId: string; orderId: string };
@@ -30,6 +31,7 @@ test.before(async () => {
       patientId: PATIENT, device: 'kiosk-01', status: 'booked', visitNo: 7, expiresAt: now, createdAt: now, updatedAt: now,
       contactPhone: PHONE, idCard: ID_CARD,
     });
+    tx.put(regsOfKey(PATIENT, 'R20990101-test-000001'), 'R20990101-test-000001');
     tx.put('dispatch!D20990101-test-000001', {
       dispatchId: 'D20990101-test-000001', dept: 'CARD', seq: 1, priority: 'normal', routedBy: 'triage', patientId: PATIENT,
       symptoms: `chest pain since morning, call ${PHONE}, id ${ID_CARD}`, kiosk: 'kiosk-01', requestId: 'k1', status: 'queued', createdAt: now,

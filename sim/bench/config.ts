@@ -16,6 +16,8 @@ export interface BenchConfig {
   idle: number; // idle device connections; 0 skips part (c)
   storm: number; // of those, dropped at once
   storeTransactions: number; // the store group-commit bench; 0 skips it
+  agedDays: number; // the aged-store step: days of a large hospital's traffic; 0 skips it
+  agedPayments: number; // its payments a day
   out: string; // the JSON file written
   cpuProfDir?: string; // run the measured processes under --cpu-prof
 }
@@ -30,13 +32,16 @@ const SPEC = {
   idle: { env: 'FERRY_BENCH_IDLE', default: 10_000, min: 0 },
   storm: { env: 'FERRY_BENCH_STORM', default: 1000, min: 0 },
   'store-transactions': { env: 'FERRY_BENCH_STORE_TX', default: 10_000, min: 0 },
+  'aged-days': { env: 'FERRY_BENCH_AGED_DAYS', default: 180, min: 0 },
+  'aged-payments': { env: 'FERRY_BENCH_AGED_PAYMENTS', default: 10_000, min: 1 },
 } as const;
 
 // Above this a value is a typo, not a bench size.
 const SIZE_MAX = 1_000_000;
 
 export const BENCH_HELP = `Usage: npm run bench [-- --seconds S --warmup-seconds S --rounds N --generators lean,device
-                      --concurrency N --idle N --storm N --store-transactions N --out FILE --cpu-prof DIR]
+                      --concurrency N --idle N --storm N --store-transactions N --aged-days N --aged-payments N
+                      --out FILE --cpu-prof DIR]
 Every size also reads an environment variable: ${Object.values(SPEC).map((s) => s.env).join(', ')},
 FERRY_BENCH_GENERATORS, FERRY_BENCH_OUT, FERRY_BENCH_CPU_PROF.
 Defaults: ${Object.entries(SPEC).map(([k, s]) => `${k} ${s.default}`).join(', ')}, generators ${GENERATORS.join(',')}.`;
@@ -64,6 +69,7 @@ export function benchConfig(argv: string[], env: NodeJS.ProcessEnv, projectDir: 
     seconds: size('seconds'), warmupSeconds: size('warmup-seconds'), rounds: size('rounds'),
     generators: [...new Set(generators)] as Generator[], concurrency: size('concurrency'),
     idle: size('idle'), storm: size('storm'), storeTransactions: size('store-transactions'),
+    agedDays: size('aged-days'), agedPayments: size('aged-payments'),
     out: path.resolve(values.out ?? env.FERRY_BENCH_OUT ?? path.join(projectDir, 'bench-results/latest.json')),
   };
   const prof = values['cpu-prof'] ?? env.FERRY_BENCH_CPU_PROF;

@@ -7,6 +7,7 @@ import type { RunReport } from '../load/run.js';
 import type { BenchConfig } from './config.js';
 import type { RateResults, Round } from './phases.js';
 import type { StoreBenchResult } from './store-bench.js';
+import { formatAgedStore, type AgedStoreResult } from './aged-store/bench.js';
 
 // 2: timed phases, rounds, one entry per load generator, CPU per process and the
 // gateway's CPU against the echo broker's.
@@ -41,6 +42,7 @@ export interface BenchResults {
   loadAverageAfter: number[];
   sizes: Omit<BenchConfig, 'out' | 'cpuProfDir'>;
   store: StoreBenchResult | null;
+  aged: AgedStoreResult | null; // the store after months of a large hospital (aged-store/)
   summary: Record<string, GeneratorSummary>; // by generator
   rounds: RateResults['rounds'];
   memory: RateResults['memory'];
@@ -105,6 +107,7 @@ const GENERATOR_NAMES: Record<string, string> = { lean: 'lean MQTT.js loop (sim/
 export function formatResults(r: BenchResults): string {
   const lines = [`machine: ${formatMachine(r.machine)}; load after ${r.loadAverageAfter.join(' ')}`];
   if (r.store) lines.push(`store: ${r.store.transactions} transactions, ${Math.round(r.store.perSecond)} tx/s, ${(r.store.transactions / r.store.batches).toFixed(1)} per fsync`);
+  if (r.aged) lines.push(...formatAgedStore(r.aged));
   for (const [generator, rounds] of Object.entries(r.rounds)) {
     lines.push(`generator: ${GENERATOR_NAMES[generator] ?? generator}`);
     rounds.forEach((round, i) => {

@@ -18,7 +18,7 @@ export const billPayable: Payable = {
       throw new FerryError('AMOUNT_MISMATCH', `Bill ${body.billId} owes ${bill.total} ${bill.currency}, not ${body.amount} ${body.currency}.`, '/body/amount');
     }
     return {
-      pays: { billId: bill.billId }, amount: bill.total, description: `Hospital bill ${bill.billId}`,
+      pays: { billId: bill.billId }, patientId: bill.patientId, amount: bill.total, description: `Hospital bill ${bill.billId}`,
       paying: (orderId) => void setBillStatus(tx, bill, 'paying', { orderId }),
     };
   },

@@ -19,7 +19,7 @@ export function paymentRequest(payments: OrderBook, payables: readonly Payable[]
       // The schema asks for exactly one of billId and registrationId.
       if (!claim) throw new FerryError('INTERNAL', 'payment.request names nothing to pay');
       const order = await payments.open(tx, {
-        device: device.id, requestId: request.id, pays: claim.pays, amount: claim.amount, method: body.method,
+        device: device.id, requestId: request.id, pays: claim.pays, patientId: claim.patientId, amount: claim.amount, method: body.method,
         ...(body.authCode ? { authCode: body.authCode } : {}), description: claim.description,
       });
       claim.paying(order.orderId);

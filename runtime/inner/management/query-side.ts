@@ -14,6 +14,7 @@ import { startManagement, type RunningManagement } from './server.js';
 import type { Clock } from '../../common/clock.js';
 import type { DeviceRoutesSource } from './devices.js';
 import type { ManagementRoutes } from './monitoring.js';
+import { buildIndexes } from './indexes.js';
 
 export interface QuerySide {
   reconciler: Reconciler;
@@ -34,12 +35,19 @@ export function createQuerySide(o: {
   const reconciler = new Reconciler({ store: o.store, statements, day: o.day, ...clock, log: o.log.child({ part: 'reconcile' }) });
   const retention = new Retention({ store: o.store, config: o.gateway.retention, day: o.day, ...clock, ...(o.clock ? { clock: o.clock } : {}), log: o.log.child({ part: 'retention' }) });
   let management: RunningManagement | null = null;
+  let closed = false;
+  let indexing: Promise<void> = Promise.resolve();
   return {
     reconciler, retention,
     managementUrl: () => management?.url ?? null,
     attach: (connection) => statements.attach(connection),
     async start() {
       retention.start();
+      // In the background: a store from an earlier version gets its new indexes while
+      // the gateway serves (indexes.ts).
+      indexing = buildIndexes(o.store, o.log.child({ part: 'indexes' }), () => closed).catch((err: Error) => {
+        if (!closed) o.log.error({ err: err.message }, 'query indexes not built; queries by patient and order read every record');
+      });
       const config = o.gateway.management;
       if (!config) return;
       try {
@@ -57,6 +65,8 @@ export function createQuerySide(o: {
       }
     },
     async close() {
+      closed = true;
+      await indexing;
       retention.close();
       statements.close();
       await management?.close();

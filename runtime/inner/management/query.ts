@@ -4,6 +4,7 @@
 // says where the next page starts.
 import type { Store } from '../store/store.js';
 import { KINDS, matches, type QueryFilters, type View } from './kinds.js';
+import { indexedBy } from './indexes.js';
 import type { QueryKindName } from './columns.js';
 import { maskValue } from './mask.js';
 import { isCalendarDate, type HospitalDay } from '../../common/hospital-day.js';
@@ -59,7 +60,9 @@ export function queryFiltersOf(params: URLSearchParams): QueryFilters {
 
 export async function queryPage(store: Store, day: HospitalDay, q: QueryRequest): Promise<QueryPage> {
   const kind = KINDS[q.kind];
-  const range = kind.narrow(q.filters, day) ?? { prefix: kind.prefix };
+  let range = (await kind.narrow(q.filters, day, await indexedBy(store), store)) ?? { prefix: kind.prefix };
+  // A cursor from before an index was complete goes on reading the records themselves.
+  if (q.cursor !== undefined && range.record !== undefined && !cursorKey(q.cursor).startsWith(range.prefix)) range = { prefix: kind.prefix };
   const prefix = range.prefix;
   let after = q.cursor === undefined ? range.after : decodeCursor(q.cursor, prefix);
   const items: View[] = [];
@@ -67,15 +70,25 @@ export async function queryPage(store: Store, day: HospitalDay, q: QueryRequest)
   for (;;) {
     const want = Math.min(SCAN_BATCH_ROWS, QUERY_SCAN_ROWS_MAX - scanned);
     const rows = await store.list<unknown>(prefix, { limit: want, ...(after !== undefined ? { after } : {}) });
-    for (const [key, value] of rows) {
-      if (range.beyond?.(key)) return page(q, items, undefined);
+    const end = range.beyond ? rows.findIndex(([key]) => range.beyond!(key)) : -1;
+    const inRange = end === -1 ? rows : rows.slice(0, end);
+    // Through an index, each entry names its record; one that retention has just
+    // deleted is skipped.
+    const values = range.record ? await store.getMany<unknown>(inRange.map(([, v]) => range.record!(v))) : inRange.map(([, v]) => v);
+    const present = values.map((v, i) => [inRange[i]![0], v] as const).filter(([, v]) => v !== undefined);
+    const views = await kind.views(present.map(([, v]) => v), store);
+    let viewAt = 0;
+    for (let i = 0; i < inRange.length; i++) {
+      const key = inRange[i]![0];
       after = key;
       scanned += 1;
-      const view = await kind.view(value, store);
+      if (values[i] === undefined) continue;
+      const view = views[viewAt++]!;
       if (!matches(kind, view, q.filters, day)) continue;
       items.push(q.unmask ? view : (maskValue(view) as View));
       if (items.length >= q.limit) return page(q, items, after);
     }
+    if (end !== -1) return page(q, items, undefined);
     if (rows.length < want) return page(q, items, undefined);
     if (scanned >= QUERY_SCAN_ROWS_MAX) return page(q, items, after);
   }
@@ -86,8 +99,12 @@ function page(q: QueryRequest, items: View[], after: string | undefined): QueryP
 }
 
 // A cursor is the last key read, so it must lie under the prefix these filters read.
+function cursorKey(cursor: string): string {
+  return /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+}
+
 function decodeCursor(cursor: string, prefix: string): string {
-  const key = /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const key = cursorKey(cursor);
   if (!key.startsWith(prefix)) throw new QueryInputError('cursor does not belong to this query');
   return key;
 }

@@ -12,7 +12,7 @@ import type { RunAfterCommit } from '../after-commit.js';
 import { post, MAX_PENDING_PER_DEVICE } from '../outbox/records.js';
 import type { OutboxCounts } from '../outbox/counts.js';
 import { nextId } from '../ids.js';
-import { FINAL, canMove, journalKey, moved, orderKey, type Order, type OrderStatus } from './order.js';
+import { FINAL, canMove, journalKey, moved, orderKey, ordersOfKey, type Order, type OrderStatus } from './order.js';
 import { answerFor } from './answers.js';
 import type { FirstAnswers } from './first-answers.js';
 import type { OuterLink, RecordHandlers } from './link.js';
@@ -35,6 +35,7 @@ export interface NewOrder {
   device: string;
   requestId: string;
   pays: { billId: string } | { registrationId: string };
+  patientId?: string; // whose bill or registration it pays: indexed, never stored on the order
   amount: number;
   method: 'code' | 'qr';
   authCode?: string;
@@ -72,6 +73,7 @@ export class OrderBook implements RecordHandlers {
     };
     tx.put(orderKey(order.orderId), order);
     tx.put(journalKey(order.orderId), order.createdAt);
+    if (o.patientId !== undefined) tx.put(ordersOfKey(o.patientId, order.orderId), order.orderId);
     tx.audit({ kind: 'payment.accepted', orderId: order.orderId, ...o.pays, amount: order.amount, method: order.method, device: order.device });
     return order;
   }

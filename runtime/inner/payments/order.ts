@@ -49,6 +49,10 @@ export interface Order {
 
 export const orderKey = (orderId: string) => key('order', orderId);
 export const journalKey = (orderId: string) => key('journal', orderId);
+// A patient's orders, in id (so time) order: what `ferry query payments --patient` reads.
+// The patient is the one of the bill or registration the order pays; the order itself
+// does not name the patient, since orders cross the channel.
+export const ordersOfKey = (patientId: string, orderId: string) => key('ordersOf', patientId, orderId);
 
 export function moved(order: Order, to: OrderStatus, change: Partial<Pick<Order, 'qrCode' | 'reason'>>, now: Date): Order {
   assert(canMove(order.status, to), `order ${order.orderId} may move from ${order.status} to ${to}`);

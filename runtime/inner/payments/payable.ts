@@ -24,6 +24,7 @@ export interface Settled {
 // the target as being paid once the order exists (same transaction).
 export interface Claim {
   pays: { billId: string } | { registrationId: string };
+  patientId: string; // whose bill or registration: the order is indexed by it (ordersOf)
   amount: number;
   description: string;
   paying(orderId: string): void;

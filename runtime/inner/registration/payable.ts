@@ -10,7 +10,7 @@ export function registrationPayable(registrations: Registrations): Payable {
       if (body.registrationId === undefined) return undefined;
       const reg = await registrations.payable(tx, body.registrationId, body.amount, now);
       return {
-        pays: { registrationId: reg.registrationId }, amount: reg.fee, description: `Registration fee ${reg.registrationId}`,
+        pays: { registrationId: reg.registrationId }, patientId: reg.patientId, amount: reg.fee, description: `Registration fee ${reg.registrationId}`,
         paying: (orderId) => registrations.markPaying(tx, reg, orderId, now),
       };
     },

@@ -10,7 +10,10 @@ import { topics } from '../../../devices/protocol.js';
 import type { Store } from '../store/store.js';
 import { poolKey, remaining, type SlotPool } from './pools.js';
 import { localDate } from './calendar.js';
-import { KEYSPACE } from '../store/keyspace.js';
+import { KEYSPACE, key as storeKey } from '../store/keyspace.js';
+
+// Pools read per page when the side starts.
+const POOLS_PER_READ = 200;
 
 export class SlotsPublisher {
   private readonly dirty = new Set<string>(); // `${dept}|${date}` waiting to be published
@@ -34,10 +37,19 @@ export class SlotsPublisher {
   }
 
   // After a restart the broker has no retained messages: publish every pool from today on.
+  // Pools are kept for good (`pool!{dept}!{date}!{session}`), so a store of some years holds
+  // many thousands: they are read a page at a time, and a department's past days are
+  // skipped (dates sort as text), which also keeps a start from reading every pool ever.
   async republishAll(nowMs = Date.now()): Promise<void> {
     const today = localDate(nowMs, this.day);
-    for (const [, pool] of await this.store.list<SlotPool>(KEYSPACE.pool.prefix)) {
-      if (pool.date >= today) this.dirty.add(`${pool.dept}|${pool.date}`);
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.list<SlotPool>(KEYSPACE.pool.prefix, { limit: POOLS_PER_READ, ...(after !== undefined ? { after } : {}) });
+      for (const [, pool] of page) if (pool.date >= today) this.dirty.add(`${pool.dept}|${pool.date}`);
+      if (page.length < POOLS_PER_READ) break;
+      const [lastKey, last] = page[page.length - 1]!;
+      const skipTo = storeKey('pool', last.dept, today);
+      after = last.date < today && skipTo > lastKey ? skipTo : lastKey;
     }
     for (const dept of this.rules().departments.keys()) this.dirty.add(`${dept}|${today}`);
     if (this.dirty.size > 0) this.changed(splitKey([...this.dirty][0]!));

@@ -4,10 +4,11 @@
 // the chain goes, and never the newest entry, from which the store continues the chain.
 import type { AuditEntry, Store } from '../store/store.js';
 import { KEYSPACE } from '../store/keyspace.js';
+import { auditOfKey, auditedOrderOf } from '../store/keys.js';
 
-// Entries deleted per transaction: with the checkpoint and its pointer, under the
-// store's MAX_BATCH_OPS (1000).
-export const AUDIT_PRUNE_CHUNK = 900;
+// Entries deleted per transaction, each with at most one auditOf entry: with the
+// checkpoint and its pointer, under the store's MAX_BATCH_OPS (1000).
+export const AUDIT_PRUNE_CHUNK = 200;
 
 export async function pruneAudit(store: Store, cutoffMs: number): Promise<{ pruned: number; checkpointSeq: number | null }> {
   let pruned = 0;
@@ -25,7 +26,14 @@ export async function pruneAudit(store: Store, cutoffMs: number): Promise<{ prun
     const through = last;
     // Tx.pruneAudit asserts that the head stays; only retention deletes audit entries, and
     // one run at a time (Retention.run), so the chunk read above is still the chain's start.
-    const checkpoint = await store.transact((tx) => tx.pruneAudit(first.seq, { seq: through.seq, hash: through.hash }));
+    const checkpoint = await store.transact((tx) => {
+      for (const [, entry] of chunk) {
+        if (entry.seq > through.seq) break;
+        const orderId = auditedOrderOf(entry.event);
+        if (orderId !== undefined) tx.del(auditOfKey(orderId, entry.seq));
+      }
+      return tx.pruneAudit(first.seq, { seq: through.seq, hash: through.hash });
+    });
     pruned += through.seq - first.seq + 1;
     checkpointSeq = checkpoint.seq;
   }

@@ -7,10 +7,10 @@
 import type { RetentionConfig } from '../../rules/types.js';
 import { addDays, type HospitalDay } from '../../common/hospital-day.js';
 import type { Tx } from '../store/store.js';
-import { patientIndexKey, referenceKey, type Bill } from '../billing/bills.js';
-import { FINAL, journalKey, orderKey, type Order } from '../payments/order.js';
+import { billKey, patientIndexKey, referenceKey, type Bill } from '../billing/bills.js';
+import { FINAL, journalKey, orderKey, ordersOfKey, type Order } from '../payments/order.js';
 import { ofOrderKey, refundJournalKey, type Refund } from '../payments/refunds.js';
-import { regsOfKey, type Registration } from '../registration/registrations.js';
+import { regKey, regsOfKey, type Registration } from '../registration/registrations.js';
 import { visitNoKey } from '../registration/pools.js';
 import { byDeptKey, type DispatchRecord } from '../dispatch/records.js';
 import type { IdempotencyRecord } from '../gap/handler.js';
@@ -23,6 +23,11 @@ export interface PruneRule {
   kind: RetentionKind;
   prefix: string;
   days(config: RetentionConfig): number;
+  // The letter of the records' ids when they are `<letter><yyyymmdd>-…` (ids.ts) and the
+  // time a record is judged by is never before its id's UTC day: the scan then stops at
+  // the first id of a day that starts at or after the cutoff, instead of reading every
+  // record kept (months of them) to find the one day that goes.
+  idLetter?: string;
   // The keys to delete with the record at `key`, or null when it must stay.
   plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: HospitalDay): Promise<string[] | null>;
 }
@@ -40,17 +45,20 @@ const REGISTRATION_OPEN: ReadonlySet<string> = new Set(['held', 'paying', 'lapse
 
 export const PRUNE_RULES: readonly PruneRule[] = [
   {
-    kind: 'payments', prefix: KEYSPACE.order.prefix, days: (c) => c.paymentsDays,
+    kind: 'payments', prefix: KEYSPACE.order.prefix, days: (c) => c.paymentsDays, idLetter: 'P', // judged by updatedAt
     async plan(tx, key, value, cutoffMs) {
       const order = value as Order;
       if (!FINAL.has(order.status) || !olderThan(order.updatedAt, cutoffMs)) return null;
       if (await tx.get(journalKey(order.orderId))) return null;
-      return [key];
+      // The patient's index entry, found through what the order paid: a bill or a
+      // registration stays as long as the order it names (below), so it is still there.
+      const owner = await tx.get<{ patientId?: string }>(order.billId !== undefined ? billKey(order.billId) : regKey(order.registrationId ?? ''));
+      return owner?.patientId !== undefined ? [key, ordersOfKey(owner.patientId, order.orderId)] : [key];
     },
   },
   {
     // Refunds go with payments: they are the same money, kept as long.
-    kind: 'refunds', prefix: KEYSPACE.refund.prefix, days: (c) => c.paymentsDays,
+    kind: 'refunds', prefix: KEYSPACE.refund.prefix, days: (c) => c.paymentsDays, idLetter: 'F', // updatedAt
     async plan(tx, key, value, cutoffMs) {
       const refund = value as Refund;
       if (refund.status === 'requested' || !olderThan(refund.updatedAt, cutoffMs)) return null;
@@ -67,18 +75,21 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays,
-    async plan(_tx, key, value, cutoffMs) {
+    kind: 'bills', prefix: KEYSPACE.bill.prefix, days: (c) => c.billsDays, idLetter: 'B', // paidAt or createdAt
+    async plan(tx, key, value, cutoffMs) {
       const bill = value as Bill;
       if (bill.status !== 'paid' || !olderThan(bill.paidAt ?? bill.createdAt, cutoffMs)) return null;
+      // Kept while its order is: the order's patient is read from it.
+      if (bill.orderId !== undefined && (await tx.get(orderKey(bill.orderId))) !== undefined) return null;
       return [key, patientIndexKey(bill.patientId, bill.billId), referenceKey(bill.createdBy, bill.reference)];
     },
   },
   {
-    kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays,
-    async plan(_tx, key, value, cutoffMs, day) {
+    kind: 'registrations', prefix: KEYSPACE.reg.prefix, days: (c) => c.registrationsDays, idLetter: 'R', // updatedAt or createdAt
+    async plan(tx, key, value, cutoffMs, day) {
       const reg = value as Registration;
       if (REGISTRATION_OPEN.has(reg.status) || !olderThan(reg.updatedAt ?? reg.createdAt, cutoffMs)) return null;
+      if (reg.orderId !== undefined && (await tx.get(orderKey(reg.orderId))) !== undefined) return null;
       // A booking is kept until its visit day has passed the cutoff too.
       if (day.rangeOf(reg.date).endMs > cutoffMs) return null;
       return [key, regsOfKey(reg.patientId, reg.registrationId),
@@ -86,7 +97,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     },
   },
   {
-    kind: 'dispatches', prefix: KEYSPACE.dispatch.prefix, days: (c) => c.dispatchesDays,
+    kind: 'dispatches', prefix: KEYSPACE.dispatch.prefix, days: (c) => c.dispatchesDays, idLetter: 'D', // ackedAt or createdAt
     async plan(_tx, key, value, cutoffMs) {
       const record = value as DispatchRecord;
       if (record.status !== 'acked' || !olderThan(record.ackedAt ?? record.createdAt, cutoffMs)) return null;

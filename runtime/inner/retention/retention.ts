@@ -10,11 +10,12 @@ import type { Store } from '../store/store.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
 import { cutoffOf, PRUNE_RULES, type PruneRule, type RetentionKind } from './kinds.js';
 import { pruneAudit } from './audit-prune.js';
+import { utcDayOf } from '../../common/hospital-day.js';
 import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
 
 // Records read per page, and so judged per transaction: with at most three keys
 // deleted per record this stays well under the store's MAX_BATCH_OPS.
-export const RETENTION_PAGE_RECORDS = 250;
+export const RETENTION_PAGE_RECORDS = 100;
 export const RETENTION_EVERY_MS = 24 * 60 * 60 * 1000;
 // The first run after a start: late enough not to slow the start, soon enough that a
 // gateway restarted daily still prunes.
@@ -83,8 +84,10 @@ export class Retention {
   private async pruneKind(rule: PruneRule, cutoffMs: number): Promise<number> {
     let after: string | undefined;
     let pruned = 0;
+    const stopAt = rule.idLetter !== undefined ? firstKeyNotOlder(rule.prefix, rule.idLetter, cutoffMs) : undefined;
     for (;;) {
-      const page = await this.opts.store.list<unknown>(rule.prefix, { limit: RETENTION_PAGE_RECORDS, ...(after ? { after } : {}) });
+      const read = await this.opts.store.list<unknown>(rule.prefix, { limit: RETENTION_PAGE_RECORDS, ...(after ? { after } : {}) });
+      const page = stopAt === undefined ? read : read.filter(([key]) => key < stopAt);
       if (page.length === 0) return pruned;
       after = page[page.length - 1]![0];
       pruned += await this.opts.store.transact(async (tx) => {
@@ -100,6 +103,17 @@ export class Retention {
         return n;
       });
       if (page.length < RETENTION_PAGE_RECORDS) return pruned;
+      // Bounded work per turn: a payment waiting on the event loop gets it between pages.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
+}
+
+// The first key of ids made on a UTC day that starts at or after the cutoff: no record
+// from there on can be older than the cutoff (see PruneRule.idLetter).
+function firstKeyNotOlder(prefix: string, letter: string, cutoffMs: number): string {
+  const dayMs = 86_400_000;
+  const startOfDay = Math.floor(cutoffMs / dayMs) * dayMs;
+  const first = startOfDay >= cutoffMs ? startOfDay : startOfDay + dayMs;
+  return `${prefix}${letter}${utcDayOf(first).replaceAll('-', '')}`;
 }

@@ -32,6 +32,19 @@ export function auditKey(seq: number): string {
   return AUDIT_PREFIX + String(seq).padStart(AUDIT_SEQ_DIGITS, '0');
 }
 
+// An audit entry whose event names an order, under that order: `auditOf!{orderId}!{seq}`.
+// Written by Tx.audit with the entry and deleted by audit pruning with it, so `ferry
+// query audit --order` reads a few keys instead of the whole chain.
+export function auditOfKey(orderId: string, seq: number): string {
+  return `${KEYSPACE.auditOf.prefix}${orderId}!${String(seq).padStart(AUDIT_SEQ_DIGITS, '0')}`;
+}
+
+// The order an audit event names, when it is one an index can hold (ids never hold `!`).
+export function auditedOrderOf(event: Readonly<Record<string, unknown>>): string | undefined {
+  const id = event.orderId;
+  return typeof id === 'string' && id.length > 0 && id.length <= 64 && !id.includes('!') ? id : undefined;
+}
+
 // The seq an audit key names, or undefined if the key is not a well-formed audit key.
 export function seqOfAuditKey(key: string): number | undefined {
   const digits = key.slice(AUDIT_PREFIX.length);

@@ -30,6 +30,7 @@ export const KEYSPACE = {
   refundJournal: { prefix: 'refundJournal!', owner: 'payments/refunds', holds: 'a refund the payment server has not settled', retention: 'open' },
   refundsOf: { prefix: 'refundsOf!', owner: 'payments/refunds', holds: 'the refunds of an order', retention: 'index' },
   notify: { prefix: 'notify!', owner: 'payments/notifications', holds: 'what was accepted under a notification id', retention: 'record' },
+  ordersOf: { prefix: 'ordersOf!', owner: 'payments/order-book', holds: 'the orders of a patient (through the bill or registration paid)', retention: 'index' },
   bill: { prefix: 'bill!', owner: 'billing/bills', holds: 'a bill, by bill id', retention: 'record', query: 'bills' },
   billsOf: { prefix: 'billsOf!', owner: 'billing/bills', holds: 'the bills of a patient', retention: 'index' },
   billRef: { prefix: 'billRef!', owner: 'billing/bills', holds: 'a desk\'s bill reference', retention: 'index' },
@@ -46,6 +47,7 @@ export const KEYSPACE = {
   idem: { prefix: 'idem!', owner: 'gap/gap', holds: 'a device request\'s idempotency record', retention: 'record' },
   outbox: { prefix: 'outbox!', owner: 'outbox/records', holds: 'a message a device has not acknowledged', retention: 'record' },
   audit: { prefix: 'audit!', owner: 'store/audit', holds: 'the hash-chained audit log', retention: 'audit', query: 'audit' },
+  auditOf: { prefix: 'auditOf!', owner: 'store/audit', holds: 'the audit entries whose event names an order, by order id and seq', retention: 'index' },
   meta: { prefix: 'meta!', owner: 'store, ids', holds: 'the instance id, id sequences, the audit checkpoint', retention: 'state' },
 } as const satisfies Record<string, Space>;
 

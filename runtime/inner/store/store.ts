@@ -119,6 +119,25 @@ export class Store implements CommittedView {
     return json === undefined ? undefined : (JSON.parse(json) as T);
   }
 
+  // Many keys at once, in one read of the disk for those the overlay does not hold: what
+  // the query side reads a page's records and joins with.
+  async getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    const out: Array<T | undefined> = new Array(keys.length);
+    const fromDisk: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const pending = this.queue.peek(keys[i]!);
+      if (pending === undefined) fromDisk.push(i);
+      else out[i] = pending === null ? undefined : JSON.parse(pending) as T;
+    }
+    if (fromDisk.length === 0) return out;
+    const texts = await this.db.getMany<string, string>(fromDisk.map((i) => keys[i]!), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    for (let j = 0; j < fromDisk.length; j++) {
+      const text = texts[j];
+      out[fromDisk[j]!] = text === undefined ? undefined : JSON.parse(text) as T;
+    }
+    return out;
+  }
+
   async list<T>(prefix: string, opts?: ListOptions): Promise<Array<[string, T]>> {
     const rows = await this.listRaw(prefix, [], opts);
     return rows.map(([key, json]) => [key, JSON.parse(json) as T]);

@@ -1,7 +1,7 @@
 import { assert } from '../../common/errors.js';
-import { CHECKPOINT_KIND, CHECKPOINT_POINTER_KEY, nextEntry, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
+import { CHECKPOINT_KIND, CHECKPOINT_POINTER_KEY, nextEntryText, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
 import type { WriteSet } from './commit-queue.js';
-import { auditKey, assertUserKey, compareKeys } from './keys.js';
+import { auditKey, auditOfKey, auditedOrderOf, assertUserKey, compareKeys } from './keys.js';
 import type { ListOptions } from './merge.js';
 
 export interface Tx {
@@ -68,8 +68,10 @@ export class StoreTx implements Tx {
 
   audit(event: AuditEvent): AuditEntry {
     this.assertLive();
-    const entry = nextEntry(this.head, event, this.now());
-    this.writes.set(auditKey(entry.seq), JSON.stringify(entry));
+    const { entry, text } = nextEntryText(this.head, event, this.now());
+    this.writes.set(auditKey(entry.seq), text);
+    const orderId = auditedOrderOf(entry.event);
+    if (orderId !== undefined) this.writes.set(auditOfKey(orderId, entry.seq), String(entry.seq));
     this.head = { seq: entry.seq, hash: entry.hash };
     this.events.push(entry.event);
     return entry;

@@ -1,5 +1,5 @@
 import type { Level } from 'level';
-import { CHECKPOINT_POINTER_KEY, EMPTY_HEAD, checkpointOf, entryProblem, parseOrUndefined, type AuditEntry, type AuditHead } from './audit.js';
+import { CHECKPOINT_POINTER_KEY, EMPTY_HEAD, checkpointOf, entryProblem, followsQuickly, parseOrUndefined, type AuditEntry, type AuditHead } from './audit.js';
 import { AUDIT_PREFIX, auditKey, prefixUpperBound, seqOfAuditKey } from './keys.js';
 import { openLevel } from './open-level.js';
 
@@ -29,28 +29,54 @@ export async function verifyAudit(dataDir: string): Promise<AuditVerdict> {
 // API): a LevelDB iterator reads a snapshot, so entries appended meanwhile do not
 // disturb it.
 export function verifyAuditOf(db: Level<string, unknown>): Promise<AuditVerdict> {
-  return walkChain(db);
+  return walkChain(db, VERIFY_BATCH_ENTRIES_ONLINE);
 }
 
-async function walkChain(db: Level<string, unknown>): Promise<AuditVerdict> {
+// Entries are read in sorted batches of this many (one native call each), with a read
+// buffer large enough to fill a batch: about 300 bytes an entry.
+export const VERIFY_BATCH_ENTRIES = 2_000;
+// On the running gateway, smaller: a batch is checked in one turn of the event loop
+// (about 4 µs an entry), and payments wait meanwhile.
+export const VERIFY_BATCH_ENTRIES_ONLINE = 500;
+const VERIFY_READ_BYTES = 1024 * 1024;
+
+async function walkChain(db: Level<string, unknown>, batchEntries = VERIFY_BATCH_ENTRIES): Promise<AuditVerdict> {
   let head: AuditHead | undefined; // set by the first entry: genesis, or a checkpoint's claim
   let checkpointSeq: number | undefined;
   let entries = 0;
   const lt = prefixUpperBound(AUDIT_PREFIX)!;
-  for await (const [key, json] of db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, keyEncoding: 'utf8', valueEncoding: 'utf8' })) {
-    const entry = parseOrUndefined(json);
-    if (head === undefined) {
-      const start = await chainStart(db, key);
-      if ('reason' in start) return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? 1, key, reason: start.reason } };
-      ({ head, checkpointSeq } = start);
+  const iterator = db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, keyEncoding: 'utf8', valueEncoding: 'utf8', highWaterMarkBytes: VERIFY_READ_BYTES });
+  try {
+    for (;;) {
+      const batch = await iterator.nextv(batchEntries);
+      if (batch.length === 0) break;
+      if (head === undefined) {
+        const key = batch[0]![0];
+        const start = await chainStart(db, key);
+        if ('reason' in start) return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? 1, key, reason: start.reason } };
+        ({ head, checkpointSeq } = start);
+      }
+      for (const [key, json] of batch) {
+        const quick = followsQuickly(key, json, head);
+        if (quick) {
+          head = quick;
+          entries += 1;
+          continue;
+        }
+        const entry = parseOrUndefined(json);
+        const reason = entryProblem(key, entry, head, json);
+        if (reason !== undefined) {
+          return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? head.seq + 1, key, reason } };
+        }
+        const checked = entry as AuditEntry;
+        head = { seq: checked.seq, hash: checked.hash };
+        entries += 1;
+      }
+      // Between batches the event loop turns: a running gateway verifies while it serves.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    const reason = entryProblem(key, entry, head);
-    if (reason !== undefined) {
-      return { ok: false, entries, firstBroken: { seq: seqOfAuditKey(key) ?? head.seq + 1, key, reason } };
-    }
-    const checked = entry as AuditEntry;
-    head = { seq: checked.seq, hash: checked.hash };
-    entries += 1;
+  } finally {
+    await iterator.close();
   }
   // The checkpoint vouches for the start only if it is itself part of the verified chain.
   if (checkpointSeq !== undefined && (head === undefined || checkpointSeq > head.seq)) {
