@@ -53,7 +53,9 @@ test('npm run bench at tiny sizes measures every generator against both brokers 
             assert.ok(phase.answered > 0 && phase.answered === phase.requests, `${phase.answered} of ${phase.requests}`);
             assert.equal(phase.errors, {});
             assert.ok(phase.achievedPerSecond > 0);
-            assert.ok(phase.seconds >= 0.4, String(phase.seconds)); // timed, not counted
+            // Timed, not counted; a tiny phase whose rate outran the warm-up's estimate may run
+            // out of bills, and says so.
+            assert.ok(phase.seconds >= 0.4 || phase.endedEarly !== undefined, `${phase.seconds} s, ${phase.endedEarly ?? 'not ended early'}`);
             for (const p of ['p50', 'p95', 'p99']) assert.ok(phase.latencyMs[p] > 0, p);
           }
         }
