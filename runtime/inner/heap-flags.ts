@@ -5,8 +5,10 @@
 // old space grow to several times the live heap before collecting it: 180–260 MiB of
 // RSS at the peak, 130 MiB of it V8 pages. Optimising for size makes V8 collect sooner
 // and return pages; a smaller young generation keeps its share bounded. Measured with
-// the bench (--idle 0 --payments 2000): inner peak RSS 182–262 MiB -> 137–145 MiB at
-// about the same CPU per payment.
+// the bench (--idle 0 --payments 2000): inner peak RSS 182–262 MiB -> 137–145 MiB. They
+// are not free: in paired 5 s runs of the device generator on a quiet machine the inner
+// side took 1.05–1.65 ms of CPU per payment with them and 0.88–1.05 ms without (peak RSS
+// 166–175 against 286–288 MiB), so they trade CPU for memory and are worth re-deciding.
 import v8 from 'node:v8';
 
 export const INNER_HEAP = Object.freeze({
