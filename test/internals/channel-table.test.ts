@@ -11,6 +11,7 @@ import {
 } from '../../runtime/channel/records.js';
 import { integer, string } from '../../runtime/channel/schema.js';
 import { defineChannel, joinHandlers, type Side } from '../../runtime/channel/table.js';
+import { SAMPLE_METRICS } from '../helpers/channel-samples.js';
 
 const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../README.md');
 
@@ -33,21 +34,7 @@ const SAMPLES: { [K in RecordKind]: ChannelRecordOf<K> } = {
     lines: [{ kind: 'refund', orderId: 'P20261126-abcd-000001', refundId: 'F20261126-abcd-000001', amount: 4000, currency: 'CNY', status: 'succeeded', at: '2026-11-26T09:30:00.000Z' }],
   },
   'statement.failed': { k: 'statement.failed', requestId: 'st-0123456789abcdef', date: '2026-11-26', reason: 'payment server unreachable (network)' },
-  metrics: {
-    k: 'metrics', uptimeSeconds: 12.5, rssBytes: 80_000_000, eventLoopLagSeconds: 0.002, notifyListening: true, breaker: 'closed',
-    paymentLatency: {
-      payment: { buckets: [0, 1, 2, 2, 2, 2, 2, 2, 2, 2], count: 2, sum: 0.061 },
-      status: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sum: 0 },
-      refund: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], count: 1, sum: 9.5 },
-      statement: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], count: 0, sum: 0 },
-    },
-    paymentErrors: { timeout: 1, network: 0, server_error: 0, refused: 0, replayed: 0, invalid: 0 },
-    notifyAccepted: 3,
-    notifyRefused: {
-      NOT_FOUND: 0, METHOD: 0, TOO_LARGE: 0, SIGNATURE_MISSING: 0, SIGNATURE_MALFORMED: 0, STALE: 0, BAD_SIGNATURE: 2,
-      REPLAYED: 0, INVALID: 0, AMOUNT_MISMATCH: 0, CONFLICT: 0, CONNECTIONS: 0, TIMEOUT: 0, BAD_HTTP: 0, REFUSED: 1,
-    },
-  },
+  metrics: SAMPLE_METRICS,
 };
 
 const other = (side: Side): Side => (side === 'inner' ? 'outer' : 'inner');
