@@ -4,24 +4,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
-import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { DeviceClient } from '../devices/client.js';
 import { demoPassword } from '../sim/demo-devices.js';
-import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { verifyAudit } from '../runtime/inner/store/store.js';
-import { copyRules, EXAMPLE_RULES, LOAD_RATE, sampleItems, sampleTotal, tempDir } from './helpers/gateway.js';
-import { ProcessGateway } from './helpers/processes.js';
+import { copyRules, LOAD_RATE, sampleItems, sampleTotal } from './helpers/gateway.js';
+import { processGatewayWithSim } from './helpers/processes.js';
 
 const BURST = 30;
 
 async function burstWithCrash(victim: 'inner' | 'outer'): Promise<void> {
-  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
-  const sim = new PaymentServerSim();
-  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
-  const dataDir = tempDir(`crash-${victim}`);
   const rulesDir = copyRules({ rate: LOAD_RATE });
-  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
-  sim.setNotifyUrl(gw.notifyUrl);
+  const { sim, gw, dataDir } = await processGatewayWithSim({ rulesDir, dataName: `crash-${victim}` });
   const clients: DeviceClient[] = [];
   try {
     await gw.startInner();
@@ -97,13 +90,8 @@ test('kill -9 of the outer process during a burst of payments loses none and cha
 // kiosk get its answer? Only the channel's reconnect stands between the two, and on a
 // Unix socket that must be well under a second.
 async function paymentAfterOneCrash(victim: 'inner' | 'outer'): Promise<void> {
-  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
-  const sim = new PaymentServerSim();
-  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
-  const dataDir = tempDir(`one-crash-${victim}`);
   const rulesDir = copyRules({ rate: LOAD_RATE });
-  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
-  sim.setNotifyUrl(gw.notifyUrl);
+  const { sim, gw, dataDir } = await processGatewayWithSim({ rulesDir, dataName: `one-crash-${victim}` });
   const clients: DeviceClient[] = [];
   const connect = async (id: string) => {
     const c = await DeviceClient.connect({ url: gw.mqttUrl, id, password: demoPassword(id)! });

@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import { DeviceClient } from '../devices/client.js';
 import type { Reply } from '../devices/protocol.js';
 import { demoPassword } from '../sim/demo-devices.js';
-import { PaymentServerSim } from '../sim/payment-server/server.js';
-import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { Store } from '../runtime/inner/store/store.js';
 import { outboxPrefix, type OutboxEntry } from '../runtime/inner/outbox/records.js';
-import { copyRules, EXAMPLE_RULES, LOAD_RATE, quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
-import { ProcessGateway } from './helpers/processes.js';
+import { copyRules, LOAD_RATE, quietLog, sampleItems, sampleTotal, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
+import { processGatewayWithSim } from './helpers/processes.js';
 
 const WAIT_MS = 10_000;
 
@@ -118,13 +116,8 @@ test('a kiosk waiting for its payment gets the result as its answer, not also fr
 });
 
 test('bill.paid reaches a desk that was away even across a kill -9 of the inner process, once from its point of view', async () => {
-  const secret = loadGatewayConfig(EXAMPLE_RULES).payment.secret;
-  const sim = new PaymentServerSim();
-  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
-  const dataDir = tempDir('outbox-crash');
   const rulesDir = copyRules({ rate: LOAD_RATE });
-  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
-  sim.setNotifyUrl(gw.notifyUrl);
+  const { sim, gw, dataDir } = await processGatewayWithSim({ rulesDir, dataName: 'outbox-crash' });
   const clients: DeviceClient[] = [];
   try {
     await gw.startInner();

@@ -4,16 +4,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
-import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
-import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { Store } from '../runtime/inner/store/store.js';
 import { verifyAudit } from '../runtime/inner/store/store.js';
 import type { SlotPool } from '../runtime/inner/registration/pools.js';
 import type { Registration } from '../runtime/inner/registration/registrations.js';
 import type { Order } from '../runtime/inner/payments/order.js';
-import { quietLog, tempDir } from './helpers/gateway.js';
-import { ProcessGateway } from './helpers/processes.js';
+import { quietLog } from './helpers/gateway.js';
+import { processGatewayWithSim } from './helpers/processes.js';
 import { registrationRules, tomorrow } from './helpers/registration.js';
 
 const KIOSKS = 40;
@@ -21,12 +19,7 @@ const SLOTS = 15;
 
 test('kill -9 of the inner process during a registration burst keeps every pool within capacity and every paid registration booked or refunded', async () => {
   const { rulesDir, kiosks: logins } = registrationRules({ kiosks: KIOSKS, capacity: { morning: SLOTS, afternoon: 0 } });
-  const secret = loadGatewayConfig(rulesDir).payment.secret;
-  const sim = new PaymentServerSim();
-  const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: 100 });
-  const dataDir = tempDir('reg-crash');
-  const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir });
-  sim.setNotifyUrl(gw.notifyUrl);
+  const { sim, gw, dataDir } = await processGatewayWithSim({ rulesDir, dataName: 'reg-crash' });
   const kiosks: KioskSim[] = [];
   try {
     await gw.startInner();
