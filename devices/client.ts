@@ -66,6 +66,10 @@ export interface ConnectOptions {
   key?: string | Buffer;
   connectTimeoutMs?: number;
   clean?: boolean; // default true
+  // Sees every down message from the very first, including the outbox the gateway sends
+  // while connect() subscribes, and before MQTT.js acknowledges it: a listener added
+  // after connect() gets those replayed, but only once they are acknowledged.
+  onMessage?: (reply: Reply, client: DeviceClient) => void;
 }
 
 export interface RequestOptions {
@@ -131,6 +135,8 @@ export class DeviceClient {
     setNoDelay(client);
     await waitForFirstConnect(client, opts.id, connectTimeoutMs);
     const device = new DeviceClient(opts.id, client);
+    const { onMessage } = opts;
+    if (onMessage) device.on('message', (reply: Reply) => onMessage(reply, device));
     try {
       await device.subscribe(device.downTopic);
     } catch (err) {

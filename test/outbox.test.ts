@@ -14,24 +14,22 @@ import { processGatewayWithSim } from './helpers/processes.js';
 
 const WAIT_MS = 10_000;
 
-// Connects the device and records every down message it keeps, from the very first.
-async function listening(url: string, id: string): Promise<{ client: DeviceClient; messages: Reply[] }> {
-  const client = await DeviceClient.connect({ url, id, password: demoPassword(id)! });
+// Connects the device and records every down message it keeps, from the very first. With
+// dropFirst, the first matching message is never acknowledged: the link drops before
+// MQTT.js sends the PUBACK, so the gateway must deliver it again. The drop is decided
+// inside connect(), since the outbox may arrive in the same read as the SUBACK.
+async function listening(url: string, id: string, dropFirst?: (m: Reply) => boolean): Promise<{ client: DeviceClient; messages: Reply[] }> {
   const messages: Reply[] = [];
-  client.on('message', (m) => messages.push(m));
-  return { client, messages };
-}
-
-// The first copy of a matching message arrives and is never acknowledged: the link
-// drops before MQTT.js sends the PUBACK, so the gateway must deliver it again.
-function dropLinkOn(client: DeviceClient, match: (m: Reply) => boolean): void {
   let dropped = false;
-  client.on('message', (m) => {
-    if (!dropped && match(m)) {
+  const onMessage = (m: Reply, client: DeviceClient): void => {
+    messages.push(m);
+    if (dropFirst && !dropped && dropFirst(m)) {
       dropped = true;
       client.dropLink();
     }
-  });
+  };
+  const client = await DeviceClient.connect({ url, id, password: demoPassword(id)!, onMessage });
+  return { client, messages };
 }
 
 async function pending(gw: TestGateway, device: string): Promise<OutboxEntry[]> {
@@ -52,9 +50,8 @@ test('a billing desk that is disconnected when its bill is paid receives bill.pa
     const waiting = await pending(gw, 'billing-01');
     assert.equal(waiting.map((e) => [e.type, (e.body as { billId: string }).billId]), [['bill.paid', billId]], 'kept for the desk');
 
-    const back = await listening(gw.mqttUrl, 'billing-01');
     const isPaid = (m: Reply) => m.type === 'bill.paid' && (m.body as { billId: string }).billId === billId;
-    dropLinkOn(back.client, isPaid);
+    const back = await listening(gw.mqttUrl, 'billing-01', isPaid);
     await waitFor(() => back.client.duplicateMessages >= 1, WAIT_MS, 'the unacknowledged copy delivered again');
     await waitFor(async () => (await pending(gw, 'billing-01')).length === 0, WAIT_MS, 'the acknowledged message removed');
     assert.is(back.messages.filter(isPaid).length, 1, 'seen once');
@@ -135,10 +132,9 @@ test('bill.paid reaches a desk that was away even across a kill -9 of the inner 
     await gw.kill('inner', 'SIGKILL');
     await gw.startInner();
 
-    const back = await listening(gw.mqttUrl, 'billing-01');
-    clients.push(back.client);
     const isPaid = (m: Reply) => m.type === 'bill.paid' && (m.body as { billId: string }).billId === billId;
-    dropLinkOn(back.client, isPaid);
+    const back = await listening(gw.mqttUrl, 'billing-01', isPaid);
+    clients.push(back.client);
     await waitFor(() => back.client.duplicateMessages >= 1, WAIT_MS, 'the unacknowledged copy delivered again');
     await back.client.request('bill.status', { billId }, { timeoutMs: 10_000 });
     assert.is(back.messages.filter(isPaid).length, 1, 'seen once');
