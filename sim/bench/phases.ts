@@ -18,6 +18,8 @@ import { startEchoProcess, startGatewayProcesses, startPaymentSimProcess, type C
 import { cpuTimeMs, memoryOf, syscallsOf } from '../load/machine.js';
 import type { BenchConfig, Generator } from './config.js';
 
+// The key of the inner side's main-thread writes among the write system calls.
+export const INNER_MAIN_THREAD = 'inner main thread';
 const PAY_ONLY = { pay: 1, query: 0, register: 0 };
 // Bills made for a timed phase: its expected count times this, so that a phase that
 // runs faster than the last one still has a bill for every payment.
@@ -45,7 +47,8 @@ export interface RatePhases {
   // outer, simulator (Ferry), and clients (this process: the load generator alone).
   cpuMsPerRequest: Record<string, number | null>;
   // Write system calls (write, writev, sendmsg on sockets) per answered request at the
-  // maximum rate, by process: fewer when socket writes are batched.
+  // maximum rate, by process: fewer when socket writes are batched; for the inner side
+  // also its main thread alone (INNER_MAIN_THREAD), which makes the socket writes.
   writesPerRequest: Record<string, number | null>;
 }
 
@@ -218,7 +221,11 @@ function cpuTimes(children: readonly Child[]): Record<string, number | undefined
 
 function writeCalls(children: readonly Child[]): Record<string, number | undefined> {
   const calls: Record<string, number | undefined> = {};
-  for (const child of children) calls[child.name] = syscallsOf(child.pid)?.writes;
+  for (const child of children) {
+    calls[child.name] = syscallsOf(child.pid)?.writes;
+    // The inner side's main thread alone: its socket writes, apart from the store's.
+    if (child.name === 'inner') calls[INNER_MAIN_THREAD] = syscallsOf(child.pid, child.pid)?.writes;
+  }
   calls.clients = syscallsOf('self')?.writes;
   return calls;
 }

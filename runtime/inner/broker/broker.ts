@@ -13,6 +13,7 @@ import { guardPacketSize, MQTT_PACKET_BYTES_MAX } from './packet-guard.js';
 import { listenerContext, listenerOptions, verifiedPeerFingerprint } from '../../tls/listener.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { DeviceRoster } from './roster.js';
+import { corkPerTurn } from './cork.js';
 
 // dev/{id}/up/{type} is the deepest topic a device uses; slots/{dept}/{date} the widest
 // shared one. Nothing legitimate needs more levels.
@@ -182,6 +183,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   });
   const plain = net.createServer({ noDelay: true }, (socket) => {
     guard(socket);
+    corkPerTurn(socket);
     aedes.handle(socket);
   });
   await listenOn(plain, { host: opts.host, port: opts.port }, 'MQTT');
@@ -194,6 +196,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     secure = tls.createServer(listenerOptions(opts.rulesDir, opts.tls), (socket) => {
       socket.setNoDelay(true);
       guard(socket);
+      corkPerTurn(socket);
       aedes.handle(socket);
     });
     secure.on('tlsClientError', (err, socket) => {
