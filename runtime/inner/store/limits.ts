@@ -26,3 +26,8 @@ export const MAX_WAITING_TRANSACTIONS = 65_536;
 // A list() without a limit returns at most this many entries, and refuses rather than
 // truncating silently when there are more.
 export const MAX_LIST_ENTRIES = 100_000;
+
+// On an engine whose iterators do not read a snapshot taken when they are created
+// (PostgreSQL), a listing that overlapped a synced batch is read again this many times
+// before it is read under the transaction mutex (Store.listRaw).
+export const MAX_LIST_RETRIES = 3;
