@@ -33,3 +33,8 @@ export const MAX_LIST_ENTRIES = 100_000;
 // A point read decompresses one block, which costs a few microseconds more off the main
 // thread. Tables written before keep the size they were written with.
 export const LEVEL_BLOCK_BYTES = 16 * 1024;
+
+// On an engine whose iterators do not read a snapshot taken when they are created
+// (PostgreSQL), a listing that overlapped a synced batch is read again this many times
+// before it is read under the transaction mutex (Store.listRaw).
+export const MAX_LIST_RETRIES = 3;
