@@ -1,0 +1,208 @@
+// The store on its PostgreSQL engine against a real server this suite starts: key order
+// as LevelDB's, fencing by epoch, and riding through a restart of the server.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { silentLog } from './helpers/store.js';
+import { freshDatabase } from './helpers/store-backend.js';
+import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { Store, StoreError, type StoreBackend } from '../runtime/inner/store/index.js';
+import { compareKeys } from '../runtime/inner/store/keys.js';
+import { LEADER_TABLE, KV_TABLE, ensureSchema } from '../runtime/inner/store/postgres/schema.js';
+
+const why = postgresUnavailable();
+let server: TestPostgres | undefined;
+const stores: Store[] = [];
+const dirs: string[] = [];
+
+test.before(async () => {
+  if (!why) server = await startPostgres();
+});
+test.after.each(async () => {
+  for (const store of stores.splice(0)) await store.close().catch(() => undefined);
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+test.after(async () => {
+  await server?.stop();
+});
+
+async function database(): Promise<string> {
+  return freshDatabase(server!.url());
+}
+
+async function open(url: string, o: { epoch?: string; retryClock?: { now(): number; sleep(ms: number): Promise<void> } } = {}): Promise<Store> {
+  const backend: StoreBackend = { kind: 'postgres', url, ...(o.epoch !== undefined ? { epoch: o.epoch } : {}) };
+  const store = await Store.open('/nonexistent-ferry-data', silentLog, { backend, ...(o.retryClock ? { retryClock: o.retryClock } : {}) });
+  stores.push(store);
+  return store;
+}
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+// What the active box of a pair does to take over (the leadership side does it for real).
+async function bumpEpoch(url: string, holder: string): Promise<string> {
+  const rows = await sql<{ epoch: string }>(url, `UPDATE ${LEADER_TABLE} SET epoch = epoch + 1, holder = $1, since = now() WHERE id = 1 RETURNING epoch::text AS epoch`, [holder]);
+  return rows[0]!.epoch;
+}
+
+function pgTest(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    if (why) {
+      console.log(`  skipped "${name}": ${why}`);
+      return;
+    }
+    await fn();
+  });
+}
+
+pgTest('keys list in the same order on PostgreSQL as on LevelDB: punctuation, digits, case and non-ASCII', async () => {
+  const keys = ['meta!a', 'meta!B', 'meta!b', 'meta!!', 'meta!~', 'meta!0', 'meta!9', 'meta!10', 'meta!-', 'meta!_', 'meta! ', 'meta!é', 'meta!z', 'meta!Z',
+    'meta!中', 'meta!ﬀ', 'meta!😀', 'meta!a!b', 'meta!a"', 'meta!ab', 'meta!\u007f', 'meta!\u0080', 'meta!\uffff'];
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-order-'));
+  dirs.push(dir);
+  const level = await Store.open(dir, silentLog);
+  stores.push(level);
+  const postgres = await open(await database());
+  for (const store of [level, postgres]) await store.transact((tx) => { for (const key of keys) tx.put(key, key); });
+  // Read back from disk: reopen, so that nothing comes from the overlay.
+  await level.close();
+  const levelAgain = await Store.open(dir, silentLog);
+  stores.push(levelAgain);
+  const fromLevel = (await levelAgain.list<string>('meta!')).map(([k]) => k);
+  const fromPostgres = (await postgres.list<string>('meta!')).map(([k]) => k);
+  assert.equal(fromPostgres, fromLevel);
+  assert.equal(fromLevel, [...keys].sort(compareKeys));
+  assert.equal((await postgres.list<string>('meta!', { reverse: true, limit: 3 })).map(([k]) => k), fromLevel.slice(-3).reverse());
+  assert.equal((await postgres.list<string>('meta!', { after: 'meta!Z', limit: 2 })).map(([k]) => k), fromLevel.slice(fromLevel.indexOf('meta!Z') + 1, fromLevel.indexOf('meta!Z') + 3));
+});
+
+pgTest('a gateway whose epoch was bumped cannot commit again: its next write fails FENCED and leaves nothing written', async () => {
+  const url = await database();
+  const first = await open(url);
+  await first.close(); // the schema exists now, as after any first open
+  const ours = await bumpEpoch(url, 'box-a');
+  const store = await open(url, { epoch: ours });
+  await store.transact((tx) => { tx.put('bill!before', 1); tx.audit({ kind: 'test.before' }); });
+  const theirs = await bumpEpoch(url, 'box-b');
+  const refused = await store.transact((tx) => {
+    for (let i = 0; i < 50; i++) tx.put(`bill!after${i}`, i);
+    tx.audit({ kind: 'test.after' });
+  }).catch((err: StoreError) => err);
+  assert.instance(refused, StoreError);
+  assert.is((refused as StoreError).code, 'FENCED');
+  assert.match((refused as StoreError).message, `epoch is ${theirs}`);
+  assert.is((await store.transact((tx) => tx.put('bill!later', 1)).catch((err: StoreError) => err.code)), 'FENCED');
+  const rows = await sql<{ key: string }>(url, `SELECT key FROM ${KV_TABLE} WHERE key LIKE 'bill!%' ORDER BY key`);
+  assert.equal(rows.map((r) => r.key), ['bill!before']);
+  await store.close();
+  // The new holder continues the chain the old one left.
+  const successor = await open(url, { epoch: theirs });
+  assert.is(await successor.get('bill!after0'), undefined);
+  await successor.transact((tx) => { tx.put('bill!b2', 2); tx.audit({ kind: 'test.successor' }); });
+  assert.equal(await successor.verifyAudit(), { ok: true, entries: 2 });
+});
+
+pgTest('a store opened under an epoch the database no longer names is refused FENCED at once', async () => {
+  const url = await database();
+  await (await open(url)).close();
+  const stale = await bumpEpoch(url, 'box-a');
+  await bumpEpoch(url, 'box-b');
+  const err = await open(url, { epoch: stale }).catch((e: StoreError) => e);
+  assert.is((err as StoreError).code, 'FENCED');
+});
+
+pgTest('ensureSchema run by two boxes at once makes one schema with the leader row at epoch 0', async () => {
+  const url = await database();
+  const clients = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })];
+  await Promise.all(clients.map((c) => c.connect()));
+  try {
+    await Promise.all(clients.map((c) => ensureSchema(c)));
+    await ensureSchema(clients[0]!);
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+  assert.equal(await sql(url, `SELECT id, epoch::text AS epoch, holder, since FROM ${LEADER_TABLE}`), [{ id: 1, epoch: '0', holder: null, since: null }]);
+});
+
+pgTest('transactions in flight ride through a PostgreSQL crash and restart: every acknowledged one is there, the chain verifies', async () => {
+  const url = await database();
+  const store = await open(url);
+  const acknowledged: number[] = [];
+  const failed: unknown[] = [];
+  let stop = false;
+  const writer = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      const n = w * 1_000_000 + i;
+      await store.transact((tx) => { tx.put(`order!${n}`, { n, state: 'final' }); tx.audit({ kind: 'test.paid', n }); })
+        .then(() => acknowledged.push(n), (err) => failed.push(err));
+    }
+  };
+  const writers = [1, 2, 3, 4].map(writer);
+  while (acknowledged.length < 200) await new Promise((r) => setTimeout(r, 5));
+  await server!.restart('immediate');
+  const afterRestart = acknowledged.length;
+  while (acknowledged.length < afterRestart + 200) await new Promise((r) => setTimeout(r, 5));
+  stop = true;
+  await Promise.all(writers);
+  assert.equal(failed, []);
+  assert.ok(store.writable);
+  const rows = await sql<{ key: string; value: string }>(url, `SELECT key, value FROM ${KV_TABLE} WHERE key LIKE 'order!%'`);
+  assert.is(rows.length, acknowledged.length);
+  for (const row of rows) assert.is(JSON.parse(row.value).state, 'final');
+  assert.equal(await store.verifyAudit(), { ok: true, entries: acknowledged.length });
+});
+
+pgTest('a read while the server is down fails that read, and the store reads and writes again once it is back', async () => {
+  const url = await database();
+  const store = await open(url);
+  await store.transact((tx) => tx.put('bill!b1', { total: 1 }));
+  await store.close();
+  const again = await open(url);
+  await server!.stopServer('immediate');
+  try {
+    const err = await again.get('bill!b1').catch((e: Error) => e);
+    assert.instance(err, Error);
+  } finally {
+    await server!.startServer();
+  }
+  assert.equal(await again.get('bill!b1'), { total: 1 });
+  await again.transact((tx) => tx.put('bill!b2', { total: 2 }));
+  assert.equal(await again.get('bill!b2'), { total: 2 });
+});
+
+pgTest('a server away longer than the retry limit fails the store closed: the waiting write and every later one are refused', async () => {
+  const url = await database();
+  let now = 0;
+  const slept: number[] = [];
+  // Manual time: each wait passes at once, so the limit is reached without sleeping.
+  const retryClock = { now: () => now, sleep: async (ms: number) => { slept.push(ms); now += ms; } };
+  const store = await open(url, { retryClock });
+  await store.transact((tx) => tx.put('bill!b1', 1));
+  await server!.stopServer('immediate');
+  try {
+    const err = await store.transact((tx) => tx.put('bill!b2', 2)).catch((e: StoreError) => e);
+    assert.is((err as StoreError).code, 'STORE_FAILED');
+    assert.ok(now <= 15_000, `gave up within the limit (${now} ms)`);
+    assert.ok(now >= 10_000, `kept trying for most of it (${now} ms)`);
+    assert.ok(slept.every((ms, i) => i === 0 || ms >= slept[i - 1]!), 'the wait grows');
+    assert.is(store.writable, false);
+  } finally {
+    await server!.startServer();
+  }
+  assert.is(await store.transact((tx) => tx.put('bill!b3', 3)).catch((e: StoreError) => e.code), 'STORE_FAILED');
+  const rows = await sql<{ key: string }>(url, `SELECT key FROM ${KV_TABLE} WHERE key LIKE 'bill!%'`);
+  assert.equal(rows.map((r) => r.key), ['bill!b1']);
+});
+
+test.run();
