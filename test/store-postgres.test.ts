@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { silentLog } from './helpers/store.js';
-import { freshDatabase } from './helpers/store-backend.js';
+import { freshStoreUrl } from './helpers/store-backend.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { Store, StoreError, type StoreBackend } from '../runtime/inner/store/index.js';
 import { compareKeys } from '../runtime/inner/store/keys.js';
@@ -30,7 +30,7 @@ test.after(async () => {
 });
 
 async function database(): Promise<string> {
-  return freshDatabase(server!.url());
+  return freshStoreUrl(server!.url());
 }
 
 async function open(url: string, o: { epoch?: string; retryClock?: { now(): number; sleep(ms: number): Promise<void> } } = {}): Promise<Store> {
