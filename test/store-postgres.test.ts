@@ -6,7 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import fs from 'node:fs';
 import { silentLog } from './helpers/store.js';
+import { copyRules, LOAD_RATE, sampleItems, sampleTotal, startTestGateway } from './helpers/gateway.js';
+import { newRequestId, type DeviceClient } from '../devices/client.js';
+import type { Order } from '../runtime/inner/payments/order.js';
+import { KEYSPACE } from '../runtime/inner/store/keyspace.js';
 import { freshStoreUrl } from './helpers/store-backend.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { Store, StoreError, type StoreBackend } from '../runtime/inner/store/index.js';
@@ -203,6 +208,57 @@ pgTest('a server away longer than the retry limit fails the store closed: the wa
   assert.is(await store.transact((tx) => tx.put('bill!b3', 3)).catch((e: StoreError) => e.code), 'STORE_FAILED');
   const rows = await sql<{ key: string }>(url, `SELECT key FROM ${KV_TABLE} WHERE key LIKE 'bill!%'`);
   assert.equal(rows.map((r) => r.key), ['bill!b1']);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+pgTest('payments in flight ride through a PostgreSQL crash and restart: every accepted payment ends final, none is charged twice, the chain verifies', async () => {
+  const url = await database();
+  const rulesDir = copyRules({ rate: LOAD_RATE });
+  const gw = await startTestGateway({ rulesDir, storeUrl: url, qrDelayMs: 50 });
+  try {
+    const desk = await gw.device('billing-01');
+    const bills: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const reply = await desk.request('bill.create', { patientId: `P-R${i}`, reference: `RST-${i}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+      bills.push((reply.body as { billId: string }).billId);
+    }
+    const kiosks = await Promise.all(['kiosk-01', 'kiosk-02'].map((id) => gw.device(id)));
+    const paid = new Map<string, string>(); // billId -> orderId
+    // As a kiosk does: the same request id again after an error or no answer, until the
+    // payment has a final result.
+    const pay = async (kiosk: DeviceClient, billId: string) => {
+      const id = newRequestId();
+      const replies: string[] = [];
+      // A guard against a hang, not a timing assertion: the outage lasts seconds.
+      for (const giveUp = Date.now() + 90_000; Date.now() < giveUp;) {
+        const reply = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' }, { id, timeoutMs: 5_000 }).catch((err: Error) => err);
+        const body = reply instanceof Error ? undefined : reply.body as { status?: string; orderId?: string };
+        if (!(reply instanceof Error) && reply.type === 'payment.result' && body?.status === 'succeeded') {
+          paid.set(billId, body.orderId!);
+          return;
+        }
+        assert.ok(body?.status !== 'failed', `bill ${billId} failed: ${JSON.stringify(reply)}`);
+        replies.push(reply instanceof Error ? reply.message : JSON.stringify(reply.body));
+        await sleep(250);
+      }
+      assert.unreachable(`bill ${billId} was never paid; the answers: ${[...new Set(replies)].join(' | ')}`);
+    };
+    const payments = bills.map((billId, i) => sleep(i * 40).then(() => pay(kiosks[i % kiosks.length]!, billId)));
+    await sleep(300); // a few paid, a few in flight, the rest to come
+    await server!.restart('immediate');
+    await Promise.all(payments);
+    assert.is(paid.size, bills.length);
+    for (const [billId, orderId] of paid) assert.is(gw.sim.chargesFor(orderId), 1, `bill ${billId} charged once`);
+    assert.ok(gw.inner.store.writable, 'the store rode through');
+    const orders = (await gw.inner.store.list<Order>(KEYSPACE.order.prefix)).map(([, o]) => o);
+    assert.is(orders.filter((o) => o.status === 'succeeded').length, bills.length);
+    assert.ok(orders.every((o) => o.status === 'succeeded' || o.status === 'failed'), `no order left half-way: ${orders.map((o) => o.status).join(', ')}`);
+    assert.ok((await gw.inner.store.verifyAudit()).ok);
+  } finally {
+    await gw.close();
+    fs.rmSync(rulesDir, { recursive: true, force: true });
+  }
 });
 
 test.run();
