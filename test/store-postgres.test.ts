@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import fs from 'node:fs';
+import path from 'node:path';
+import { ferry } from './helpers/management.js';
 import { silentLog } from './helpers/store.js';
 import { copyRules, LOAD_RATE, sampleItems, sampleTotal, startTestGateway } from './helpers/gateway.js';
 import { newRequestId, type DeviceClient } from '../devices/client.js';
@@ -108,6 +110,7 @@ pgTest('a gateway whose epoch was bumped cannot commit again: its next write fai
   assert.is((refused as StoreError).code, 'FENCED');
   assert.match((refused as StoreError).message, `epoch is ${theirs}`);
   assert.is((await store.transact((tx) => tx.put('bill!later', 1)).catch((err: StoreError) => err.code)), 'FENCED');
+  assert.is(store.failure?.code, 'FENCED', 'the store says why it refuses writes');
   const rows = await sql<{ key: string }>(url, `SELECT key FROM ${KV_TABLE} WHERE key LIKE 'bill!%' ORDER BY key`);
   assert.equal(rows.map((r) => r.key), ['bill!before']);
   await store.close();
@@ -186,6 +189,22 @@ pgTest('a read while the server is down fails that read, and the store reads and
   assert.equal(await again.get('bill!b2'), { total: 2 });
 });
 
+pgTest('a snapshot open while the server crashes fails its reads and leaves the process running', async () => {
+  const url = await database();
+  const store = await open(url);
+  await store.transact((tx) => tx.put('bill!b1', 1));
+  const snapshot = await store.snapshot();
+  assert.is(await snapshot.get('bill!b1'), '1');
+  await server!.stopServer('immediate');
+  try {
+    assert.instance(await snapshot.get('bill!b1').catch((e: Error) => e), Error);
+    await snapshot.close();
+  } finally {
+    await server!.startServer();
+  }
+  assert.is(await store.get('bill!b1'), 1);
+});
+
 pgTest('a server away longer than the retry limit fails the store closed: the waiting write and every later one are refused', async () => {
   const url = await database();
   let now = 0;
@@ -255,6 +274,15 @@ pgTest('payments in flight ride through a PostgreSQL crash and restart: every ac
     assert.is(orders.filter((o) => o.status === 'succeeded').length, bills.length);
     assert.ok(orders.every((o) => o.status === 'succeeded' || o.status === 'failed'), `no order left half-way: ${orders.map((o) => o.status).join(', ')}`);
     assert.ok((await gw.inner.store.verifyAudit()).ok);
+    // The commands that read a stopped gateway's store read the configured database, even
+    // while the gateway runs (no file lock to respect there).
+    fs.appendFileSync(path.join(rulesDir, 'gateway.yaml'), `\nstore:\n  backend: postgres\n  postgres:\n    urlFile: ${gw.dataDir}.pg-url\n`);
+    const query = await ferry(['query', 'payments', '--format', 'jsonl', '--data', gw.dataDir, '--rules', rulesDir]);
+    assert.is(query.code, 0, query.stderr);
+    assert.is(query.stdout.trim().split('\n').length, bills.length);
+    const verify = await ferry(['audit', 'verify', '--data', gw.dataDir, '--rules', rulesDir]);
+    assert.is(verify.code, 0, verify.stderr);
+    assert.match(verify.stdout, /audit chain intact/);
   } finally {
     await gw.close();
     fs.rmSync(rulesDir, { recursive: true, force: true });

@@ -62,8 +62,27 @@ export class PostgresEngine implements StoreEngine {
     return engine;
   }
 
-  private async prepare(): Promise<void> {
+  // A connection of the pool held by the caller. A checked-out client has no error
+  // listener of the pool's, and a server that goes away meanwhile must fail the query in
+  // flight, not the process: the listener logs, the query rejects on its own.
+  private async checkout(): Promise<{ client: pg.PoolClient; release(err?: Error): void }> {
     const client = await this.pool.connect();
+    const onError = (err: Error) => this.options.log?.warn({ err: err.message }, 'postgres: a read connection failed');
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      release: (err) => {
+        if (released) return;
+        released = true;
+        client.removeListener('error', onError);
+        client.release(err);
+      },
+    };
+  }
+
+  private async prepare(): Promise<void> {
+    const { client, release } = await this.checkout();
     try {
       const { rows } = await client.query<{ server_encoding: string }>('SHOW server_encoding');
       if (rows[0]?.server_encoding !== 'UTF8') {
@@ -76,7 +95,7 @@ export class PostgresEngine implements StoreEngine {
         if (epoch !== this.options.epoch) throw fenced(epoch, this.options.epoch);
       }
     } finally {
-      client.release();
+      release();
     }
   }
 
@@ -112,27 +131,27 @@ export class PostgresEngine implements StoreEngine {
   // A REPEATABLE READ transaction on a connection of its own: every read in it sees the
   // database as of its first query, which runs here.
   async snapshot(): Promise<EngineSnapshot> {
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkout();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(`SELECT 1 FROM ${KV_TABLE} LIMIT 1`);
     } catch (err) {
-      client.release(err as Error);
+      release(err as Error);
       throw err;
     }
-    let released = false;
+    let closed = false;
     const run = (sql: string, values: unknown[]): Promise<Row[]> => client.query<Row>(sql, values).then((r) => r.rows);
     return {
       get: async (key) => (await run(`SELECT key, value FROM ${KV_TABLE} WHERE key = $1`, [key]))[0]?.value,
       iterator: (range) => new PageIterator(run, range, false),
       close: async () => {
-        if (released) return;
-        released = true;
+        if (closed) return;
+        closed = true;
         try {
           await client.query('COMMIT');
-          client.release();
+          release();
         } catch (err) {
-          client.release(err as Error);
+          release(err as Error);
         }
       },
     };
