@@ -16,7 +16,7 @@ import type { Order } from '../runtime/inner/payments/order.js';
 import { KEYSPACE } from '../runtime/inner/store/keyspace.js';
 import { freshStoreUrl } from './helpers/store-backend.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
-import { Store, StoreError, type StoreBackend } from '../runtime/inner/store/index.js';
+import { Store, StoreError, type StoreBackend, type StoreEngine } from '../runtime/inner/store/index.js';
 import { compareKeys } from '../runtime/inner/store/keys.js';
 import { LEADER_TABLE, KV_TABLE, ensureSchema } from '../runtime/inner/store/postgres/schema.js';
 
@@ -94,6 +94,37 @@ pgTest('keys list in the same order on PostgreSQL as on LevelDB: punctuation, di
   assert.equal((await postgres.list<string>('meta!', { after: 'meta!Z', limit: 2 })).map(([k]) => k), fromLevel.slice(fromLevel.indexOf('meta!Z') + 1, fromLevel.indexOf('meta!Z') + 3));
 });
 
+pgTest('a listing never mixes two instants, though PostgreSQL reads after the overlay was copied', async () => {
+  const store = await open(await database());
+  const engine = (store as unknown as { engine: StoreEngine }).engine;
+  let openDisk!: () => void;
+  const diskHeld = new Promise<void>((resolve) => (openDisk = resolve));
+  let openWrites!: () => void;
+  const writesHeld = new Promise<void>((resolve) => (openWrites = resolve));
+  const write = engine.write.bind(engine);
+  engine.write = async (ops) => {
+    await writesHeld;
+    return write(ops);
+  };
+  const iterator = engine.iterator.bind(engine);
+  let held = false;
+  engine.iterator = (range) => {
+    const it = iterator(range);
+    if (held) return it;
+    held = true; // only the first listing's first read waits
+    return { ...it, next: async () => (await diskHeld, it.next()), nextv: async (n) => (await diskHeld, it.nextv(n)), close: () => it.close() };
+  };
+  const first = store.transact((tx) => tx.put('meta!a', 1)); // committed, not yet on disk
+  await new Promise((resolve) => setImmediate(resolve));
+  const listing = store.list<number>('meta!'); // copies the overlay now: meta!a
+  const second = store.transact((tx) => { tx.del('meta!a'); tx.put('meta!b', 2); });
+  openWrites();
+  await Promise.all([first, second]); // both batches on disk before the listing reads it
+  openDisk();
+  // meta!a and meta!b never existed together: the listing is the state after the second.
+  assert.equal(await listing, [['meta!b', 2]]);
+});
+
 pgTest('a gateway whose epoch was bumped cannot commit again: its next write fails FENCED and leaves nothing written', async () => {
   const url = await database();
   const first = await open(url);
@@ -119,6 +150,31 @@ pgTest('a gateway whose epoch was bumped cannot commit again: its next write fai
   assert.is(await successor.get('bill!after0'), undefined);
   await successor.transact((tx) => { tx.put('bill!b2', 2); tx.audit({ kind: 'test.successor' }); });
   assert.equal(await successor.verifyAudit(), { ok: true, entries: 2 });
+});
+
+pgTest('a write waiting on an epoch bump in progress is refused FENCED once the bump commits', async () => {
+  const url = await database();
+  await (await open(url)).close();
+  const ours = await bumpEpoch(url, 'box-a');
+  const store = await open(url, { epoch: ours });
+  const bumper = new pg.Client({ connectionString: url });
+  await bumper.connect();
+  try {
+    await bumper.query('BEGIN');
+    await bumper.query(`UPDATE ${LEADER_TABLE} SET epoch = epoch + 1, holder = 'box-b', since = now() WHERE id = 1`);
+    const write = store.transact((tx) => tx.put('bill!raced', 1)).catch((err: StoreError) => err);
+    // The batch's FOR SHARE waits for the bump's row lock.
+    for (;;) {
+      const waiting = await sql<{ n: string }>(url, `SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'ferry' AND wait_event_type = 'Lock'`);
+      if (waiting[0]!.n !== '0') break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await bumper.query('COMMIT');
+    assert.is(((await write) as StoreError).code, 'FENCED');
+  } finally {
+    await bumper.end();
+  }
+  assert.equal(await sql(url, `SELECT key FROM ${KV_TABLE} WHERE key = 'bill!raced'`), []);
 });
 
 pgTest('a store opened under an epoch the database no longer names is refused FENCED at once', async () => {
