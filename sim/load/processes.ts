@@ -70,7 +70,7 @@ export async function startGatewayProcesses(o: ChildOptions & { rulesDir: string
     '--notify-host', '127.0.0.1', '--notify-port', String(notifyPort), '--payment-url', o.paymentUrl,
     '--management-port', '0', '--log-level', o.logLevel ?? 'warn'];
   const spawnNode = (name: Side, main: string) =>
-    new Child(name, spawn(process.execPath, [...sideFlags(name), ...nodeArgs(o, name), main, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    new Child(name, spawn(process.execPath, [...sideFlags(name), ...nodeArgs(o, name), main, ...args], { stdio: ['ignore', process.env.FERRY_BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'] }));
   const inner = spawnNode('inner', INNER_MAIN);
   const outer = spawnNode('outer', OUTER_MAIN);
   const stop = async () => {
