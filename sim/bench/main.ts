@@ -12,7 +12,7 @@ import { BENCH_HELP, benchConfig } from './config.js';
 import { ratePhases } from './phases.js';
 import { BENCH_SCHEMA_VERSION, formatResults, summarise, writeResults, type BenchResults } from './report.js';
 import { runStoreBench } from './store-bench.js';
-import { runAgedStoreInChild } from './aged-store/child.js';
+import { runAgedStoreBench } from './aged-store/bench.js';
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -33,7 +33,7 @@ const rules = writeLoadRules(Math.max(cfg.concurrency, cfg.idle - DESKS, 1), { d
 try {
   say(cfg.storeTransactions > 0 ? `store: ${cfg.storeTransactions} transactions` : 'store bench skipped');
   const store = cfg.storeTransactions > 0 ? await runStoreBench(cfg.storeTransactions) : null;
-  const aged = cfg.agedDays > 0 ? await runAgedStoreInChild({ days: cfg.agedDays, paymentsPerDay: cfg.agedPayments, sweepDays: 1 }) : null;
+  const aged = cfg.agedDays > 0 ? await runAgedStoreBench({ days: cfg.agedDays, paymentsPerDay: cfg.agedPayments, sweepDays: 1, say }) : null;
   say(`rates: generators ${cfg.generators.join(', ')}, ${cfg.rounds} rounds of baseline then Ferry, ${cfg.seconds} s a phase after ${cfg.warmupSeconds} s of warm-up`);
   const rates = await ratePhases(cfg, rules, say);
   const { out: _out, cpuProfDir: _prof, ...sizes } = cfg;
