@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RESTART_POLICY, Supervisor, type Restart } from '../runtime/supervisor/supervisor.js';
 import { PROJECT_DIR, quietLog, tempDir, waitFor } from './helpers/gateway.js';
+import { SIDE_NODE_FLAGS } from '../runtime/common/node-flags.js';
 
 const CHILD = path.join(PROJECT_DIR, 'dist/test/fixtures/crashing-child.js');
 
@@ -65,6 +66,20 @@ test("a child does not get systemd's NOTIFY_SOCKET or WATCHDOG_USEC: it must not
     await supervisor.stop();
   }
   assert.equal(JSON.parse(fs.readFileSync(`${file}.env`, 'utf8')), { NOTIFY_SOCKET: null, WATCHDOG_USEC: null });
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("a child is started with the node flags its spec names, as a side gets its V8 flags from the table", async () => {
+  const dir = tempDir('supervisor');
+  const file = path.join(dir, 'starts');
+  const supervisor = new Supervisor([{ name: 'inner', script: CHILD, args: [file, 'stay'], nodeFlags: SIDE_NODE_FLAGS.inner }], quietLog);
+  try {
+    supervisor.start();
+    await waitFor(() => fs.existsSync(`${file}.argv`), 10_000, 'the child to start');
+  } finally {
+    await supervisor.stop();
+  }
+  assert.equal(JSON.parse(fs.readFileSync(`${file}.argv`, 'utf8')), [...SIDE_NODE_FLAGS.inner]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
