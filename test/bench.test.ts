@@ -36,7 +36,9 @@ test('npm run bench at tiny sizes measures every generator against both brokers 
     const r = JSON.parse(fs.readFileSync(out, 'utf8'));
     assert.is(r.schema, 2);
     for (const key of ['cpus', 'model', 'memoryGiB', 'node', 'kernel', 'loadAverage']) assert.ok(r.machine[key] !== undefined, `machine.${key}`);
-    assert.equal(r.sizes, { seconds: 0.4, warmupSeconds: 0.2, rounds: 2, generators: ['lean', 'device'], concurrency: 3, idle: 6, storm: 2, storeTransactions: 50, agedDays: 3, agedPayments: 40 });
+    assert.equal(r.sizes, { seconds: 0.4, warmupSeconds: 0.2, rounds: 2, generators: ['lean', 'device'], concurrency: 3, idle: 6, storm: 2, storeTransactions: 50, agedDays: 3, agedPayments: 40, pin: true });
+    // Pinned where taskset and two cores are there; said either way.
+    assert.ok(r.pinned === null || (typeof r.pinned.broker === 'string' && typeof r.pinned.rest === 'string'), 'pinned');
     assert.is(r.store.transactions, 50);
     assert.is(r.aged.facts.payments, 3 * 40);
     assert.ok(r.aged.bytesPerPayment > 0 && r.aged.startMs > 0 && r.aged.auditVerify.ok && r.aged.auditVerify.entries > 3 * 40);
