@@ -9,6 +9,7 @@ import pg from 'pg';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ferry } from './helpers/management.js';
+import { freePort as freePortNumber } from '../sim/gateway-processes.js';
 import { silentLog } from './helpers/store.js';
 import { copyRules, LOAD_RATE, sampleItems, sampleTotal, startTestGateway } from './helpers/gateway.js';
 import { newRequestId, type DeviceClient } from '../devices/client.js';
@@ -184,6 +185,20 @@ pgTest('a store opened under an epoch the database no longer names is refused FE
   await bumpEpoch(url, 'box-b');
   const err = await open(url, { epoch: stale }).catch((e: StoreError) => e);
   assert.is((err as StoreError).code, 'FENCED');
+});
+
+pgTest('a store on a database that does not exist, or on a server that does not answer, is refused with the address (never the password) and what to check', async () => {
+  const missing = new URL(server!.url('ferry_nowhere'));
+  const err = await open(missing.toString()).catch((e: Error) => e);
+  assert.instance(err, Error);
+  assert.match((err as Error).message, /cannot open the store's PostgreSQL database at postgres:\/\/ferry@127\.0\.0\.1:\d+\/ferry_nowhere: database "ferry_nowhere" does not exist/);
+  assert.match((err as Error).message, /store\.postgres\.urlFile/);
+  const secret = new URL(server!.url());
+  secret.password = 'hunter2-never-logged';
+  secret.port = String(await freePortNumber());
+  const refused = await open(secret.toString()).catch((e: Error) => e);
+  assert.match((refused as Error).message, /cannot open the store's PostgreSQL database/);
+  assert.not.match((refused as Error).message, /hunter2/, 'the password stays out of the message');
 });
 
 pgTest('ensureSchema run by two boxes at once makes one schema with the leader row at epoch 0', async () => {

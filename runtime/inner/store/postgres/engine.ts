@@ -57,7 +57,9 @@ export class PostgresEngine implements StoreEngine {
       await engine.prepare();
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw err;
+      if (err instanceof StoreError) throw err;
+      // Say which database, and what to check: the server, the role, the database.
+      throw new Error(`cannot open the store's PostgreSQL database at ${engine.location}: ${(err as Error).message} (check gateway.yaml store.postgres.urlFile and that the server takes connections)`, { cause: err });
     }
     return engine;
   }
