@@ -42,8 +42,8 @@ export const PG_RETRY_FIRST_WAIT_MS = 50;
 export const PG_RETRY_MAX_WAIT_MS = 2_000;
 // Connections for reads (the writer has its own): the store's reads are short.
 export const PG_READ_CONNECTIONS = 4;
-// How long a new connection may take, and a query on the writer's, before it counts as
-// lost: a dead server must not hold a batch for ever.
+// How long a new connection may take, and a query, before it counts as lost: a dead
+// server or a silent network must not hold a batch or a request for ever.
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 export const PG_QUERY_TIMEOUT_MS = 10_000;
 // Rows fetched per query by an iterator over a range.

@@ -62,7 +62,9 @@ export class PostgresEngine implements StoreEngine {
     if (options.epoch !== undefined && !/^(0|[1-9][0-9]{0,18})$/.test(options.epoch)) {
       throw new Error(`a fencing epoch is a non-negative integer as decimal digits, not ${JSON.stringify(options.epoch)}`);
     }
-    const pool = new pg.Pool({ ...connectionConfig(options.url), max: PG_READ_CONNECTIONS, idleTimeoutMillis: 30_000 });
+    // A read on a connection that went silent (a partition) fails after PG_QUERY_TIMEOUT_MS
+    // instead of holding its request for ever.
+    const pool = new pg.Pool({ ...connectionConfig(options.url), max: PG_READ_CONNECTIONS, idleTimeoutMillis: 30_000, query_timeout: PG_QUERY_TIMEOUT_MS });
     // An idle connection the server drops is removed by the pool; this only keeps the
     // event from crashing the process.
     pool.on('error', (err) => options.log?.warn({ err: err.message }, 'postgres: an idle read connection failed'));
