@@ -26,3 +26,17 @@ export const MAX_WAITING_TRANSACTIONS = 65_536;
 // A list() without a limit returns at most this many entries, and refuses rather than
 // truncating silently when there are more.
 export const MAX_LIST_ENTRIES = 100_000;
+
+// Backups (backup-file.ts): keys read from the snapshot, and lines handed to the writer,
+// per batch, with a read buffer that fills a batch (audit entries are about 300 bytes).
+// A batch is encoded in one turn of the event loop, so payments wait at most that long.
+export const BACKUP_BATCH_KEYS = 1_000;
+export const BACKUP_READ_BYTES = 512 * 1024;
+// gzip level of a backup: the fastest, as a backup of a large store is bound by the
+// compression, and the level changes the size by a fifth at most on this data.
+export const BACKUP_GZIP_LEVEL = 1;
+// A line of a backup file longer than this is damage, not a record: values are far
+// smaller (a transaction is at most MAX_BATCH_BYTES).
+export const BACKUP_LINE_BYTES_MAX = 2 * MAX_BATCH_BYTES;
+// Keys written per batch when a backup is restored (unsynced; the last one is synced).
+export const RESTORE_BATCH_KEYS = 5_000;

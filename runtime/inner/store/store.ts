@@ -10,6 +10,8 @@ import { MAX_LIST_ENTRIES } from './limits.js';
 import { mergeList, type ListOptions } from './merge.js';
 import { FifoMutex } from './mutex.js';
 import { openLevel } from './open-level.js';
+import { settleFormat } from './migrate.js';
+import { batchesOf, openSnapshotIterator, type StoreSnapshot } from './snapshot.js';
 import { StoreTx, type CommittedView, type Tx } from './tx.js';
 
 export type { Tx } from './tx.js';
@@ -62,7 +64,9 @@ export class Store implements CommittedView {
     if (!readOnly) await mkdir(dataDir, { recursive: true });
     const db = await openLevel(dataDir, !readOnly);
     try {
-      const head = await loadAuditHead(db);
+      // Store format hook (format.ts, migrate.ts): stamps a new store, refuses a newer
+      // format, migrates an older one (backup first); the head after any migration.
+      const head = await settleFormat(db, { dataDir, log, readOnly, now: options.now ?? (() => new Date()), head: await loadAuditHead(db) });
       log.info({ dataDir, auditSeq: head.seq, readOnly }, 'store open');
       return new Store(db, log, head, options.now ?? (() => new Date()), readOnly);
     } catch (err) {
@@ -226,6 +230,25 @@ export class Store implements CommittedView {
     const observer = this.observer;
     if (observer) this.tell(() => observer.verified(verdict, this.now().getTime()));
     return verdict;
+  }
+
+  // Backup hook (snapshot.ts): the whole store as of one moment. Waits until every
+  // committed transaction is on disk, then, with the mutex held so that nothing commits
+  // in between, opens a LevelDB iterator (its implicit snapshot) and releases the mutex
+  // at once: payments go on while the snapshot is read.
+  async snapshot(): Promise<StoreSnapshot> {
+    if (this.closing) throw new StoreError('STORE_CLOSED');
+    await this.mutex.acquire();
+    let iterator: ReturnType<typeof openSnapshotIterator>;
+    let taken: Omit<StoreSnapshot, 'batches'>;
+    try {
+      await this.queue.durable();
+      iterator = openSnapshotIterator(this.db);
+      taken = { auditHead: { ...this.head }, at: this.now() };
+    } finally {
+      this.mutex.release();
+    }
+    return { ...taken, batches: batchesOf(iterator) };
   }
 
   close(): Promise<void> {

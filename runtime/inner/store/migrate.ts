@@ -1,0 +1,140 @@
+// Store.open's format check (format.ts): a brand-new store is stamped with the current
+// format; a newer format than this code knows is refused before anything is read or
+// written; an older one is brought forward step by step, each step one atomic LevelDB
+// batch with its new format number, after a backup of the whole store next to the data
+// (`<dataDir>/backups/before-format-N-<time>.ferrybak`). Runs before the store serves
+// anyone, so the steps read a store nobody else writes.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Level } from 'level';
+import type { Logger } from '../../common/logger.js';
+import { buildInfo } from '../../common/build-info.js';
+import { writeFileAtomically } from '../../common/atomic-file.js';
+import { nextEntryText, type AuditHead } from './audit.js';
+import { BACKUP_FILE_SUFFIX, encodeBackup } from './backup-file.js';
+import { StoreError } from './errors.js';
+import { CURRENT_FORMAT, FORMATS, FORMAT_KEY, newStoreKeys, type MigrationStep, type StoreFormat } from './format.js';
+import { auditKey, prefixUpperBound } from './keys.js';
+import { BACKUP_BATCH_KEYS } from './limits.js';
+import { batchesOf, openSnapshotIterator } from './snapshot.js';
+
+export const BACKUPS_DIR = 'backups';
+export const MIGRATED_KIND = 'store.migrated';
+
+export interface FormatContext {
+  dataDir: string;
+  log: Logger;
+  readOnly: boolean;
+  now: () => Date;
+  head: AuditHead; // the audit chain's head as found
+}
+
+const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
+
+// The format a store is in: its recorded number, 1 for data without one, or 'new'.
+export async function formatOf(db: Level<string, unknown>): Promise<number | 'new'> {
+  const text = await db.get<string, string>(FORMAT_KEY, UTF8);
+  if (text === undefined) {
+    const any = await db.keys<string>({ limit: 1, keyEncoding: 'utf8' }).all();
+    return any.length === 0 ? 'new' : 1;
+  }
+  const version = Number(text);
+  if (!Number.isSafeInteger(version) || version < 1 || String(version) !== text) {
+    throw new StoreError('FORMAT_UNREADABLE', `the store's ${FORMAT_KEY} holds ${JSON.stringify(text.slice(0, 40))}, not a format number: restore the data directory from a backup (ferry restore)`);
+  }
+  return version;
+}
+
+export function newerFormatError(where: string, found: number): StoreError {
+  return new StoreError('FORMAT_NEWER', `${where} is in store format ${found}, and this Ferry (${buildInfo().version}) knows formats up to ${CURRENT_FORMAT}: `
+    + `install a Ferry that knows format ${found}, or restore the backup taken before the upgrade `
+    + `(${BACKUPS_DIR}/before-format-${found}-….ferrybak in the data directory, with ferry restore --force)`);
+}
+
+// Returns the audit head after any migration (a migration is audited).
+export async function settleFormat(db: Level<string, unknown>, ctx: FormatContext, formats: readonly StoreFormat[] = FORMATS): Promise<AuditHead> {
+  const current = formats[formats.length - 1]!.version;
+  const found = await formatOf(db);
+  if (found === 'new') {
+    if (ctx.readOnly) return ctx.head;
+    await db.batch(newStoreKeys().map(([k, v]) => ({ type: 'put' as const, key: k, value: JSON.stringify(v) })), { sync: true, ...UTF8 });
+    ctx.log.info({ format: current }, 'new store stamped with its format');
+    return ctx.head;
+  }
+  if (found > current) throw newerFormatError(`the store in ${ctx.dataDir}`, found);
+  if (found === current) return ctx.head;
+  // Older: a read-only reader (ferry query --data) reads it as it is; the query side
+  // copes with every format in the table (a missing index means reading the records).
+  if (ctx.readOnly) {
+    ctx.log.info({ format: found, current }, 'store of an older format read as it is');
+    return ctx.head;
+  }
+  const backup = await backUpBeforeMigration(db, ctx, found, current);
+  let head = ctx.head;
+  for (const format of formats.filter((f) => f.version > found)) {
+    head = await runStep(db, ctx, format, head, backup);
+  }
+  return head;
+}
+
+async function backUpBeforeMigration(db: Level<string, unknown>, ctx: FormatContext, from: number, to: number): Promise<string> {
+  const dir = join(ctx.dataDir, BACKUPS_DIR);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const at = ctx.now();
+  const file = join(dir, `before-format-${to}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}${BACKUP_FILE_SUFFIX}`);
+  const started = performance.now();
+  const { version, commit } = buildInfo();
+  const bytes = await writeFileAtomically(file, encodeBackup(
+    { ferryBackup: 1, storeFormat: from, ferryVersion: version, commit, createdAt: at.toISOString(), auditHead: ctx.head, reason: 'before-migration' },
+    batchesOf(openSnapshotIterator(db)),
+  ));
+  ctx.log.info({ file, bytes, fromFormat: from, toFormat: to, ms: Math.round(performance.now() - started) }, 'store backed up before its format migration');
+  return file;
+}
+
+// One step, all or nothing: its writes, the audit entry saying so and the new format
+// number go in one batch, written and synced at once.
+async function runStep(db: Level<string, unknown>, ctx: FormatContext, format: StoreFormat, head: AuditHead, backup: string): Promise<AuditHead> {
+  const from = format.version - 1;
+  const step = format.from;
+  if (!step) throw new StoreError('MIGRATION_FAILED', `no step from store format ${from} to ${format.version}`);
+  const started = performance.now();
+  const batch = db.batch();
+  let written = 0;
+  const io: MigrationStep = {
+    async *pages(prefix) {
+      const lt = prefixUpperBound(prefix);
+      const iterator = db.iterator<string, string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), ...UTF8 });
+      try {
+        for (;;) {
+          const page = await iterator.nextv(BACKUP_BATCH_KEYS) as Array<[string, string]>;
+          if (page.length === 0) return;
+          yield page;
+        }
+      } finally {
+        await iterator.close();
+      }
+    },
+    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : db.getMany<string, string>([...keys], UTF8)),
+    put(k, value) {
+      batch.put(k, JSON.stringify(value), UTF8);
+      written += 1;
+    },
+    get keysWritten() {
+      return written;
+    },
+  };
+  try {
+    await step.run(io);
+    const { entry, text } = nextEntryText(head, { kind: MIGRATED_KIND, fromFormat: from, toFormat: format.version, backup, keysWritten: written }, ctx.now());
+    batch.put(auditKey(entry.seq), text, UTF8);
+    batch.put(FORMAT_KEY, String(format.version), UTF8);
+    await batch.write({ sync: true });
+    ctx.log.info({ fromFormat: from, toFormat: format.version, keysWritten: written, ms: Math.round(performance.now() - started), backup }, `store migrated to format ${format.version}: ${step.does}`);
+    return { seq: entry.seq, hash: entry.hash };
+  } catch (err) {
+    await batch.close().catch(() => undefined);
+    throw new StoreError('MIGRATION_FAILED', `moving the store in ${ctx.dataDir} from format ${from} to ${format.version} failed, `
+      + `and it is left in format ${from} as it was: ${(err as Error).message} (backup taken first: ${backup})`, { cause: err });
+  }
+}
