@@ -71,10 +71,11 @@ export interface TestGatewayOptions {
   // The payment server stays on real time: it stands for another organisation's server,
   // whose held answers and timeouts a test's clock does not speed up.
   clock?: Clock;
+  dataDir?: string; // an existing data directory (a migrated or restored store); default a new one
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
-  const dataDir = tempDir('data');
+  const dataDir = o.dataDir ?? tempDir('data');
   const rulesDir = o.rulesDir ?? EXAMPLE_RULES;
   const loaded = loadRules(rulesDir);
   const gateway = applyOverrides(loaded.gateway, {

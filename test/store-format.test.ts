@@ -1,0 +1,162 @@
+// The store's format version (runtime/inner/store/format.ts) on real LevelDB files and a
+// real gateway: a new store is stamped, a store written before formats were recorded is
+// backed up and migrated and keeps its open orders, a newer format is refused, and a
+// step that fails leaves the store as it was.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Level } from 'level';
+import { Store, StoreError } from '../runtime/inner/store/index.js';
+import { CURRENT_FORMAT, FORMAT_KEY } from '../runtime/inner/store/format.js';
+import { BACKUPS_DIR, MIGRATED_KIND } from '../runtime/inner/store/migrate.js';
+import { readBackup } from '../runtime/inner/store/backup-file.js';
+import { KEYSPACE, key } from '../runtime/inner/store/keyspace.js';
+import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
+import { journalKey, orderKey, ordersOfKey, type Order } from '../runtime/inner/payments/order.js';
+import { openOfflineQuery } from '../runtime/cli/offline-query.js';
+import { quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor } from './helpers/gateway.js';
+
+const dirs: string[] = [];
+test.after.each(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+const newDir = () => {
+  const dir = tempDir('format');
+  dirs.push(dir);
+  return dir;
+};
+
+// Every key and its stored text, read with the store closed.
+async function dump(dataDir: string): Promise<Map<string, string>> {
+  const db = new Level<string, string>(path.join(dataDir, 'store'), { valueEncoding: 'utf8' });
+  try {
+    return new Map(await db.iterator().all());
+  } finally {
+    await db.close();
+  }
+}
+
+// What a Ferry from before formats were recorded and before the query indexes left: no
+// meta!format, no index markers, no ordersOf!/auditOf! entries.
+async function makePreviousFormat(dataDir: string, edit?: (db: Level<string, string>) => Promise<void>): Promise<void> {
+  const db = new Level<string, string>(path.join(dataDir, 'store'), { valueEncoding: 'utf8' });
+  try {
+    const gone = [FORMAT_KEY, indexMarkerKey('ordersOf'), indexMarkerKey('auditOf')];
+    for await (const k of db.keys()) if (k.startsWith(KEYSPACE.ordersOf.prefix) || k.startsWith(KEYSPACE.auditOf.prefix)) gone.push(k);
+    await db.batch(gone.map((k) => ({ type: 'del' as const, key: k })));
+    await edit?.(db);
+  } finally {
+    await db.close();
+  }
+}
+
+test('a brand-new store is stamped with the current format, its query indexes complete', async () => {
+  const dir = newDir();
+  const store = await Store.open(dir, quietLog);
+  await store.close();
+  const keys = await dump(dir);
+  assert.is(keys.get(FORMAT_KEY), String(CURRENT_FORMAT));
+  assert.is(keys.get(indexMarkerKey('ordersOf')), 'true');
+  assert.is(keys.get(indexMarkerKey('auditOf')), 'true');
+  assert.not.ok(fs.existsSync(path.join(dir, BACKUPS_DIR)), 'nothing to back up');
+});
+
+test('a store written before formats were recorded, with orders open in its journal, is backed up, migrated, and a gateway on it finishes them', async () => {
+  const gw = await startTestGateway();
+  const dataDir = gw.dataDir;
+  dirs.push(dataDir);
+  const desk = await gw.device('billing-01');
+  const kiosk = await gw.device('kiosk-01');
+  const bill = async (n: number) => {
+    const created = await desk.request('bill.create', { patientId: `P-FMT${n}`, reference: `FMT-${process.pid}-${n}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+    return (created.body as { billId: string }).billId;
+  };
+  const pay = async (billId: string) => (await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' })).body as { orderId: string; status: string };
+  const done = await pay(await bill(0));
+  assert.is(done.status, 'succeeded');
+  const billIds = [await bill(1), await bill(2), await bill(3)];
+  await gw.stopOuter();
+  const open = await Promise.all(billIds.map(pay));
+  assert.ok(open.every((o) => o.status === 'pending'), 'accepted into the journal, not sent');
+  await gw.close({ keepData: true });
+
+  await makePreviousFormat(dataDir);
+  const before = await dump(dataDir);
+  for (const o of open) assert.ok(before.has(journalKey(o.orderId)), `${o.orderId} is in the journal`);
+
+  const at = new Date('2026-12-02T06:00:00.000Z');
+  const store = await Store.open(dataDir, quietLog, { now: () => at });
+  try {
+    assert.is(await store.get(FORMAT_KEY), CURRENT_FORMAT);
+    assert.is(await store.get(indexMarkerKey('ordersOf')), true);
+    assert.is(await store.get(ordersOfKey('P-FMT0', done.orderId)), done.orderId, 'the index was built by the migration');
+    const head = (await store.list<{ event: { kind: string; fromFormat: number; toFormat: number } }>(KEYSPACE.audit.prefix)).at(-1)![1];
+    assert.equal([head.event.kind, head.event.fromFormat, head.event.toFormat], [MIGRATED_KIND, 1, CURRENT_FORMAT]);
+    assert.ok((await store.verifyAudit()).ok);
+  } finally {
+    await store.close();
+  }
+  const backups = fs.readdirSync(path.join(dataDir, BACKUPS_DIR));
+  assert.equal(backups, [`before-format-${CURRENT_FORMAT}-20261202T060000Z.ferrybak`]);
+  const saved = new Map<string, string>();
+  const { header } = await readBackup(path.join(dataDir, BACKUPS_DIR, backups[0]!), { keys: (rows) => rows.forEach(([k, v]) => saved.set(k, v)) });
+  assert.is(header.storeFormat, 1);
+  assert.is(header.reason, 'before-migration');
+  assert.equal(saved, before, 'the backup holds the store as it was');
+
+  const again = await startTestGateway({ dataDir });
+  try {
+    await waitFor(async () => {
+      const orders = await Promise.all(open.map((o) => again.inner.store.get<Order>(orderKey(o.orderId))));
+      return orders.every((o) => o?.status === 'succeeded');
+    }, 30_000, 'the migrated journal to drain');
+    for (const o of open) assert.is(again.sim.chargesFor(o.orderId), 1);
+  } finally {
+    await again.close({ keepData: true });
+  }
+});
+
+test('a store of a newer format refuses to open, naming both formats and what to do, and is left as it was', async () => {
+  const dir = newDir();
+  await (await Store.open(dir, quietLog)).close();
+  const db = new Level<string, string>(path.join(dir, 'store'), { valueEncoding: 'utf8' });
+  await db.put(FORMAT_KEY, String(CURRENT_FORMAT + 1));
+  await db.close();
+  const before = await dump(dir);
+  for (const readOnly of [false, true]) {
+    const err = await Store.open(dir, quietLog, { readOnly }).then(() => undefined, (e: StoreError) => e);
+    assert.instance(err, StoreError);
+    assert.is(err!.code, 'FORMAT_NEWER');
+    assert.match(err!.message, `store format ${CURRENT_FORMAT + 1}`);
+    assert.match(err!.message, `formats up to ${CURRENT_FORMAT}`);
+    assert.match(err!.message, `install a Ferry that knows format ${CURRENT_FORMAT + 1}, or restore the backup taken before the upgrade`);
+  }
+  assert.equal(await dump(dir), before);
+  assert.not.ok(fs.existsSync(path.join(dir, BACKUPS_DIR)));
+});
+
+test('a migration step that fails leaves the old format and every key as they were', async () => {
+  const dir = newDir();
+  const store = await Store.open(dir, quietLog);
+  await store.transact((tx) => {
+    tx.put(key('bill', 'B20261120-test-000001'), { billId: 'B20261120-test-000001', patientId: 'P-1' });
+    tx.put(orderKey('P20261120-test-000001'), { orderId: 'P20261120-test-000001', billId: 'B20261120-test-000001' });
+    tx.audit({ kind: 'payment.accepted', orderId: 'P20261120-test-000001' });
+  });
+  await store.close();
+  // A damaged order record: the step cannot read it, and must not half-build the index.
+  await makePreviousFormat(dir, (db) => db.put(orderKey('P20261120-test-000002'), '{"orderId": "P2026'));
+  const before = await dump(dir);
+  const err = await Store.open(dir, quietLog).then(() => undefined, (e: StoreError) => e);
+  assert.instance(err, StoreError);
+  assert.is(err!.code, 'MIGRATION_FAILED');
+  assert.match(err!.message, 'from format 1 to 2 failed, and it is left in format 1');
+  assert.equal(await dump(dir), before, 'no key written, none changed');
+  assert.is(fs.readdirSync(path.join(dir, BACKUPS_DIR)).length, 1, 'the backup was taken first');
+  // Read-only readers still read it as it is.
+  const offline = await openOfflineQuery(dir, 'Asia/Shanghai');
+  await offline.close();
+});
+
+test.run();
