@@ -14,6 +14,7 @@ import { Store } from '../runtime/inner/store/index.js';
 import { KEYSPACE } from '../runtime/inner/store/keyspace.js';
 import { BACKUP_AUDIT_KIND } from '../runtime/inner/management/backup-route.js';
 import { readBackup } from '../runtime/inner/store/backup-file.js';
+import { batchesOf } from '../runtime/inner/store/snapshot.js';
 import { FINAL, journalKey, orderKey, type Order } from '../runtime/inner/payments/order.js';
 import { generateAgedStore } from '../sim/bench/aged-store/generate.js';
 import { LOAD_RATE, copyRules, startTestGateway, tempDir, type TestGateway } from './helpers/gateway.js';
@@ -65,7 +66,7 @@ async function dump(dataDir: string): Promise<Map<string, string>> {
 
 async function liveDump(store: Store): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const batch of (await store.snapshot()).batches) for (const [k, v] of batch) out.set(k, v);
+  for await (const batch of batchesOf(await store.snapshot())) for (const [k, v] of batch) out.set(k, v);
   return out;
 }
 

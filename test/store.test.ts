@@ -99,10 +99,10 @@ test('a value read from disk and remembered is never older than the last write, 
   await store.close();
   store = await openStore(dir); // nothing in memory: the next reads go to the disk
   // Hold each disk read's answer until a write of its key has committed and synced.
-  const db = (store as unknown as { db: { get(...args: unknown[]): Promise<unknown> } }).db;
-  const read = db.get.bind(db);
+  const engine = (store as unknown as { engine: { get(...args: unknown[]): Promise<unknown> } }).engine;
+  const read = engine.get.bind(engine);
   let hold: Promise<void> = Promise.resolve();
-  db.get = async (...args) => {
+  engine.get = async (...args) => {
     const value = await read(...args);
     await hold;
     return value;
@@ -212,7 +212,7 @@ test('a failed batch write rejects its transactions and the store refuses furthe
   const store = await openStore(await tempDir());
   await store.transact((tx) => tx.put('meta!before', 1));
   // Pull the disk out from under the store: the next batch write fails.
-  await (store as unknown as { db: { close(): Promise<void> } }).db.close();
+  await (store as unknown as { engine: { close(): Promise<void> } }).engine.close();
   const results = await Promise.allSettled([1, 2, 3].map((i) => store.transact((tx) => tx.put(`meta!lost${i}`, i))));
   for (const result of results) {
     assert.is(result.status, 'rejected');

@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logger.js';
 import { buildInfo } from '../../common/build-info.js';
 import type { Store } from '../store/store.js';
 import { BACKUP_ENCODING, BACKUP_FILE_SUFFIX, encodeBackup, type BackupHeader, type KeyBatches } from '../store/backup-file.js';
+import { auditHeadOf, batchesOf } from '../store/snapshot.js';
 import { CURRENT_FORMAT } from '../store/format.js';
 
 export const BACKUP_ROUTE = '/v1/backup';
@@ -31,7 +32,8 @@ export class StreamedAnswer {
 export class Backups {
   private running = false;
 
-  constructor(private readonly store: Store, private readonly log: Logger) {}
+  // `now` is the gateway's clock: the backup's created time.
+  constructor(private readonly store: Store, private readonly log: Logger, private readonly now: () => number) {}
 
   async open(): Promise<StreamedAnswer> {
     if (this.running) throw new BackupBusy('a backup is being taken; wait for it to finish');
@@ -40,11 +42,14 @@ export class Backups {
       // Who took the patients' data away is worth keeping; the backup holds this entry.
       await this.store.audit({ kind: BACKUP_AUDIT_KIND });
       const snapshot = await this.store.snapshot();
+      const createdAt = new Date(this.now()).toISOString();
+      // The head is read from the snapshot itself, so the two cannot disagree.
+      const auditHead = await auditHeadOf(snapshot).catch(async (err: unknown) => {
+        await snapshot.close();
+        throw err;
+      });
       const { version, commit } = buildInfo();
-      const header: BackupHeader = {
-        ferryBackup: BACKUP_ENCODING, storeFormat: CURRENT_FORMAT, ferryVersion: version, commit,
-        createdAt: snapshot.at.toISOString(), auditHead: snapshot.auditHead, reason: 'backup',
-      };
+      const header: BackupHeader = { ferryBackup: BACKUP_ENCODING, storeFormat: CURRENT_FORMAT, ferryVersion: version, commit, createdAt, auditHead, reason: 'backup' };
       const started = performance.now();
       let keys = 0;
       const counted = async function* (batches: KeyBatches) {
@@ -54,7 +59,7 @@ export class Backups {
         }
       };
       const stamp = header.createdAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-      const body = encodeBackup(header, counted(snapshot.batches));
+      const body = encodeBackup(header, counted(batchesOf(snapshot)));
       this.log.info({ auditSeq: header.auditHead.seq, storeFormat: header.storeFormat }, 'backup started');
       return new StreamedAnswer({
         'content-type': 'application/gzip',

@@ -96,7 +96,7 @@ function apiError(code: CodeOf<'management'>, message: string): HttpError {
 
 export async function startManagement(opts: ManagementOptions): Promise<RunningManagement> {
   const tokens = new TokenCheck(opts.config);
-  const backups = new Backups(opts.store, opts.log.child({ job: 'backup' }));
+  const backups = new Backups(opts.store, opts.log.child({ job: 'backup' }), opts.now ?? Date.now);
   const limits: ManagementLimits = { ...MANAGEMENT_LIMITS, ...opts.limits };
   // Both timeouts set: given one alone, Node derives the other (headersTimeout defaults to
   // min(60 s, requestTimeout)), and it refuses a headersTimeout above requestTimeout.

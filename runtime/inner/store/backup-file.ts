@@ -39,7 +39,8 @@ export interface BackupTrailer {
   sha256: string;
 }
 
-export type KeyBatches = AsyncIterable<ReadonlyArray<readonly [string, string]>>;
+export type { KeyBatches } from './snapshot.js';
+import type { KeyBatches } from './snapshot.js';
 
 // The file's bytes, produced as fast as the reader takes them (backpressure reaches the
 // snapshot's iterator through the async generator).

@@ -27,6 +27,11 @@ export const MAX_WAITING_TRANSACTIONS = 65_536;
 // truncating silently when there are more.
 export const MAX_LIST_ENTRIES = 100_000;
 
+// On an engine whose iterators do not read a snapshot taken when they are created
+// (PostgreSQL), a listing that overlapped a synced batch is read again this many times
+// before it is read under the transaction mutex (Store.listRaw).
+export const MAX_LIST_RETRIES = 3;
+
 // Backups (backup-file.ts): keys read from the snapshot, and lines handed to the writer,
 // per batch, with a read buffer that fills a batch (audit entries are about 300 bytes).
 // A batch is encoded in one turn of the event loop, so payments wait at most that long.

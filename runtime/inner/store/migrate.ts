@@ -6,17 +6,17 @@
 // anyone, so the steps read a store nobody else writes.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Level } from 'level';
 import type { Logger } from '../../common/logger.js';
 import { buildInfo } from '../../common/build-info.js';
 import { writeFileAtomically } from '../../common/atomic-file.js';
 import { nextEntryText, type AuditHead } from './audit.js';
 import { BACKUP_FILE_SUFFIX, encodeBackup } from './backup-file.js';
+import type { BatchOp, StoreEngine } from './engine.js';
 import { StoreError } from './errors.js';
 import { CURRENT_FORMAT, FORMATS, FORMAT_KEY, newStoreKeys, type MigrationStep, type StoreFormat } from './format.js';
 import { auditKey, prefixUpperBound } from './keys.js';
-import { BACKUP_BATCH_KEYS } from './limits.js';
-import { batchesOf, openSnapshotIterator } from './snapshot.js';
+import { BACKUP_BATCH_KEYS, BACKUP_READ_BYTES } from './limits.js';
+import { batchesOf } from './snapshot.js';
 
 export const BACKUPS_DIR = 'backups';
 export const MIGRATED_KIND = 'store.migrated';
@@ -29,14 +29,12 @@ export interface FormatContext {
   head: AuditHead; // the audit chain's head as found
 }
 
-const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
-
 // The format a store is in: its recorded number, 1 for data without one, or 'new'.
-export async function formatOf(db: Level<string, unknown>): Promise<number | 'new'> {
-  const text = await db.get<string, string>(FORMAT_KEY, UTF8);
+export async function formatOf(engine: StoreEngine): Promise<number | 'new'> {
+  const text = await engine.get(FORMAT_KEY);
   if (text === undefined) {
-    const any = await db.keys<string>({ limit: 1, keyEncoding: 'utf8' }).all();
-    return any.length === 0 ? 'new' : 1;
+    for await (const _ of engine.keys({ limit: 1 })) return 1;
+    return 'new';
   }
   const version = Number(text);
   if (!Number.isSafeInteger(version) || version < 1 || String(version) !== text) {
@@ -52,12 +50,12 @@ export function newerFormatError(where: string, found: number): StoreError {
 }
 
 // Returns the audit head after any migration (a migration is audited).
-export async function settleFormat(db: Level<string, unknown>, ctx: FormatContext, formats: readonly StoreFormat[] = FORMATS): Promise<AuditHead> {
+export async function settleFormat(engine: StoreEngine, ctx: FormatContext, formats: readonly StoreFormat[] = FORMATS): Promise<AuditHead> {
   const current = formats[formats.length - 1]!.version;
-  const found = await formatOf(db);
+  const found = await formatOf(engine);
   if (found === 'new') {
     if (ctx.readOnly) return ctx.head;
-    await db.batch(newStoreKeys().map(([k, v]) => ({ type: 'put' as const, key: k, value: JSON.stringify(v) })), { sync: true, ...UTF8 });
+    await engine.write(newStoreKeys().map(([k, v]) => ({ type: 'put', key: k, value: JSON.stringify(v) })));
     ctx.log.info({ format: current }, 'new store stamped with its format');
     return ctx.head;
   }
@@ -69,15 +67,15 @@ export async function settleFormat(db: Level<string, unknown>, ctx: FormatContex
     ctx.log.info({ format: found, current }, 'store of an older format read as it is');
     return ctx.head;
   }
-  const backup = await backUpBeforeMigration(db, ctx, found, current);
+  const backup = await backUpBeforeMigration(engine, ctx, found, current);
   let head = ctx.head;
   for (const format of formats.filter((f) => f.version > found)) {
-    head = await runStep(db, ctx, format, head, backup);
+    head = await runStep(engine, ctx, format, head, backup);
   }
   return head;
 }
 
-async function backUpBeforeMigration(db: Level<string, unknown>, ctx: FormatContext, from: number, to: number): Promise<string> {
+async function backUpBeforeMigration(engine: StoreEngine, ctx: FormatContext, from: number, to: number): Promise<string> {
   const dir = join(ctx.dataDir, BACKUPS_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const at = ctx.now();
@@ -86,28 +84,28 @@ async function backUpBeforeMigration(db: Level<string, unknown>, ctx: FormatCont
   const { version, commit } = buildInfo();
   const bytes = await writeFileAtomically(file, encodeBackup(
     { ferryBackup: 1, storeFormat: from, ferryVersion: version, commit, createdAt: at.toISOString(), auditHead: ctx.head, reason: 'before-migration' },
-    batchesOf(openSnapshotIterator(db)),
+    batchesOf(await engine.snapshot()),
   ));
   ctx.log.info({ file, bytes, fromFormat: from, toFormat: to, ms: Math.round(performance.now() - started) }, 'store backed up before its format migration');
   return file;
 }
 
 // One step, all or nothing: its writes, the audit entry saying so and the new format
-// number go in one batch, written and synced at once.
-async function runStep(db: Level<string, unknown>, ctx: FormatContext, format: StoreFormat, head: AuditHead, backup: string): Promise<AuditHead> {
+// number go in one write of the engine (one LevelDB batch), durable when it resolves.
+// The writes are held in memory until then: about 150 bytes an index entry.
+async function runStep(engine: StoreEngine, ctx: FormatContext, format: StoreFormat, head: AuditHead, backup: string): Promise<AuditHead> {
   const from = format.version - 1;
   const step = format.from;
   if (!step) throw new StoreError('MIGRATION_FAILED', `no step from store format ${from} to ${format.version}`);
   const started = performance.now();
-  const batch = db.batch();
-  let written = 0;
+  const ops: BatchOp[] = [];
   const io: MigrationStep = {
     async *pages(prefix) {
       const lt = prefixUpperBound(prefix);
-      const iterator = db.iterator<string, string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), ...UTF8 });
+      const iterator = engine.iterator({ gte: prefix, ...(lt === undefined ? {} : { lt }), readAheadBytes: BACKUP_READ_BYTES });
       try {
         for (;;) {
-          const page = await iterator.nextv(BACKUP_BATCH_KEYS) as Array<[string, string]>;
+          const page = await iterator.nextv(BACKUP_BATCH_KEYS);
           if (page.length === 0) return;
           yield page;
         }
@@ -115,25 +113,23 @@ async function runStep(db: Level<string, unknown>, ctx: FormatContext, format: S
         await iterator.close();
       }
     },
-    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : db.getMany<string, string>([...keys], UTF8)),
+    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : engine.getMany(keys)),
     put(k, value) {
-      batch.put(k, JSON.stringify(value), UTF8);
-      written += 1;
+      ops.push({ type: 'put', key: k, value: JSON.stringify(value) });
     },
     get keysWritten() {
-      return written;
+      return ops.length;
     },
   };
   try {
     await step.run(io);
+    const written = ops.length;
     const { entry, text } = nextEntryText(head, { kind: MIGRATED_KIND, fromFormat: from, toFormat: format.version, backup, keysWritten: written }, ctx.now());
-    batch.put(auditKey(entry.seq), text, UTF8);
-    batch.put(FORMAT_KEY, String(format.version), UTF8);
-    await batch.write({ sync: true });
+    ops.push({ type: 'put', key: auditKey(entry.seq), value: text }, { type: 'put', key: FORMAT_KEY, value: String(format.version) });
+    await engine.write(ops);
     ctx.log.info({ fromFormat: from, toFormat: format.version, keysWritten: written, ms: Math.round(performance.now() - started), backup }, `store migrated to format ${format.version}: ${step.does}`);
     return { seq: entry.seq, hash: entry.hash };
   } catch (err) {
-    await batch.close().catch(() => undefined);
     throw new StoreError('MIGRATION_FAILED', `moving the store in ${ctx.dataDir} from format ${from} to ${format.version} failed, `
       + `and it is left in format ${from} as it was: ${(err as Error).message} (backup taken first: ${backup})`, { cause: err });
   }
