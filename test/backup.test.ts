@@ -114,10 +114,16 @@ test('a backup taken while payments go on is one moment of the store: every orde
 
 test('the backup restored into another directory has the same orders, bills and audit head, and a gateway starts on it', async () => {
   const target = newDir('restore-into');
+  // DIR belongs to the gateway's user; the operator restores as root.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) fs.chownSync(target, 65534, 65534);
   const restored = await ferry(['restore', backupFile, '--data', target]);
   assert.is(restored.code, 0, restored.stderr);
   assert.match(restored.stdout, 'audit chain intact');
   assert.equal(fs.readdirSync(target), ['store'], 'no temporary directory left');
+  if (asRoot) {
+    for (const name of ['', 'CURRENT']) assert.is(fs.statSync(path.join(target, 'store', name)).uid, 65534, `store/${name} is the owner's of DIR`);
+  }
   const rows = new Map<string, string>();
   const { header } = await readBackup(backupFile, { keys: (batch) => batch.forEach(([k, v]) => rows.set(k, v)) });
   assert.equal(await dump(target), rows, 'every key as the backup holds it');

@@ -6,7 +6,7 @@
 // The lock of an existing store is held from the check to the rename, so a gateway
 // cannot start on it meanwhile, and a running one makes the restore refuse.
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { access, chown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { syncDirectory } from '../../common/atomic-file.js';
@@ -59,6 +59,7 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
       replaced = join(dataDir, `store.replaced-${o.now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`);
       await rename(target, replaced);
     }
+    await giveToOwnerOf(dataDir, storePath(tmpDir));
     await rename(storePath(tmpDir), target);
     moved = true;
     await syncDirectory(dataDir);
@@ -68,6 +69,16 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
     await rm(tmpDir, { recursive: true, force: true });
     if (!moved) await syncDirectory(dataDir).catch(() => undefined);
   }
+}
+
+// An operator restores as root, but the gateway runs as its own user, the owner of DIR:
+// a store left to root would not open at the next start.
+async function giveToOwnerOf(dataDir: string, dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = await stat(dataDir);
+  if (uid === 0 && gid === 0) return;
+  await chown(dir, uid, gid);
+  for (const name of await readdir(dir)) await chown(join(dir, name), uid, gid);
 }
 
 // The store already in DIR, opened to hold its lock until the swap; undefined if none.
