@@ -45,7 +45,7 @@ import type { KeyBatches } from './snapshot.js';
 // The file's bytes, produced as fast as the reader takes them (backpressure reaches the
 // snapshot's iterator through the async generator).
 export function encodeBackup(header: BackupHeader, batches: KeyBatches): Readable {
-  async function* lines(): AsyncGenerator<string> {
+  async function* lines(): AsyncGenerator<Buffer | string> {
     const sha = createHash('sha256');
     let keys = 0;
     const first = `${JSON.stringify(header)}\n`;
@@ -53,10 +53,12 @@ export function encodeBackup(header: BackupHeader, batches: KeyBatches): Readabl
     yield first;
     for await (const batch of batches) {
       let text = '';
-      for (const [key, json] of batch) text += `${JSON.stringify([key, json])}\n`;
+      for (const [key, json] of batch) text += `[${JSON.stringify(key)},${JSON.stringify(json)}]\n`;
       keys += batch.length;
-      sha.update(text);
-      yield text;
+      // Encoded once, for the hash and the compressor alike.
+      const bytes = Buffer.from(text, 'utf8');
+      sha.update(bytes);
+      yield bytes;
     }
     yield `${JSON.stringify({ end: { keys, sha256: sha.digest('hex') } satisfies BackupTrailer })}\n`;
   }
@@ -70,7 +72,8 @@ export function encodeBackup(header: BackupHeader, batches: KeyBatches): Readabl
 export interface BackupVisitor {
   // Checked before any key is read; throws to refuse the backup.
   header?(header: BackupHeader): void | Promise<void>;
-  // Keys in order, in batches; awaited, so a slow writer slows the reading.
+  // Keys in order, in batches; awaited, so a slow writer slows the reading. Without it
+  // the key lines are counted and hashed, not parsed (the check of a file just written).
   keys?(batch: Array<[string, string]>): void | Promise<void>;
 }
 
@@ -95,29 +98,36 @@ export async function readBackup(file: string, visit: BackupVisitor = {}): Promi
     batch = [];
     await visit.keys?.(out);
   };
-  const line = async (text: string) => {
+  const parseRows = visit.keys !== undefined;
+  // Returns whether the line is hashed (all but the trailer); the caller hashes whole
+  // runs of lines at once.
+  const line = async (text: string): Promise<boolean> => {
     lineNo += 1;
     if (trailer) throw damaged(`line ${lineNo}: more after the trailer`);
     if (header === undefined) {
       header = headerOf(text);
       if (!header) throw damaged('line 1 is not the header of a Ferry backup');
-      sha.update(`${text}\n`);
       await visit.header?.(header);
-      return;
+      return true;
     }
     if (text.startsWith('{"end":')) {
       trailer = trailerOf(text);
       if (!trailer) throw damaged(`line ${lineNo}: a malformed trailer`);
-      return;
+      return false;
+    }
+    keys += 1;
+    if (!parseRows) {
+      if (!text.startsWith('["') || !text.endsWith('"]')) throw damaged(`line ${lineNo}: not a key and its value`);
+      return true;
     }
     const row = rowOf(text);
     if (!row) throw damaged(`line ${lineNo}: not a key and its value`);
-    if (lastKey !== undefined && compareKeys(lastKey, row[0]) >= 0) throw damaged(`line ${lineNo}: key ${JSON.stringify(row[0].slice(0, 80))} out of order`);
+    // Code-unit order first (cheap); LevelDB's byte order decides only where they differ.
+    if (lastKey !== undefined && !(lastKey < row[0]) && compareKeys(lastKey, row[0]) >= 0) throw damaged(`line ${lineNo}: key ${JSON.stringify(row[0].slice(0, 80))} out of order`);
     lastKey = row[0];
-    sha.update(`${text}\n`);
-    keys += 1;
     batch.push(row);
     if (batch.length >= BACKUP_BATCH_KEYS) await flush();
+    return true;
   };
 
   const input = createReadStream(file);
@@ -128,11 +138,16 @@ export async function readBackup(file: string, visit: BackupVisitor = {}): Promi
       pending += decoder.write(chunk as Buffer);
       let at = pending.indexOf('\n');
       let from = 0;
+      let hashed = 0;
       while (at !== -1) {
-        await line(pending.slice(from, at));
+        if (!(await line(pending.slice(from, at)))) {
+          sha.update(pending.slice(hashed, from));
+          hashed = at + 1;
+        }
         from = at + 1;
         at = pending.indexOf('\n', from);
       }
+      if (hashed < from) sha.update(pending.slice(hashed, from));
       pending = pending.slice(from);
       if (pending.length > BACKUP_LINE_BYTES_MAX) throw damaged(`line ${lineNo + 1} is longer than any record`);
     }
