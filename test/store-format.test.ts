@@ -9,7 +9,10 @@ import path from 'node:path';
 import { Level } from 'level';
 import { Store, StoreError } from '../runtime/inner/store/index.js';
 import { CURRENT_FORMAT, FORMAT_KEY } from '../runtime/inner/store/format.js';
-import { BACKUPS_DIR, MIGRATED_KIND } from '../runtime/inner/store/migrate.js';
+import { BACKUPS_DIR, MIGRATED_KIND, settleFormat } from '../runtime/inner/store/migrate.js';
+import { FORMATS } from '../runtime/inner/store/format.js';
+import { LevelEngine } from '../runtime/inner/store/level-engine.js';
+import { auditKey } from '../runtime/inner/store/keys.js';
 import { readBackup } from '../runtime/inner/store/backup-file.js';
 import { KEYSPACE, key } from '../runtime/inner/store/keyspace.js';
 import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
@@ -157,6 +160,74 @@ test('a migration step that fails leaves the old format and every key as they we
   // Read-only readers still read it as it is.
   const offline = await openOfflineQuery(dir, 'Asia/Shanghai');
   await offline.close();
+});
+
+// Thirty paid bills as the billing and payment modules leave them, with their audit
+// entries; returns the audit head.
+async function paidBills(dir: string, at: Date): Promise<{ seq: number; hash: string }> {
+  const store = await Store.open(dir, quietLog, { now: () => at });
+  for (let n = 1; n <= 30; n++) {
+    const id = String(n).padStart(6, '0');
+    await store.transact((tx) => {
+      tx.put(key('bill', `B20261120-test-${id}`), { billId: `B20261120-test-${id}`, patientId: `P-${n % 4}`, status: 'paid', orderId: `P20261120-test-${id}` });
+      tx.put(orderKey(`P20261120-test-${id}`), { orderId: `P20261120-test-${id}`, billId: `B20261120-test-${id}`, status: 'succeeded' });
+      tx.audit({ kind: 'payment.accepted', orderId: `P20261120-test-${id}` });
+    });
+  }
+  const head = store.auditHead;
+  await store.close();
+  return head;
+}
+
+async function migrateInPages(dir: string, head: { seq: number; hash: string }, at: Date): Promise<void> {
+  const engine = await LevelEngine.open(dir, false);
+  try {
+    await settleFormat(engine, { dataDir: dir, log: quietLog, readOnly: false, now: () => at, head }, FORMATS, { oneWriteOps: 4 });
+  } finally {
+    await engine.close();
+  }
+}
+
+test('a migration larger than one write goes in pages and ends with the same store as one in a single write', async () => {
+  const at = new Date('2026-12-02T06:00:00.000Z');
+  const paged = newDir();
+  const head = await paidBills(paged, at);
+  await makePreviousFormat(paged);
+  const whole = newDir();
+  fs.cpSync(paged, whole, { recursive: true });
+  await migrateInPages(paged, head, at);
+  await (await Store.open(whole, quietLog, { now: () => at })).close();
+  const result = await dump(paged);
+  const single = await dump(whole);
+  // The same but for the store.migrated entry, which names each store's own backup.
+  const migrated = auditKey(head.seq + 1);
+  const without = (m: Map<string, string>) => new Map([...m].filter(([k]) => k !== migrated));
+  assert.equal(without(result), without(single));
+  assert.is(JSON.parse(result.get(migrated)!).event.keysWritten, JSON.parse(single.get(migrated)!).event.keysWritten);
+  assert.is([...result.keys()].filter((k) => k.startsWith(KEYSPACE.ordersOf.prefix)).length, 30);
+  assert.is([...result.keys()].filter((k) => k.startsWith(KEYSPACE.auditOf.prefix)).length, 30);
+  assert.is(result.get(FORMAT_KEY), String(CURRENT_FORMAT));
+});
+
+test('a migration in pages that fails leaves format 1, its markers unset and every record as it was; only index entries were added', async () => {
+  const at = new Date('2026-12-02T06:00:00.000Z');
+  const dir = newDir();
+  const head = await paidBills(dir, at);
+  // An audit entry in the middle of the chain damaged: the ordersOf pages are written
+  // ahead, then the auditOf build cannot read it.
+  await makePreviousFormat(dir, (db) => db.put(auditKey(15), '{"seq":15,"ts":'));
+  const before = await dump(dir);
+  const err = await migrateInPages(dir, head, at).then(() => undefined, (e: StoreError) => e);
+  assert.instance(err, StoreError);
+  assert.is(err!.code, 'MIGRATION_FAILED');
+  assert.match(err!.message, /left in format 1 \(with 30 of the step's entries written ahead, which it allows/);
+  const after = await dump(dir);
+  for (const [k, v] of before) assert.is(after.get(k), v, k);
+  const added = [...after.keys()].filter((k) => !before.has(k));
+  assert.is(added.length, 30);
+  assert.ok(added.every((k) => k.startsWith(KEYSPACE.ordersOf.prefix)), 'only ordersOf! entries');
+  assert.not.ok(after.has(FORMAT_KEY));
+  assert.not.ok(after.has(indexMarkerKey('ordersOf')));
 });
 
 test.run();

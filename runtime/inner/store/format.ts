@@ -29,8 +29,12 @@ export interface MigrationStep {
 export interface StoreFormat {
   version: number;
   holds: string; // what a store of this format holds that the one before did not
-  // From the format before: what the step does, and the step.
-  from?: { does: string; run(step: MigrationStep): Promise<void> };
+  // From the format before: what the step does, and the step. A step is one write of
+  // the engine with the new format number, unless it is `additive`: its writes are
+  // entries the format before may already hold in part (and says so), so that when they
+  // outgrow one write (MIGRATION_ONE_WRITE_OPS) they go in pages, and only what makes
+  // them count (markers, the format number) waits for the last write.
+  from?: { does: string; additive?: string; run(step: MigrationStep): Promise<void> };
 }
 
 export const FORMATS: readonly StoreFormat[] = [
@@ -46,6 +50,7 @@ export const FORMATS: readonly StoreFormat[] = [
     from: {
       does: 'builds ordersOf! (from each order and the bill or registration it pays) and auditOf! (from each audit entry naming an order) '
         + 'where their marker is unset, then sets both markers; audit entries are not rewritten (both stored forms verify)',
+      additive: 'index entries derived from records, which format 1 allows to be partly built; the markers that make the query side use them are set in the last write',
       run: buildQueryIndexes,
     },
   },
@@ -53,8 +58,9 @@ export const FORMATS: readonly StoreFormat[] = [
 
 export const CURRENT_FORMAT = FORMATS[FORMATS.length - 1]!.version;
 
-// The index entries a store from before the query indexes lacks, built whole. Entries a
-// partial background build already wrote are written again with the same value.
+// The index entries a store from before the query indexes lacks, built whole, and then
+// their markers. Entries a partial background build already wrote are written again
+// with the same value.
 async function buildQueryIndexes(step: MigrationStep): Promise<void> {
   const [ordersOf, auditOf] = await step.getMany([indexMarkerKey('ordersOf'), indexMarkerKey('auditOf')]);
   if (ordersOf !== 'true') {
@@ -69,7 +75,6 @@ async function buildQueryIndexes(step: MigrationStep): Promise<void> {
         if (typeof patientId === 'string' && typeof order.orderId === 'string') step.put(ordersOfKey(patientId, order.orderId), order.orderId);
       });
     }
-    step.put(indexMarkerKey('ordersOf'), true);
   }
   if (auditOf !== 'true') {
     for await (const page of step.pages(KEYSPACE.audit.prefix)) {
@@ -79,8 +84,9 @@ async function buildQueryIndexes(step: MigrationStep): Promise<void> {
         if (orderId !== undefined) step.put(auditOfKey(orderId, entry.seq), entry.seq);
       }
     }
-    step.put(indexMarkerKey('auditOf'), true);
   }
+  if (ordersOf !== 'true') step.put(indexMarkerKey('ordersOf'), true);
+  if (auditOf !== 'true') step.put(indexMarkerKey('auditOf'), true);
 }
 
 // What a brand-new store is stamped with: its format, and what the format promises

@@ -45,3 +45,7 @@ export const BACKUP_GZIP_LEVEL = 1;
 export const BACKUP_LINE_BYTES_MAX = 2 * MAX_BATCH_BYTES;
 // Keys written per batch when a backup is restored (unsynced; the last one is synced).
 export const RESTORE_BATCH_KEYS = 5_000;
+// A format migration's step is one write of the engine while its writes number at most
+// this many (about 16 MB held); an additive step (format.ts) writes larger sets in pages
+// of this size instead.
+export const MIGRATION_ONE_WRITE_OPS = 100_000;

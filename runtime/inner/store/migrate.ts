@@ -15,11 +15,15 @@ import type { BatchOp, StoreEngine } from './engine.js';
 import { StoreError } from './errors.js';
 import { CURRENT_FORMAT, FORMATS, FORMAT_KEY, newStoreKeys, type MigrationStep, type StoreFormat } from './format.js';
 import { auditKey, prefixUpperBound } from './keys.js';
-import { BACKUP_BATCH_KEYS, BACKUP_READ_BYTES } from './limits.js';
+import { BACKUP_BATCH_KEYS, BACKUP_READ_BYTES, MIGRATION_ONE_WRITE_OPS } from './limits.js';
 import { batchesOf } from './snapshot.js';
 
 export const BACKUPS_DIR = 'backups';
 export const MIGRATED_KIND = 'store.migrated';
+
+export interface MigrationLimits {
+  oneWriteOps: number; // MIGRATION_ONE_WRITE_OPS; tests make it small
+}
 
 export interface FormatContext {
   dataDir: string;
@@ -50,7 +54,8 @@ export function newerFormatError(where: string, found: number): StoreError {
 }
 
 // Returns the audit head after any migration (a migration is audited).
-export async function settleFormat(engine: StoreEngine, ctx: FormatContext, formats: readonly StoreFormat[] = FORMATS): Promise<AuditHead> {
+export async function settleFormat(engine: StoreEngine, ctx: FormatContext, formats: readonly StoreFormat[] = FORMATS,
+  limits: MigrationLimits = { oneWriteOps: MIGRATION_ONE_WRITE_OPS }): Promise<AuditHead> {
   const current = formats[formats.length - 1]!.version;
   const found = await formatOf(engine);
   if (found === 'new') {
@@ -70,7 +75,7 @@ export async function settleFormat(engine: StoreEngine, ctx: FormatContext, form
   const backup = await backUpBeforeMigration(engine, ctx, found, current);
   let head = ctx.head;
   for (const format of formats.filter((f) => f.version > found)) {
-    head = await runStep(engine, ctx, format, head, backup);
+    head = await runStep(engine, ctx, format, head, backup, limits);
   }
   return head;
 }
@@ -91,20 +96,28 @@ async function backUpBeforeMigration(engine: StoreEngine, ctx: FormatContext, fr
 }
 
 // One step, all or nothing: its writes, the audit entry saying so and the new format
-// number go in one write of the engine (one LevelDB batch), durable when it resolves.
-// The writes are held in memory until then: about 150 bytes an index entry.
-async function runStep(engine: StoreEngine, ctx: FormatContext, format: StoreFormat, head: AuditHead, backup: string): Promise<AuditHead> {
+// number go in one write of the engine (one LevelDB batch), durable when it resolves;
+// the writes are held in memory until then (about 160 bytes an index entry). An additive
+// step's writes beyond limits.oneWriteOps go ahead in pages, between the pages it reads.
+async function runStep(engine: StoreEngine, ctx: FormatContext, format: StoreFormat, head: AuditHead, backup: string, limits: MigrationLimits): Promise<AuditHead> {
   const from = format.version - 1;
   const step = format.from;
   if (!step) throw new StoreError('MIGRATION_FAILED', `no step from store format ${from} to ${format.version}`);
   const started = performance.now();
-  const ops: BatchOp[] = [];
+  let ops: BatchOp[] = [];
+  let ahead = 0; // written in pages before the last write
   const io: MigrationStep = {
     async *pages(prefix) {
       const lt = prefixUpperBound(prefix);
       const iterator = engine.iterator({ gte: prefix, ...(lt === undefined ? {} : { lt }), readAheadBytes: BACKUP_READ_BYTES });
       try {
         for (;;) {
+          if (step.additive !== undefined && ops.length >= limits.oneWriteOps) {
+            const page = ops;
+            ops = [];
+            await engine.write(page);
+            ahead += page.length;
+          }
           const page = await iterator.nextv(BACKUP_BATCH_KEYS);
           if (page.length === 0) return;
           yield page;
@@ -118,19 +131,20 @@ async function runStep(engine: StoreEngine, ctx: FormatContext, format: StoreFor
       ops.push({ type: 'put', key: k, value: JSON.stringify(value) });
     },
     get keysWritten() {
-      return ops.length;
+      return ahead + ops.length;
     },
   };
   try {
     await step.run(io);
-    const written = ops.length;
+    const written = ahead + ops.length;
     const { entry, text } = nextEntryText(head, { kind: MIGRATED_KIND, fromFormat: from, toFormat: format.version, backup, keysWritten: written }, ctx.now());
     ops.push({ type: 'put', key: auditKey(entry.seq), value: text }, { type: 'put', key: FORMAT_KEY, value: String(format.version) });
     await engine.write(ops);
     ctx.log.info({ fromFormat: from, toFormat: format.version, keysWritten: written, ms: Math.round(performance.now() - started), backup }, `store migrated to format ${format.version}: ${step.does}`);
     return { seq: entry.seq, hash: entry.hash };
   } catch (err) {
+    const partly = ahead > 0 ? ` (with ${ahead} of the step's entries written ahead, which it allows: ${step.additive})` : ' as it was';
     throw new StoreError('MIGRATION_FAILED', `moving the store in ${ctx.dataDir} from format ${from} to ${format.version} failed, `
-      + `and it is left in format ${from} as it was: ${(err as Error).message} (backup taken first: ${backup})`, { cause: err });
+      + `and it is left in format ${from}${partly}: ${(err as Error).message} (backup taken first: ${backup})`, { cause: err });
   }
 }
