@@ -18,7 +18,9 @@ import { KEYSPACE, key } from '../runtime/inner/store/keyspace.js';
 import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
 import { journalKey, orderKey, ordersOfKey, type Order } from '../runtime/inner/payments/order.js';
 import { openOfflineQuery } from '../runtime/cli/offline-query.js';
-import { quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor } from './helpers/gateway.js';
+import { execFile } from 'node:child_process';
+import { SIDE_EXIT } from '../runtime/common/side-exit.js';
+import { EXAMPLE_RULES, PROJECT_DIR, quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor } from './helpers/gateway.js';
 
 const dirs: string[] = [];
 test.after.each(() => {
@@ -137,6 +139,14 @@ test('a store of a newer format refuses to open, naming both formats and what to
   }
   assert.equal(await dump(dir), before);
   assert.not.ok(fs.existsSync(path.join(dir, BACKUPS_DIR)));
+  // The inner side says so in one line and exits with the status no restart follows.
+  const exited = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, [path.join(PROJECT_DIR, 'dist/runtime/inner/main.js'), '--rules', EXAMPLE_RULES, '--data', dir, '--mqtt-port', '0', '--management-port', '0', '--log-level', 'silent'],
+      { timeout: 30_000 }, (err, _stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stderr }));
+  });
+  assert.is(exited.code, SIDE_EXIT.storeFormat, exited.stderr);
+  assert.match(exited.stderr, `ferry: the inner side could not start: the store in ${dir} is in store format ${CURRENT_FORMAT + 1}`);
+  assert.equal(await dump(dir), before);
 });
 
 test('a migration step that fails leaves the old format and every key as they were', async () => {
