@@ -1,12 +1,14 @@
-// The inner store against real LevelDB files in temp directories: transactions, group
-// commit, the unsynced overlay, and durability across a SIGKILL.
+// The inner store against real LevelDB files in temp directories (or, in the PostgreSQL
+// pass, a database each): transactions, group commit, the unsynced overlay, and
+// durability across a SIGKILL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLog, storeFixture } from './helpers/store.js';
-import { MAX_BATCH_OPS, Store, StoreError, verifyAudit } from '../runtime/inner/store/index.js';
+import { backendFor, verifyTestAudit } from './helpers/store-backend.js';
+import { MAX_BATCH_OPS, StoreError } from '../runtime/inner/store/index.js';
 
 const log = silentLog;
 const { tempDir, openStore } = storeFixture(test, 'store');
@@ -263,7 +265,7 @@ test('every acknowledged write is on disk after the process is killed with SIGKI
     assert.equal(await store.get(`acked!${String(id).padStart(8, '0')}`), { id }, `acknowledged write ${id}`);
   }
   await store.close();
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.ok(verdict.ok);
   assert.ok(verdict.entries >= acked.length);
 });
@@ -272,7 +274,8 @@ test('every acknowledged write is on disk after the process is killed with SIGKI
 // `killAfter` transactions, and returns every id it printed.
 async function runChildUntilKilled(dir: string, killAfter: number): Promise<number[]> {
   const script = fileURLToPath(new URL('./fixtures/store-crash-child.js', import.meta.url));
-  const child = spawn(process.execPath, [script, dir, String(killAfter)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const backend = await backendFor(dir);
+  const child = spawn(process.execPath, [script, dir, String(killAfter), ...(backend?.kind === 'postgres' ? [backend.url] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   // A guard so that a broken child cannot hang the run; it is not a timing assertion.
   const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
   guard.unref();

@@ -6,7 +6,9 @@ import { LevelEngine } from './level-engine.js';
 // directory (the default), or a PostgreSQL database shared by a pair of gateways. `epoch`
 // is the fencing token of the box that is active (a bigint as a decimal string): when
 // given, every write checks that the database still names it (postgres/engine.ts).
-export type StoreBackend = { kind: 'leveldb' };
+export type StoreBackend =
+  | { kind: 'leveldb' }
+  | { kind: 'postgres'; url: string; epoch?: string };
 
 export interface EngineOptions {
   createIfMissing: boolean;
@@ -22,6 +24,8 @@ export interface RetryClock {
 }
 
 export async function openEngine(dataDir: string, backend: StoreBackend | undefined, options: EngineOptions): Promise<StoreEngine> {
-  void backend;
-  return LevelEngine.open(dataDir, options.createIfMissing);
+  if (backend === undefined || backend.kind === 'leveldb') return LevelEngine.open(dataDir, options.createIfMissing);
+  // Loaded only when used: a gateway on LevelDB never loads the PostgreSQL client.
+  const { PostgresEngine } = await import('./postgres/engine.js');
+  return PostgresEngine.open({ url: backend.url, ...(backend.epoch !== undefined ? { epoch: backend.epoch } : {}), ...options });
 }

@@ -104,6 +104,12 @@ export class Store implements CommittedView {
     }
   }
 
+  // Why the store refuses writes for good, if it does: STORE_FAILED (a batch write
+  // failed) or FENCED (another gateway of a pair is active on the database).
+  get failure(): StoreError | undefined {
+    return this.queue.failed;
+  }
+
   // Open, and taking writes: not closing, and no batch write has failed.
   get writable(): boolean {
     return !this.closing && !this.queue.failed;
