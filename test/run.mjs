@@ -29,7 +29,7 @@ const SLOW_FIRST = ['netns', 'hospital', 'crash', 'install', 'console-hour', 'qu
 
 // The suites that exercise the store, payments, registration, dispatch, retention and the
 // audit chain: they run on both backends.
-const POSTGRES_SUITES = ['store', 'audit', 'retention', 'bill-payment', 'registration', 'dispatch', 'outbox', 'hospital', 'internals/retention-scan', 'internals/query-indexes'];
+const POSTGRES_SUITES = ['store', 'store-format-engines', 'audit', 'retention', 'bill-payment', 'registration', 'dispatch', 'outbox', 'hospital', 'internals/retention-scan', 'internals/query-indexes'];
 
 const [dir = 'dist/test', pattern = '\\.test\\.js$'] = process.argv.slice(2);
 const jobs = Math.max(1, Number(process.env.FERRY_TEST_JOBS) || Math.min(2, os.availableParallelism()));
