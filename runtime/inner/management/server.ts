@@ -11,9 +11,9 @@
 //   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     monitoring.ts
 //   GET  /, /console, /v1/console (read token)                     console/routes.ts, through `routes`
 // Nothing here writes to the store except the audit entries of what was asked (an
-// unmasked query, a backup), the
-// two jobs it starts (reconciliation, retention), which write only what they always do,
-// and an operator's retry of a declined refund, which the payments part makes (audited).
+// unmasked query, a backup), the two jobs it starts (reconciliation, retention), which
+// write only what they always do, and an operator's retry of a declined refund, which
+// the payments part makes (audited).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
