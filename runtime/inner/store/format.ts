@@ -2,15 +2,15 @@
 // format under FORMAT_KEY when it is first opened; a store with data and no such key
 // was written before formats were recorded, and is format 1. Each later format says how
 // a store of the format before it is brought forward: one step, run by migrate.ts in one
-// atomic LevelDB batch together with the new format number, after a backup of the whole
-// store. A step reads the store as it was before the step and writes only into its batch.
+// atomic write of the engine together with the new format number (an additive step may
+// write ahead in pages, below), after a backup of the whole store. A step reads the store
+// as it was before the step and writes only through the step's put.
 //
 // A new format is added here when a version of Ferry stores something an older one
 // would misread, or needs something an older store lacks; code that merely tolerates
 // older records (as the audit verifier does entries of either stored form) needs none.
-import { key } from './keyspace.js';
+import { KEYSPACE, key } from './keyspace.js';
 import { auditOfKey, auditedOrderOf } from './keys.js';
-import { KEYSPACE } from './keyspace.js';
 import { indexMarkerKey } from '../management/indexes.js';
 import { ownerKeyOf } from '../management/kinds.js';
 import { ordersOfKey } from '../payments/order.js';
