@@ -14,6 +14,7 @@ import { FORMATS } from '../runtime/inner/store/format.js';
 import { LevelEngine } from '../runtime/inner/store/level-engine.js';
 import { auditKey } from '../runtime/inner/store/keys.js';
 import { readBackup } from '../runtime/inner/store/backup-file.js';
+import { restoreBackup } from '../runtime/inner/store/restore.js';
 import { KEYSPACE, key } from '../runtime/inner/store/keyspace.js';
 import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
 import { journalKey, orderKey, ordersOfKey, type Order } from '../runtime/inner/payments/order.js';
@@ -109,6 +110,10 @@ test('a store written before formats were recorded, with orders open in its jour
   assert.is(header.storeFormat, 1);
   assert.is(header.reason, 'before-migration');
   assert.equal(saved, before, 'the backup holds the store as it was');
+  // The way back to the Ferry that ran before: that backup restores the store as it was.
+  const rolledBack = newDir();
+  await restoreBackup(path.join(dataDir, BACKUPS_DIR, backups[0]!), rolledBack, { force: false, now: () => at });
+  assert.equal(await dump(rolledBack), before);
 
   const again = await startTestGateway({ dataDir });
   try {
