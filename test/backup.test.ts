@@ -17,7 +17,7 @@ import { readBackup } from '../runtime/inner/store/backup-file.js';
 import { batchesOf } from '../runtime/inner/store/snapshot.js';
 import { FINAL, journalKey, orderKey, type Order } from '../runtime/inner/payments/order.js';
 import { generateAgedStore } from '../sim/bench/aged-store/generate.js';
-import { LOAD_RATE, copyRules, startTestGateway, tempDir, type TestGateway } from './helpers/gateway.js';
+import { LOAD_RATE, copyRules, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 
 const DAY_MS = 86_400_000;
@@ -203,6 +203,27 @@ test('a backup whose audit chain was altered and checksummed again is refused by
   cut.splice(lastAudit, 1);
   rewrite(path.join(dir, 'shortened.ferrybak'), cut);
   await refused(path.join(dir, 'shortened.ferrybak'), /restored audit chain ends at seq \d+ .*but the backup's header names seq/);
+});
+
+test('one backup at a time; a client that stops reading holds it until it goes away', async () => {
+  const get = (signal: AbortSignal) => fetch(`${managementUrl(gw)}/v1/backup`, { headers: { authorization: `Bearer ${tokens(gw).admin}` }, signal });
+  const first = new AbortController();
+  const stalled = await get(first.signal); // its body is never read: the stream waits
+  assert.is(stalled.status, 200);
+  assert.is(stalled.headers.get('content-type'), 'application/gzip');
+  const second = await get(AbortSignal.timeout(30_000));
+  assert.is(second.status, 409);
+  assert.is(((await second.json()) as { error: string }).error, 'BACKUP_BUSY');
+  first.abort();
+  await waitFor(async () => {
+    const res = await get(AbortSignal.timeout(30_000));
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return false;
+    }
+    await res.arrayBuffer();
+    return true;
+  }, 15_000, 'the abandoned backup to let go');
 });
 
 test('restore onto a running gateway\'s data directory is refused, and the gateway goes on', async () => {
