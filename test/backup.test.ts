@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Level } from 'level';
 import { Store } from '../runtime/inner/store/index.js';
 import { KEYSPACE } from '../runtime/inner/store/keyspace.js';
 import { BACKUP_AUDIT_KIND } from '../runtime/inner/management/backup-route.js';
@@ -18,6 +17,7 @@ import { batchesOf } from '../runtime/inner/store/snapshot.js';
 import { FINAL, journalKey, orderKey, type Order } from '../runtime/inner/payments/order.js';
 import { generateAgedStore } from '../sim/bench/aged-store/generate.js';
 import { LOAD_RATE, copyRules, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
+import { dumpStore } from './helpers/previous-format.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 
 const DAY_MS = 86_400_000;
@@ -53,16 +53,6 @@ test.after(async () => {
 });
 
 const backup = (file: string) => ferry(['backup', '--out', file, '--url', managementUrl(gw), '--token-file', tokenFile]);
-
-// Every key and its stored text of a stopped store.
-async function dump(dataDir: string): Promise<Map<string, string>> {
-  const db = new Level<string, string>(path.join(dataDir, 'store'), { valueEncoding: 'utf8' });
-  try {
-    return new Map(await db.iterator().all());
-  } finally {
-    await db.close();
-  }
-}
 
 async function liveDump(store: Store): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -126,7 +116,7 @@ test('the backup restored into another directory has the same orders, bills and 
   }
   const rows = new Map<string, string>();
   const { header } = await readBackup(backupFile, { keys: (batch) => batch.forEach(([k, v]) => rows.set(k, v)) });
-  assert.equal(await dump(target), rows, 'every key as the backup holds it');
+  assert.equal(await dumpStore(target), rows, 'every key as the backup holds it');
 
   const again = await startTestGateway({ dataDir: target, rulesDir });
   try {
@@ -145,7 +135,7 @@ test('the backup restored into another directory has the same orders, bills and 
   const live = await liveDump(gw.inner.store);
   const copy = newDir('restore-quiet');
   assert.is((await ferry(['restore', quiet, '--data', copy])).code, 0);
-  assert.equal(await dump(copy), live);
+  assert.equal(await dumpStore(copy), live);
   const audit = await ferry(['audit', 'verify', '--data', copy]);
   assert.is(audit.code, 0, audit.stdout);
 });
@@ -163,12 +153,12 @@ async function refused(file: string, why: RegExp): Promise<void> {
   // Onto an existing store, with --force: a refusal must leave it exactly as it was.
   const target = newDir('restore-refused');
   assert.is((await ferry(['restore', backupFile, '--data', target])).code, 0);
-  const before = await dump(target);
+  const before = await dumpStore(target);
   const r = await ferry(['restore', file, '--data', target, '--force']);
   assert.is(r.code, 1, r.stdout);
   assert.match(r.stderr, why);
   assert.equal(fs.readdirSync(target), ['store'], 'nothing left beside it');
-  assert.equal(await dump(target), before, 'the store in DIR is untouched');
+  assert.equal(await dumpStore(target), before, 'the store in DIR is untouched');
 }
 
 test('a backup with one byte changed, or cut short, is refused and DIR is untouched', async () => {

@@ -4,13 +4,13 @@
 // step that fails leaves the store as it was.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Level } from 'level';
 import { Store, StoreError } from '../runtime/inner/store/index.js';
-import { CURRENT_FORMAT, FORMAT_KEY } from '../runtime/inner/store/format.js';
+import { CURRENT_FORMAT, FORMATS, FORMAT_KEY } from '../runtime/inner/store/format.js';
 import { BACKUPS_DIR, MIGRATED_KIND, settleFormat } from '../runtime/inner/store/migrate.js';
-import { FORMATS } from '../runtime/inner/store/format.js';
 import { LevelEngine } from '../runtime/inner/store/level-engine.js';
 import { auditKey } from '../runtime/inner/store/keys.js';
 import { readBackup } from '../runtime/inner/store/backup-file.js';
@@ -19,8 +19,8 @@ import { KEYSPACE, key } from '../runtime/inner/store/keyspace.js';
 import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
 import { journalKey, orderKey, ordersOfKey, type Order } from '../runtime/inner/payments/order.js';
 import { openOfflineQuery } from '../runtime/cli/offline-query.js';
-import { execFile } from 'node:child_process';
 import { SIDE_EXIT } from '../runtime/common/side-exit.js';
+import { dumpStore, makePreviousFormat } from './helpers/previous-format.js';
 import { EXAMPLE_RULES, PROJECT_DIR, quietLog, sampleItems, sampleTotal, startTestGateway, tempDir, waitFor } from './helpers/gateway.js';
 
 const dirs: string[] = [];
@@ -33,35 +33,11 @@ const newDir = () => {
   return dir;
 };
 
-// Every key and its stored text, read with the store closed.
-async function dump(dataDir: string): Promise<Map<string, string>> {
-  const db = new Level<string, string>(path.join(dataDir, 'store'), { valueEncoding: 'utf8' });
-  try {
-    return new Map(await db.iterator().all());
-  } finally {
-    await db.close();
-  }
-}
-
-// What a Ferry from before formats were recorded and before the query indexes left: no
-// meta!format, no index markers, no ordersOf!/auditOf! entries.
-async function makePreviousFormat(dataDir: string, edit?: (db: Level<string, string>) => Promise<void>): Promise<void> {
-  const db = new Level<string, string>(path.join(dataDir, 'store'), { valueEncoding: 'utf8' });
-  try {
-    const gone = [FORMAT_KEY, indexMarkerKey('ordersOf'), indexMarkerKey('auditOf')];
-    for await (const k of db.keys()) if (k.startsWith(KEYSPACE.ordersOf.prefix) || k.startsWith(KEYSPACE.auditOf.prefix)) gone.push(k);
-    await db.batch(gone.map((k) => ({ type: 'del' as const, key: k })));
-    await edit?.(db);
-  } finally {
-    await db.close();
-  }
-}
-
 test('a brand-new store is stamped with the current format, its query indexes complete', async () => {
   const dir = newDir();
   const store = await Store.open(dir, quietLog);
   await store.close();
-  const keys = await dump(dir);
+  const keys = await dumpStore(dir);
   assert.is(keys.get(FORMAT_KEY), String(CURRENT_FORMAT));
   assert.is(keys.get(indexMarkerKey('ordersOf')), 'true');
   assert.is(keys.get(indexMarkerKey('auditOf')), 'true');
@@ -88,7 +64,7 @@ test('a store written before formats were recorded, with orders open in its jour
   await gw.close({ keepData: true });
 
   await makePreviousFormat(dataDir);
-  const before = await dump(dataDir);
+  const before = await dumpStore(dataDir);
   for (const o of open) assert.ok(before.has(journalKey(o.orderId)), `${o.orderId} is in the journal`);
 
   const at = new Date('2026-12-02T06:00:00.000Z');
@@ -113,7 +89,7 @@ test('a store written before formats were recorded, with orders open in its jour
   // The way back to the Ferry that ran before: that backup restores the store as it was.
   const rolledBack = newDir();
   await restoreBackup(path.join(dataDir, BACKUPS_DIR, backups[0]!), rolledBack, { force: false, now: () => at });
-  assert.equal(await dump(rolledBack), before);
+  assert.equal(await dumpStore(rolledBack), before);
 
   const again = await startTestGateway({ dataDir });
   try {
@@ -133,7 +109,7 @@ test('a store of a newer format refuses to open, naming both formats and what to
   const db = new Level<string, string>(path.join(dir, 'store'), { valueEncoding: 'utf8' });
   await db.put(FORMAT_KEY, String(CURRENT_FORMAT + 1));
   await db.close();
-  const before = await dump(dir);
+  const before = await dumpStore(dir);
   for (const readOnly of [false, true]) {
     const err = await Store.open(dir, quietLog, { readOnly }).then(() => undefined, (e: StoreError) => e);
     assert.instance(err, StoreError);
@@ -142,7 +118,7 @@ test('a store of a newer format refuses to open, naming both formats and what to
     assert.match(err!.message, `formats up to ${CURRENT_FORMAT}`);
     assert.match(err!.message, `install a Ferry that knows format ${CURRENT_FORMAT + 1}, or restore the backup taken before the upgrade`);
   }
-  assert.equal(await dump(dir), before);
+  assert.equal(await dumpStore(dir), before);
   assert.not.ok(fs.existsSync(path.join(dir, BACKUPS_DIR)));
   // The inner side says so in one line and exits with the status no restart follows.
   const exited = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
@@ -151,7 +127,7 @@ test('a store of a newer format refuses to open, naming both formats and what to
   });
   assert.is(exited.code, SIDE_EXIT.storeFormat, exited.stderr);
   assert.match(exited.stderr, `ferry: the inner side could not start: the store in ${dir} is in store format ${CURRENT_FORMAT + 1}`);
-  assert.equal(await dump(dir), before);
+  assert.equal(await dumpStore(dir), before);
 });
 
 test('a migration step that fails leaves the old format and every key as they were', async () => {
@@ -165,12 +141,12 @@ test('a migration step that fails leaves the old format and every key as they we
   await store.close();
   // A damaged order record: the step cannot read it, and must not half-build the index.
   await makePreviousFormat(dir, (db) => db.put(orderKey('P20261120-test-000002'), '{"orderId": "P2026'));
-  const before = await dump(dir);
+  const before = await dumpStore(dir);
   const err = await Store.open(dir, quietLog).then(() => undefined, (e: StoreError) => e);
   assert.instance(err, StoreError);
   assert.is(err!.code, 'MIGRATION_FAILED');
   assert.match(err!.message, 'from format 1 to 2 failed, and it is left in format 1');
-  assert.equal(await dump(dir), before, 'no key written, none changed');
+  assert.equal(await dumpStore(dir), before, 'no key written, none changed');
   assert.is(fs.readdirSync(path.join(dir, BACKUPS_DIR)).length, 1, 'the backup was taken first');
   // Read-only readers still read it as it is.
   const offline = await openOfflineQuery(dir, 'Asia/Shanghai');
@@ -212,8 +188,8 @@ test('a migration larger than one write goes in pages and ends with the same sto
   fs.cpSync(paged, whole, { recursive: true });
   await migrateInPages(paged, head, at);
   await (await Store.open(whole, quietLog, { now: () => at })).close();
-  const result = await dump(paged);
-  const single = await dump(whole);
+  const result = await dumpStore(paged);
+  const single = await dumpStore(whole);
   // The same but for the store.migrated entry, which names each store's own backup.
   const migrated = auditKey(head.seq + 1);
   const without = (m: Map<string, string>) => new Map([...m].filter(([k]) => k !== migrated));
@@ -231,12 +207,12 @@ test('a migration in pages that fails leaves format 1, its markers unset and eve
   // An audit entry in the middle of the chain damaged: the ordersOf pages are written
   // ahead, then the auditOf build cannot read it.
   await makePreviousFormat(dir, (db) => db.put(auditKey(15), '{"seq":15,"ts":'));
-  const before = await dump(dir);
+  const before = await dumpStore(dir);
   const err = await migrateInPages(dir, head, at).then(() => undefined, (e: StoreError) => e);
   assert.instance(err, StoreError);
   assert.is(err!.code, 'MIGRATION_FAILED');
   assert.match(err!.message, /left in format 1 \(with 30 of the step's entries written ahead, which it allows/);
-  const after = await dump(dir);
+  const after = await dumpStore(dir);
   for (const [k, v] of before) assert.is(after.get(k), v, k);
   const added = [...after.keys()].filter((k) => !before.has(k));
   assert.is(added.length, 30);
