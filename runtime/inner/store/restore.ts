@@ -6,8 +6,8 @@
 // The lock of an existing store is held from the check to the rename, so a gateway
 // cannot start on it meanwhile, and a running one makes the restore refuse.
 import { randomBytes } from 'node:crypto';
-import { access, chown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chown, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Level } from 'level';
 import { syncDirectory } from '../../common/atomic-file.js';
 import { parseOrUndefined, type AuditEntry, type AuditHead, EMPTY_HEAD } from './audit.js';
@@ -38,11 +38,15 @@ const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { 
 export async function restoreBackup(file: string, dataDir: string, o: RestoreOptions): Promise<RestoreReport> {
   const started = performance.now();
   await access(file); // a missing file is said as such before DIR is looked at
-  await mkdir(dataDir, { recursive: true });
+  // A DIR made here goes again if nothing is restored into it.
+  const made = await mkdir(dataDir, { recursive: true });
   const target = storePath(dataDir);
-  const existing = await holdExisting(dataDir, o.force);
-  const tmpDir = join(dataDir, `.restore-${process.pid}-${randomBytes(4).toString('hex')}`);
   let moved = false;
+  const existing = await holdExisting(dataDir, o.force).catch(async (err: unknown) => {
+    if (made !== undefined) await unmake(dataDir, made);
+    throw err;
+  });
+  const tmpDir = join(dataDir, `.restore-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const { header, trailer } = await writeInto(file, tmpDir);
     const verdict = await verifyAudit(tmpDir);
@@ -67,7 +71,15 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
   } finally {
     await existing?.close();
     await rm(tmpDir, { recursive: true, force: true });
-    if (!moved) await syncDirectory(dataDir).catch(() => undefined);
+    if (!moved && made !== undefined) await unmake(dataDir, made);
+    else if (!moved) await syncDirectory(dataDir).catch(() => undefined);
+  }
+}
+
+// Removes the directories mkdir made for DIR (DIR up to the first one made), when empty.
+async function unmake(dataDir: string, made: string): Promise<void> {
+  for (let dir = dataDir; ; dir = dirname(dir)) {
+    if (!(await rmdir(dir).then(() => true, () => false)) || dir === made || dirname(dir) === dir) return;
   }
 }
 
