@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connection, UsageError } from '../management-client.js';
-import { writeFileAtomically } from '../../common/atomic-file.js';
+import { writeFileAtomically } from '../../common/replace-file.js';
 import { readBackup, type BackupHeader, type BackupTrailer } from '../../inner/store/backup-file.js';
 import { RulesError } from '../../rules/types.js';
 

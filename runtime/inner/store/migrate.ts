@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { buildInfo } from '../../common/build-info.js';
-import { writeFileAtomically } from '../../common/atomic-file.js';
+import { writeFileAtomically } from '../../common/replace-file.js';
 import { nextEntryText, type AuditHead } from './audit.js';
 import { BACKUP_FILE_SUFFIX, encodeBackup } from './backup-file.js';
 import type { BatchOp, StoreEngine } from './engine.js';

@@ -6,10 +6,10 @@
 // The lock of an existing store is held from the check to the rename, so a gateway
 // cannot start on it meanwhile, and a running one makes the restore refuse.
 import { randomBytes } from 'node:crypto';
-import { access, chown, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { access, chown, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Level } from 'level';
-import { syncDirectory } from '../../common/atomic-file.js';
+import { renameDurably, syncDirectory } from '../../common/replace-file.js';
 import { parseOrUndefined, type AuditEntry, type AuditHead, EMPTY_HEAD } from './audit.js';
 import { readBackup, type BackupHeader, type BackupTrailer } from './backup-file.js';
 import { StoreError } from './errors.js';
@@ -61,12 +61,11 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
     let replaced: string | undefined;
     if (existing) {
       replaced = join(dataDir, `store.replaced-${o.now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`);
-      await rename(target, replaced);
+      await renameDurably(target, replaced);
     }
     await giveToOwnerOf(dataDir, storePath(tmpDir));
-    await rename(storePath(tmpDir), target);
+    await renameDurably(storePath(tmpDir), target);
     moved = true;
-    await syncDirectory(dataDir);
     return { header, trailer, verdict, ...(replaced ? { replaced } : {}), seconds: (performance.now() - started) / 1000 };
   } finally {
     await existing?.close();
