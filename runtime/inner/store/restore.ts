@@ -58,13 +58,19 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
     if (head.seq !== header.auditHead.seq || head.hash !== header.auditHead.hash) {
       throw new StoreError('BACKUP_CHAIN', `${file}: the restored audit chain ends at seq ${head.seq} (${head.hash.slice(0, 16)}…), but the backup's header names seq ${header.auditHead.seq} (${header.auditHead.hash.slice(0, 16)}…); nothing was restored`);
     }
+    await giveToOwnerOf(dataDir, storePath(tmpDir));
     let replaced: string | undefined;
     if (existing) {
       replaced = join(dataDir, `store.replaced-${o.now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`);
       await renameDurably(target, replaced);
     }
-    await giveToOwnerOf(dataDir, storePath(tmpDir));
-    await renameDurably(storePath(tmpDir), target);
+    try {
+      await renameDurably(storePath(tmpDir), target);
+    } catch (err) {
+      // The old store goes back where it was: DIR as it was found.
+      if (replaced) await renameDurably(replaced, target);
+      throw err;
+    }
     moved = true;
     return { header, trailer, verdict, ...(replaced ? { replaced } : {}), seconds: (performance.now() - started) / 1000 };
   } finally {
