@@ -67,6 +67,9 @@ test('a store written before formats were recorded, with orders open in its jour
   const before = await dumpStore(dataDir);
   for (const o of open) assert.ok(before.has(journalKey(o.orderId)), `${o.orderId} is in the journal`);
 
+  // What a start killed half way through its backup left: removed, never taken for one.
+  fs.mkdirSync(path.join(dataDir, BACKUPS_DIR));
+  fs.writeFileSync(path.join(dataDir, BACKUPS_DIR, `.before-format-${CURRENT_FORMAT}-20261202T050000Z.ferrybak.4242.0a0b0c0d.tmp`), 'half');
   const at = new Date('2026-12-02T06:00:00.000Z');
   const store = await Store.open(dataDir, quietLog, { now: () => at });
   try {

@@ -4,7 +4,7 @@
 // batch with its new format number, after a backup of the whole store next to the data
 // (`<dataDir>/backups/before-format-N-<time>.ferrybak`). Runs before the store serves
 // anyone, so the steps read a store nobody else writes.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/logger.js';
 import { buildInfo } from '../../common/build-info.js';
@@ -83,6 +83,11 @@ export async function settleFormat(engine: StoreEngine, ctx: FormatContext, form
 async function backUpBeforeMigration(engine: StoreEngine, ctx: FormatContext, from: number, to: number): Promise<string> {
   const dir = join(ctx.dataDir, BACKUPS_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // What an earlier attempt that was killed half way left (writeFileAtomically's hidden
+  // temporary files): never a backup, and as large as one.
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('.before-format-') && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+  }
   const at = ctx.now();
   const file = join(dir, `before-format-${to}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}${BACKUP_FILE_SUFFIX}`);
   const started = performance.now();
