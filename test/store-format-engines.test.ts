@@ -1,6 +1,7 @@
-// The store format on the backend of this pass (LevelDB, and PostgreSQL in the second
-// pass): a new store is stamped with the current format, and a newer one is refused
-// before anything is written, whichever engine holds it.
+// The store format and backups on the backend of this pass (LevelDB, and PostgreSQL in
+// the second pass): a new store is stamped with the current format, a newer one is
+// refused before anything is written, and a backup read from the engine's snapshot
+// restores into an embedded store, whichever engine held it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLog, storeFixture } from './helpers/store.js';
@@ -9,6 +10,13 @@ import { openEngine } from '../runtime/inner/store/backend.js';
 import { StoreError } from '../runtime/inner/store/index.js';
 import { CURRENT_FORMAT, FORMAT_KEY } from '../runtime/inner/store/format.js';
 import { indexMarkerKey } from '../runtime/inner/management/indexes.js';
+import { join } from 'node:path';
+import { key } from '../runtime/inner/store/keyspace.js';
+import { auditHeadOf, batchesOf } from '../runtime/inner/store/snapshot.js';
+import { encodeBackup } from '../runtime/inner/store/backup-file.js';
+import { restoreBackup } from '../runtime/inner/store/restore.js';
+import { writeFileAtomically } from '../runtime/common/replace-file.js';
+import { dumpStore } from './helpers/previous-format.js';
 
 const { tempDir, openStore } = storeFixture(test, 'format-engines');
 
@@ -36,6 +44,36 @@ test('a store of a newer format is refused with both formats named, and stays as
   // Put back what it knows, and it opens with nothing else changed.
   const again = await openTestStoreWithFormat(dir, CURRENT_FORMAT);
   assert.equal(again.auditHead, head);
+});
+
+test('a backup streamed from a store\'s snapshot restores into an embedded store key for key, with its audit head', async () => {
+  const dir = await tempDir();
+  const store = await openStore(dir);
+  for (let i = 0; i < 30; i++) {
+    await store.transact((tx) => {
+      tx.put(key('bill', `B20261120-test-${String(i).padStart(6, '0')}`), { n: i });
+      tx.audit({ kind: 'test.written', n: i });
+    });
+  }
+  const snapshot = await store.snapshot();
+  const auditHead = await auditHeadOf(snapshot);
+  assert.equal(auditHead, store.auditHead);
+  const expected = new Map<string, string>();
+  const counted = async function* () {
+    for await (const batch of batchesOf(snapshot)) {
+      for (const [k, v] of batch) expected.set(k, v);
+      yield batch;
+    }
+  };
+  // Written while the store goes on: not in the backup.
+  await store.audit({ kind: 'test.after' });
+  const file = join(await tempDir(), 'x.ferrybak');
+  await writeFileAtomically(file, encodeBackup({ ferryBackup: 1, storeFormat: CURRENT_FORMAT, ferryVersion: 'test', commit: 'test', createdAt: new Date(0).toISOString(), auditHead, reason: 'backup' }, counted()));
+  const target = await tempDir();
+  const report = await restoreBackup(file, target, { force: false, now: () => new Date(0) });
+  assert.ok(report.verdict.ok);
+  assert.is(report.trailer.keys, expected.size);
+  assert.equal(await dumpStore(target), expected);
 });
 
 // The format key set back by hand, on the engine itself (as an operator would put back
