@@ -17,7 +17,8 @@ import { batchesOf } from '../runtime/inner/store/snapshot.js';
 import { FINAL, journalKey, orderKey, type Order } from '../runtime/inner/payments/order.js';
 import { generateAgedStore } from '../sim/bench/aged-store/generate.js';
 import { LOAD_RATE, copyRules, startTestGateway, tempDir, waitFor, type TestGateway } from './helpers/gateway.js';
-import { dumpStore } from './helpers/previous-format.js';
+import { asBackedUp, dumpStore } from './helpers/previous-format.js';
+import { INSTANCE_KEY } from '../runtime/inner/ids.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 
 const DAY_MS = 86_400_000;
@@ -116,15 +117,16 @@ test('the backup restored into another directory has the same orders, bills and 
   }
   const rows = new Map<string, string>();
   const { header } = await readBackup(backupFile, { keys: (batch) => batch.forEach(([k, v]) => rows.set(k, v)) });
-  assert.equal(await dumpStore(target), rows, 'every key as the backup holds it');
+  assert.equal(asBackedUp(await dumpStore(target), rows, header.auditHead.seq), rows, 'every key as the backup holds it, with a new instance tag and an entry saying so');
 
   const again = await startTestGateway({ dataDir: target, rulesDir });
   try {
-    assert.equal(again.inner.store.auditHead, header.auditHead, 'the chain continues from the backup\'s head');
+    assert.is(again.inner.store.auditHead.seq, header.auditHead.seq + 1, 'the chain continues from the backup\'s head and the restore\'s entry');
     const [, order] = (await again.inner.store.list<Order>(KEYSPACE.order.prefix, { limit: 1 }))[0]!;
     assert.is((await again.inner.store.get<Order>(orderKey(order.orderId)))?.status, 'succeeded');
     const { orderId } = await payBill(again, 'P-AFTER');
     assert.is(again.sim.chargesFor(orderId), 1, 'the restored gateway takes payments');
+    assert.not.ok(orderId.includes(`-${JSON.parse(rows.get(INSTANCE_KEY)!)}-`), 'under a new instance tag: no id handed out after the backup comes again');
     assert.ok((await again.inner.store.verifyAudit()).ok);
   } finally {
     await again.close({ keepData: true });
@@ -135,7 +137,7 @@ test('the backup restored into another directory has the same orders, bills and 
   const live = await liveDump(gw.inner.store);
   const copy = newDir('restore-quiet');
   assert.is((await ferry(['restore', quiet, '--data', copy])).code, 0);
-  assert.equal(await dumpStore(copy), live);
+  assert.equal(asBackedUp(await dumpStore(copy), live, gw.inner.store.auditHead.seq), live);
   const audit = await ferry(['audit', 'verify', '--data', copy]);
   assert.is(audit.code, 0, audit.stdout);
 });

@@ -16,7 +16,7 @@ import { auditHeadOf, batchesOf } from '../runtime/inner/store/snapshot.js';
 import { encodeBackup } from '../runtime/inner/store/backup-file.js';
 import { restoreBackup } from '../runtime/inner/store/restore.js';
 import { writeFileAtomically } from '../runtime/common/replace-file.js';
-import { dumpStore } from './helpers/previous-format.js';
+import { asBackedUp, dumpStore } from './helpers/previous-format.js';
 
 const { tempDir, openStore } = storeFixture(test, 'format-engines');
 
@@ -73,7 +73,8 @@ test('a backup streamed from a store\'s snapshot restores into an embedded store
   const report = await restoreBackup(file, target, { force: false, now: () => new Date(0) });
   assert.ok(report.verdict.ok);
   assert.is(report.trailer.keys, expected.size);
-  assert.equal(await dumpStore(target), expected);
+  assert.equal(asBackedUp(await dumpStore(target), expected, auditHead.seq), expected);
+  assert.is(report.auditHead.seq, auditHead.seq + 1);
 });
 
 // The format key set back by hand, on the engine itself (as an operator would put back

@@ -18,6 +18,9 @@ a new store in a temporary directory inside DIR, its SHA-256 checksum, key count
 header are checked (a store format newer than this Ferry knows, ${CURRENT_FORMAT}, is refused),
 the restored audit chain is verified and its head compared with the header's, and only
 then is it moved into place. A damaged, truncated or altered file leaves DIR as it was.
+The restored store gets a new instance tag, so that the order, bill and refund ids the
+gateway handed out after the backup are never handed out again (the payment server has
+seen them), and a store.restored audit entry naming the backup.
 A backup of an older store format is migrated when the gateway next starts.
 
 Options:
@@ -53,6 +56,7 @@ async function run(args: string[]): Promise<number> {
     process.stdout.write(`restored ${file} into ${path.join(dataDir, 'store')}\n`
       + `  ${r.trailer.keys} keys, store format ${r.header.storeFormat}, taken ${r.header.createdAt} by Ferry ${r.header.ferryVersion} (${r.header.commit}), in ${r.seconds.toFixed(1)} s\n`
       + `  audit chain intact: ${r.verdict.entries} entries${pruned}, head seq ${r.header.auditHead.seq} as the backup names\n`
+      + `  new instance tag ${r.instanceTag} (ids handed out after the backup are not handed out again); audited as store.restored (seq ${r.auditHead.seq})\n`
       + (r.replaced ? `  the store that was there is kept in ${r.replaced}\n` : '')
       + (r.header.storeFormat < CURRENT_FORMAT ? `  store format ${r.header.storeFormat} is migrated to ${CURRENT_FORMAT} when the gateway starts (a backup is taken first)\n` : ''));
     return EXIT_OK;

@@ -1,8 +1,9 @@
 // `ferry restore FILE --data DIR`: a backup file (backup-file.ts) written into a fresh
 // store in a temporary directory inside DIR, checked whole (the file's checksum and
 // count, its format, the restored audit chain and its head against the header), and only
-// then moved into place as DIR/store. Until that rename DIR/store is untouched; a store
-// already there is refused, or with `force` kept aside as DIR/store.replaced-<time>.
+// then sealed (a new instance tag, a store.restored audit entry) and moved into place as
+// DIR/store. Until that rename DIR/store is untouched; a store already there is
+// refused, or with `force` kept aside as DIR/store.replaced-<time>.
 // The lock of an existing store is held from the check to the rename, so a gateway
 // cannot start on it meanwhile, and a running one makes the restore refuse.
 import { randomBytes } from 'node:crypto';
@@ -10,11 +11,12 @@ import { access, chown, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { Level } from 'level';
 import { renameDurably, syncDirectory } from '../../common/replace-file.js';
-import { parseOrUndefined, type AuditEntry, type AuditHead, EMPTY_HEAD } from './audit.js';
+import { nextEntryText, parseOrUndefined, type AuditEntry, type AuditHead, EMPTY_HEAD } from './audit.js';
 import { readBackup, type BackupHeader, type BackupTrailer } from './backup-file.js';
 import { StoreError } from './errors.js';
 import { CURRENT_FORMAT, FORMAT_KEY } from './format.js';
-import { AUDIT_PREFIX, prefixUpperBound } from './keys.js';
+import { AUDIT_PREFIX, auditKey, prefixUpperBound } from './keys.js';
+import { INSTANCE_KEY, newInstanceTag } from '../ids.js';
 import { RESTORE_BATCH_KEYS } from './limits.js';
 import { newerFormatError } from './migrate.js';
 import { openLevel, storePath } from './open-level.js';
@@ -28,10 +30,14 @@ export interface RestoreOptions {
 export interface RestoreReport {
   header: BackupHeader;
   trailer: BackupTrailer;
-  verdict: AuditVerdict;
+  verdict: AuditVerdict; // of the chain as the backup holds it
+  auditHead: AuditHead; // after the store.restored entry
+  instanceTag: string; // the restored store's new one
   replaced?: string; // where the store that was in DIR went
   seconds: number;
 }
+
+export const RESTORED_KIND = 'store.restored';
 
 const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
 
@@ -58,6 +64,7 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
     if (head.seq !== header.auditHead.seq || head.hash !== header.auditHead.hash) {
       throw new StoreError('BACKUP_CHAIN', `${file}: the restored audit chain ends at seq ${head.seq} (${head.hash.slice(0, 16)}…), but the backup's header names seq ${header.auditHead.seq} (${header.auditHead.hash.slice(0, 16)}…); nothing was restored`);
     }
+    const restored = await seal(tmpDir, head, file, header, o.now());
     await giveToOwnerOf(dataDir, storePath(tmpDir));
     let replaced: string | undefined;
     if (existing) {
@@ -72,7 +79,7 @@ export async function restoreBackup(file: string, dataDir: string, o: RestoreOpt
       throw err;
     }
     moved = true;
-    return { header, trailer, verdict, ...(replaced ? { replaced } : {}), seconds: (performance.now() - started) / 1000 };
+    return { header, trailer, verdict, ...restored, ...(replaced ? { replaced } : {}), seconds: (performance.now() - started) / 1000 };
   } finally {
     await existing?.close();
     await rm(tmpDir, { recursive: true, force: true });
@@ -156,6 +163,30 @@ async function writeInto(file: string, tmpDir: string): Promise<{ header: Backup
     }
     await write(true); // the last batch synced: LevelDB syncs the log, and its tables as it writes them
     return result;
+  } finally {
+    await db.close();
+  }
+}
+
+// The restored store, once verified, gets a new instance tag (ids.ts: the ids handed out
+// after the backup must not come again) and an audit entry saying where it came from,
+// in one synced batch.
+async function seal(dir: string, head: AuditHead, file: string, header: BackupHeader, now: Date): Promise<{ auditHead: AuditHead; instanceTag: string }> {
+  const db = new Level<string, string>(storePath(dir), { valueEncoding: 'utf8' });
+  await db.open();
+  try {
+    const old = await db.get(INSTANCE_KEY);
+    const oldTag = old === undefined ? undefined : JSON.parse(old) as string;
+    const tag = newInstanceTag(oldTag);
+    const { entry, text } = nextEntryText(head, {
+      kind: RESTORED_KIND, backup: file, backupCreatedAt: header.createdAt, backupAuditSeq: header.auditHead.seq,
+      storeFormat: header.storeFormat, ...(oldTag !== undefined ? { instanceTagBefore: oldTag } : {}), instanceTag: tag,
+    }, now);
+    await db.batch([
+      { type: 'put', key: INSTANCE_KEY, value: JSON.stringify(tag) },
+      { type: 'put', key: auditKey(entry.seq), value: text },
+    ], { sync: true, ...UTF8 });
+    return { auditHead: { seq: entry.seq, hash: entry.hash }, instanceTag: tag };
   } finally {
     await db.close();
   }
