@@ -21,7 +21,6 @@ import { asBackedUp, dumpStore } from './helpers/previous-format.js';
 import { INSTANCE_KEY } from '../runtime/inner/ids.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 
-const DAY_MS = 86_400_000;
 const dirs: string[] = [];
 const newDir = (name: string) => {
   const dir = tempDir(name);
@@ -33,7 +32,7 @@ let gw: TestGateway;
 let rulesDir: string;
 let tokenFile: string;
 let backupFile: string; // taken while payments went on
-let paidDuring: string[] = [];
+const paidDuring: string[] = []; // orders paid one after another around the backup
 
 test.before(async () => {
   // A store with some history (bulk-written, as months of a hospital leave it, at a small
@@ -96,6 +95,10 @@ test('a backup taken while payments go on is one moment of the store: every orde
   const live = await liveDump(gw.inner.store);
   assert.ok(live.size > rows.size, 'payments went on during the backup');
   for (const k of auditKeys) assert.is(rows.get(k), live.get(k), `${k} as the live chain has it`);
+  // Payments ran one after another: the backup holds the first ones of them and none after.
+  const held = paidDuring.map((id) => rows.has(orderKey(id)));
+  assert.ok(held.length > 0);
+  assert.is(held.indexOf(false) === -1 ? held.length : held.indexOf(false), held.filter(Boolean).length, `a prefix of the payments: ${held.map(Number).join('')}`);
   for (const [k, v] of rows) {
     if (!k.startsWith(KEYSPACE.order.prefix)) continue;
     const order = JSON.parse(v) as Order;
