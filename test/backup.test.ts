@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Store } from '../runtime/inner/store/index.js';
@@ -219,6 +220,38 @@ test('one backup at a time; a client that stops reading holds it until it goes a
     await res.arrayBuffer();
     return true;
   }, 15_000, 'the abandoned backup to let go');
+});
+
+test('a backup whose connection is cut half way writes no FILE, and the gateway lets the stream go', async () => {
+  // A real TCP proxy in front of the management API that drops both sides after 200 kB.
+  const target = new URL(managementUrl(gw));
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    let relayed = 0;
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      relayed += chunk.length;
+      if (relayed > 200_000) {
+        client.destroy();
+        upstream.destroy();
+      } else client.write(chunk);
+    });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const dir = newDir('backup-cut');
+    const file = path.join(dir, 'cut.ferrybak');
+    const r = await ferry(['backup', '--out', file, '--url', `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, '--token-file', tokenFile]);
+    assert.is(r.code, 1, r.stdout);
+    assert.match(r.stderr, 'was not written');
+    assert.equal(fs.readdirSync(dir), [], 'no FILE and no temporary file');
+  } finally {
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  }
+  // The gateway noticed: the next backup is not refused as busy.
+  await waitFor(async () => (await backup(path.join(newDir('backup-after-cut'), 'ok.ferrybak'))).code === 0, 30_000, 'a backup after the cut one');
 });
 
 test('restore onto a running gateway\'s data directory is refused, and the gateway goes on', async () => {
