@@ -25,11 +25,11 @@ import { pathToFileURL } from 'node:url';
 const SUITE_TIMEOUT_MS = 300_000;
 // The longest suites start first, so that the workers finish together (measured: each
 // takes 8 to 25 s; most others take under 5 s).
-const SLOW_FIRST = ['netns', 'hospital', 'crash', 'install', 'console-hour', 'query', 'registration', 'firewall', 'devices-admin', 'devices-lifecycle', 'logs', 'registration-crash', 'outbox', 'cli', 'systemd', 'metrics', 'console', 'bench'];
+const SLOW_FIRST = ['netns', 'hospital', 'crash', 'install', 'console-hour', 'query', 'registration', 'firewall', 'devices-admin', 'devices-lifecycle', 'logs', 'registration-crash', 'outbox', 'cli', 'systemd', 'metrics', 'console', 'bench', 'backup'];
 
 // The suites that exercise the store, payments, registration, dispatch, retention and the
 // audit chain: they run on both backends.
-const POSTGRES_SUITES = ['store', 'audit', 'retention', 'bill-payment', 'registration', 'dispatch', 'outbox', 'hospital', 'internals/retention-scan', 'internals/query-indexes',
+const POSTGRES_SUITES = ['store', 'store-format-engines', 'audit', 'retention', 'bill-payment', 'registration', 'dispatch', 'outbox', 'hospital', 'internals/retention-scan', 'internals/query-indexes',
   'registration-race', 'reconcile', 'refund-retry', 'gap', 'device-queries', 'query'];
 
 const [dir = 'dist/test', pattern = '\\.test\\.js$'] = process.argv.slice(2);
