@@ -3,6 +3,7 @@
 // the version the lock file names (a node_modules that does not match is refused: run
 // `npm ci`). Copying needs no registry, and classic-level brings a prebuilt binary for
 // every platform, so an arm64 release is assembled on x64 by keeping only the target's.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ARCHES, type Arch } from './arch.js';
@@ -13,6 +14,18 @@ interface LockEntry {
   devOptional?: boolean;
   optional?: boolean;
   link?: boolean;
+}
+
+// What no production process reads: the packages' own tests, benchmarks and CI files,
+// documentation pages, type declarations and source maps. Licence files always stay.
+const UNUSED_DIRS = new Set(['test', 'tests', '__tests__', 'benchmark', 'benchmarks', 'example', 'examples', '.github']);
+const UNUSED_FILE = /(^\.(npmignore|eslintrc.*|gitattributes|gitignore|editorconfig|travis\.yml|nycrc.*|taprc|prettierrc.*)$)|\.(md|markdown|html|d\.ts|d\.mts|d\.cts|map)$/i;
+const LICENCE = /^(licen[cs]e|copying|notice|authors)/i;
+
+function unused(rel: string[], isDir: boolean): boolean {
+  const name = rel[rel.length - 1]!;
+  if (isDir) return UNUSED_DIRS.has(name);
+  return UNUSED_FILE.test(name) && !LICENCE.test(name);
 }
 
 // Packages whose native part is a prebuild chosen at run time (node-gyp-build): only the
@@ -53,9 +66,12 @@ export function copyProductionModules(projectDir: string, dest: string, arch: Ar
         if (rel[0] === 'node_modules') return false;
         if (prebuilt && rel[0] === 'build') return false;
         if (prebuilt && rel[0] === 'prebuilds' && rel[1] !== undefined && rel[1] !== ARCHES[arch].prebuilds) return false;
-        return true;
+        return rel[0] === '' || !unused(rel, fs.lstatSync(src).isDirectory());
       },
     });
   }
+  // Nothing in node_modules is run as a program (the code is loaded by the release's
+  // node): no file keeps an executable bit.
+  execFileSync('chmod', ['-R', 'u+rw,go-w,a+r,a-x,a+X', path.join(dest, 'node_modules')]);
   return packages.length;
 }
