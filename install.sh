@@ -139,7 +139,11 @@ replace_tree() {
   if [ -d "$dest" ] && diff -rq --no-dereference "$src" "$dest" >/dev/null 2>&1 && same_modes "$src" "$dest"; then return 0; fi
   rm -rf "$dest.ferry-new" "$dest.ferry-old"
   mkdir -p "$(dirname "$dest")"
-  cp -R --preserve=mode,timestamps,links "$src" "$dest.ferry-new"
+  if [ -n "${FERRY_UNPACKED_ARCHIVE:-}" ]; then
+    mv "$src" "$dest.ferry-new" # a tarball unpacked by --from, thrown away afterwards
+  else
+    cp -R --preserve=mode,timestamps,links "$src" "$dest.ferry-new"
+  fi
   [ ! -e "$dest" ] || mv "$dest" "$dest.ferry-old"
   mv "$dest.ferry-new" "$dest"
   rm -rf "$dest.ferry-old"
@@ -487,7 +491,7 @@ install_from() {
   tar -xzf "$archive" -C "$WORK" || die "--from $archive: could not unpack it"
   [ -f "$WORK/$top/install.sh" ] && [ -f "$WORK/$top/release.json" ] || die "--from $archive: not a Ferry release (no install.sh and release.json at its top)"
   say "installing $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$WORK/$top/release.json" | head -1) from $archive"
-  bash "$WORK/$top/install.sh" "$@"
+  FERRY_UNPACKED_ARCHIVE=1 bash "$WORK/$top/install.sh" "$@"
 }
 
 # The args without --from and its value, for the unpacked install.sh.

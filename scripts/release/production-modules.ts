@@ -66,6 +66,8 @@ export function copyProductionModules(projectDir: string, dest: string, arch: Ar
         if (rel[0] === 'node_modules') return false;
         if (prebuilt && rel[0] === 'build') return false;
         if (prebuilt && rel[0] === 'prebuilds' && rel[1] !== undefined && rel[1] !== ARCHES[arch].prebuilds) return false;
+        // The release's Node.js is built against glibc: a musl build would never load.
+        if (prebuilt && rel[0] === 'prebuilds' && rel[2]?.includes('.musl.')) return false;
         return rel[0] === '' || !unused(rel, fs.lstatSync(src).isDirectory());
       },
     });
