@@ -460,7 +460,9 @@ do_uninstall() {
   fi
   for unit in "${UNITS[@]}"; do rm -f "$(at "$UNIT_DIR/$unit")"; done
   rm -f "$(at "$SYSCTL_FILE")"
-  if [ "$(readlink "$(at "$BIN_LINK")" 2>/dev/null || true)" = "$APP/bin/ferry.js" ]; then rm -f "$(at "$BIN_LINK")"; fi
+  case $(readlink "$(at "$BIN_LINK")" 2>/dev/null || true) in
+    "$APP/bin/ferry.js"|"$APP/bin/ferry") rm -f "$(at "$BIN_LINK")" ;;
+  esac
   etc=$(at "$ETC")
   if [ -f "$(at "$CONF_MANIFEST")" ]; then
     while read -r sum name; do
