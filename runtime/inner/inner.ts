@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
 import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
+import { configuredBackend } from './store/configured.js';
 import { Store } from './store/store.js';
 import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
@@ -60,6 +61,9 @@ export interface InnerOptions {
   // gateway.yaml as loaded, before command-line overrides: what a reload compares the
   // file with to name the keys that need a restart (default: rules.gateway).
   gatewayFile?: GatewayConfig;
+  // The fencing token to write the store under (PostgreSQL backend, the active box of a
+  // pair): a write after another box bumped the epoch fails FENCED.
+  storeEpoch?: string;
 }
 
 export interface RunningInner {
@@ -82,13 +86,14 @@ export interface RunningInner {
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile, storeEpoch }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
   const time = sideClock ?? systemClock;
   const now = dateNow ?? (sideClock ? () => new Date(sideClock.now()) : undefined);
   const clock = now ? { now } : {};
-  const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
+  const backend = await configuredBackend(gw.store, storeEpoch);
+  const store = await Store.open(dataDir, log.child({ part: 'store' }), { ...clock, backend });
   let broker: RunningBroker | undefined;
   let current: Rules = rules; // what a reload replaces
 
