@@ -6,12 +6,13 @@
 //        [--cache DIR] [--formats deb,tar]
 // --version builds the release under another version than package.json's (the upgrade
 // test builds an older one).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARCHES, parseArch } from './arch.js';
-import { releaseInfo, stageApp } from './app.js';
+import { releaseInfo, stageApp, type ReleaseInfo } from './app.js';
 import { buildDeb } from './deb.js';
 import { bundledNode, DEFAULT_CACHE, PROJECT_DIR } from './node-runtime.js';
 import { buildTarball } from './tarball.js';
@@ -20,7 +21,9 @@ import { checkArtifact } from './check.js';
 export interface BuildOptions {
   arches: Array<keyof typeof ARCHES>;
   outDir: string;
-  version?: string;
+  // package.json's version when not given; more than one builds the same tree under each
+  // (the upgrade test's older release), staged once.
+  versions?: string[];
   cacheDir?: string;
   formats?: Array<'deb' | 'tar'>;
   date?: Date;
@@ -37,22 +40,43 @@ export function buildRelease(o: BuildOptions): Artifact[] {
   const out: Artifact[] = [];
   for (const arch of o.arches) {
     const node = bundledNode(arch, o.cacheDir ?? DEFAULT_CACHE);
-    const info = releaseInfo(PROJECT_DIR, arch, node, o.version);
+    const infos = (o.versions ?? [undefined]).map((v) => releaseInfo(PROJECT_DIR, arch, node, v));
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-release-${arch}-`));
     try {
-      const app = path.join(work, 'app');
-      stageApp(PROJECT_DIR, app, info, node);
-      checkArtifact(app, arch);
-      const files = [
-        ...(formats.includes('deb') ? [buildDeb({ projectDir: PROJECT_DIR, app, work, outDir: o.outDir, info, date: o.date ?? new Date() })] : []),
-        ...(formats.includes('tar') ? [buildTarball({ projectDir: PROJECT_DIR, app, work, outDir: o.outDir, info })] : []),
-      ];
-      for (const file of files) out.push({ file, bytes: fs.statSync(file).size });
+      const staged = path.join(work, 'staged');
+      stageApp(PROJECT_DIR, staged, infos[0]!, node);
+      checkArtifact(staged, arch);
+      for (const info of infos) {
+        const dir = path.join(work, info.version);
+        fs.mkdirSync(dir);
+        const app = path.join(dir, 'app');
+        execFileSync('cp', ['-al', staged, app]);
+        relabel(app, info);
+        const files = [
+          ...(formats.includes('deb') ? [buildDeb({ projectDir: PROJECT_DIR, app, work: dir, outDir: o.outDir, info, date: o.date ?? new Date() })] : []),
+          ...(formats.includes('tar') ? [buildTarball({ projectDir: PROJECT_DIR, app, work: dir, outDir: o.outDir, info })] : []),
+        ];
+        for (const file of files) out.push({ file, bytes: fs.statSync(file).size });
+      }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
   }
   return out;
+}
+
+// The two files that carry the version, replaced (not written through: the tree is
+// hard links to the staged one).
+function relabel(app: string, info: ReleaseInfo): void {
+  for (const [file, update] of [
+    ['package.json', (j: Record<string, unknown>) => ({ ...j, version: info.version })],
+    ['release.json', () => info],
+  ] as const) {
+    const full = path.join(app, file);
+    const next = update(JSON.parse(fs.readFileSync(full, 'utf8')) as Record<string, unknown>);
+    fs.unlinkSync(full);
+    fs.writeFileSync(full, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o644 });
+  }
 }
 
 function cli(argv: string[]): number {
@@ -73,7 +97,7 @@ function cli(argv: string[]): number {
   const started = process.hrtime.bigint();
   const artifacts = buildRelease({
     arches: values.arch.split(',').map(parseArch), outDir: path.resolve(values.out), formats,
-    ...(values.version ? { version: values.version } : {}), ...(values.cache ? { cacheDir: path.resolve(values.cache) } : {}),
+    ...(values.version ? { versions: [values.version] } : {}), ...(values.cache ? { cacheDir: path.resolve(values.cache) } : {}),
   });
   for (const a of artifacts) process.stdout.write(`${path.relative(process.cwd(), a.file)}  ${(a.bytes / 1024 / 1024).toFixed(1)} MiB\n`);
   process.stdout.write(`built in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s\n`);
