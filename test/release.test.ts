@@ -223,7 +223,7 @@ async function startInstalledInner(root: string, ports: { mqtt: number; manageme
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`the installed inner side exited ${child.exitCode}:\n${stderr}`);
     return (await canConnect(ports.mqtt)) && canConnect(ports.management);
-  }, 20_000, 'the installed inner side listening');
+  }, 60_000, 'the installed inner side listening');
   return child;
 }
 
