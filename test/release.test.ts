@@ -209,6 +209,39 @@ test('a .deb upgrade keeps an edited rule file, the secrets and the data, and re
   assert.match(ok(offline([path.join(root, 'opt/ferry/bin/ferry'), '--version']), 'ferry --version'), new RegExp(`^ferry ${VERSION.replaceAll('.', '\\.')} `));
 });
 
+// The package's maintainer scripts on a host where systemd runs, without touching this
+// one: a private mount namespace with fresh /run (holding /run/systemd/system), /etc
+// and /var/lib, and a systemctl, deb-systemd-invoke, getent, chown, chgrp and sysctl
+// on PATH that only write down how they were called. Only the inner side "is active".
+function maintainerScriptsUnderSystemd(deb: string, steps: string[][]): string[] {
+  const scripts = dir('release-scripts');
+  ok(spawnSync('dpkg-deb', ['-e', deb, scripts], { encoding: 'utf8' }), 'dpkg-deb -e');
+  const bin = dir('release-systemd-bin');
+  const calls = path.join(bin, 'calls.log');
+  const fake = (name: string, body = '') => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}exit 0\n`, { mode: 0o755 });
+  fake('systemctl', 'case "$*" in "is-active --quiet ferry-outer.service") exit 3 ;; esac\n');
+  for (const tool of ['deb-systemd-invoke', 'getent', 'chown', 'chgrp', 'sysctl']) fake(tool);
+  const run = steps.map((argv) => `PATH=${bin}:/usr/bin:/bin sh ${scripts}/${argv.join(' ')}`).join(' && ');
+  ok(spawnSync('unshare', ['-m', '-n', 'sh', '-c', `mount --make-rprivate / && mount -t tmpfs ferry /run && mkdir -p /run/systemd/system && mount -t tmpfs ferry /etc && mount -t tmpfs ferry /var/lib && mkdir -p /etc/ferry && ${run}`],
+    { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS }), 'the maintainer scripts');
+  return fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n').filter((l) => !/^(getent|chown|chgrp|sysctl) /.test(l)) : [];
+}
+
+test('under systemd, a .deb upgrade stops the sides that ran before unpacking and starts them after; a fresh install starts nothing', () => {
+  if (skip) return console.log(`  (skipped: ${skip})`);
+  if (!hasDpkg) return console.log('  (skipped: dpkg is not installed here)');
+  const deb = artifact(artifacts, `ferry_${VERSION}_amd64.deb`);
+  assert.equal(maintainerScriptsUnderSystemd(deb, [['prerm', 'upgrade', VERSION], ['postinst', 'configure', OLDER]]), [
+    'systemctl is-active --quiet ferry-inner.service',
+    'systemctl is-active --quiet ferry-outer.service',
+    'deb-systemd-invoke stop ferry-outer.service ferry-inner.service',
+    'systemctl daemon-reload',
+    'deb-systemd-invoke try-restart ferry-firewall.service',
+    'deb-systemd-invoke start ferry-inner.service',
+  ]);
+  assert.equal(maintainerScriptsUnderSystemd(deb, [['postinst', 'configure']]), ['systemctl daemon-reload'], 'nothing started or enabled');
+});
+
 // The inner side of an installed tree, on its own Node.js, as its unit runs it (ports
 // moved to free ones; the outer side stays down, so that payments stay open).
 async function startInstalledInner(root: string, ports: { mqtt: number; management: number }): Promise<ChildProcess> {
