@@ -164,6 +164,7 @@ test('ferry start with the MQTT port taken says so in one line naming the port a
     const innerFirst = lines.find((l) => l.proc === 'inner');
     assert.is(innerFirst?.msg, 'ferry inner side starting', 'the inner side\'s first log line says which ferry it is');
     assert.match(String(innerFirst?.version), /^\d+\.\d+\.\d+/);
+    assert.is(innerFirst?.node, process.versions.node, 'and the Node.js it runs on');
   } finally {
     await new Promise<void>((resolve) => held.close(() => resolve()));
   }

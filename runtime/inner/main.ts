@@ -23,7 +23,7 @@ const overrides = parseOverrides(process.argv.slice(2));
 const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
 const rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
 const log = createLogger('inner', rules.gateway.log.level);
-log.info(buildInfo(), 'ferry inner side starting');
+log.info({ ...buildInfo(), node: process.versions.node }, 'ferry inner side starting');
 // Not awaited: the answer is for the operator's log and must not delay the start.
 void reportClockSync(log, systemClockProbe());
 

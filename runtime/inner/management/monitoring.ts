@@ -6,6 +6,7 @@
 // them, and they say only which part is up (no patient, order or device appears in
 // them). The metrics need the read token, as every other read of the API does.
 import type http from 'node:http';
+import { buildInfo } from '../../common/build-info.js';
 import { errorEntry, httpStatus } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { InnerMetrics } from '../metrics/registry.js';
@@ -62,10 +63,13 @@ export function monitoringRoutes(o: { metrics: InnerMetrics; readiness: Readines
   };
 }
 
+// Each answer names the build that gives it (the inner side's version and commit, and the
+// Node.js it runs on), so that a check after an upgrade sees the new release serve.
 function readyAnswer(readiness: Readiness, sides: readonly SideName[]): RawAnswer {
   const checks = sides.flatMap((side) => readiness.checks(side).map((c) => ({ side, ...c })));
   const notReady = checks.filter((c) => !c.ok).map((c) => `${c.side}.${c.name}`);
-  if (notReady.length === 0) return json(200, { ready: true, checks });
+  const build = { ...buildInfo(), node: process.versions.node };
+  if (notReady.length === 0) return json(200, { ready: true, ...build, checks });
   const code = 'NOT_READY';
-  return json(httpStatus('management', code), { ready: false, error: code, message: `not ready: ${notReady.join(', ')}`, notReady, checks });
+  return json(httpStatus('management', code), { ready: false, error: code, message: `not ready: ${notReady.join(', ')}`, notReady, ...build, checks });
 }
