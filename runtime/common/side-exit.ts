@@ -8,6 +8,7 @@ export const SIDE_EXIT = Object.freeze({
   failed: 1, // bad rule files, an unclean stop, a crash: worth a restart
   noPaymentServer: 2, // outer side: payment.url is not set
   cannotListen: 3, // a port or the channel socket is taken
+  steppedDown: 4, // inner side of a pair: it lost the leader lock; restarted, it is the standby
 });
 
 export const SIDE_EXIT_FATAL: readonly number[] = Object.freeze([SIDE_EXIT.noPaymentServer, SIDE_EXIT.cannotListen]);

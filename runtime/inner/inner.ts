@@ -42,7 +42,7 @@ import { createQuerySide, type QuerySide } from './management/query-side.js';
 import { deviceListing, type ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
-import { Observability } from './metrics/observability.js';
+import { Observability, type ActiveTerm } from './metrics/observability.js';
 import type { InnerMetrics } from './metrics/registry.js';
 import type { Readiness } from './management/monitoring.js';
 import { consoleRoutes } from './management/console/routes.js';
@@ -60,6 +60,8 @@ export interface InnerOptions {
   // gateway.yaml as loaded, before command-line overrides: what a reload compares the
   // file with to name the keys that need a restart (default: rules.gateway).
   gatewayFile?: GatewayConfig;
+  // The active box of a pair (docs/ha.md): its term, whose epoch fences the store's writes.
+  ha?: ActiveTerm;
 }
 
 export interface RunningInner {
@@ -82,7 +84,7 @@ export interface RunningInner {
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile, ha }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
   const time = sideClock ?? systemClock;
@@ -146,7 +148,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   };
   const observed = new Observability({
     store, rules: () => current, broker: () => broker, outerConnected: () => link.connected, day, clock: time,
-    now: () => (now ? now().getTime() : time.now()), log,
+    now: () => (now ? now().getTime() : time.now()), log, ...(ha ? { ha } : {}),
   });
   // The web console reads the parts as they are when asked; broker and dispatcher exist
   // by the time the management listener serves anything.
