@@ -73,7 +73,7 @@ test('keepalived accepts the shipped configuration, and refuses one with a missp
     const nic = /^\s*interface (\S+)/m.exec(fs.readFileSync(CONF, 'utf8'))![1]!;
     assert.is((await run(['ip', '-n', ns, 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `kax${process.pid % 10000}`])).code, 0);
     // The script at the path the file names is where the package installs it; here, the repository's.
-    const text = fs.readFileSync(CONF, 'utf8').replace('/usr/lib/ferry/keepalived/ferry-readyz-check', CHECK);
+    const text = fs.readFileSync(CONF, 'utf8').replace('/opt/ferry/deploy/keepalived/ferry-readyz-check', CHECK);
     const check = async (conf: string) => {
       const file = path.join(dir, `keepalived-${Math.random().toString(36).slice(2)}.conf`);
       fs.writeFileSync(file, conf);
