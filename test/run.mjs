@@ -18,7 +18,7 @@ import path from 'node:path';
 const SUITE_TIMEOUT_MS = 300_000;
 // The longest suites start first, so that the workers finish together (measured: each
 // takes 8 to 25 s; most others take under 5 s).
-const SLOW_FIRST = ['netns', 'hospital', 'crash', 'install', 'console-hour', 'query', 'registration', 'firewall', 'devices-admin', 'devices-lifecycle', 'logs', 'registration-crash', 'outbox', 'cli', 'systemd', 'metrics', 'console', 'bench'];
+const SLOW_FIRST = ['failover', 'netns', 'hospital', 'crash', 'install', 'console-hour', 'query', 'registration', 'firewall', 'devices-admin', 'devices-lifecycle', 'logs', 'registration-crash', 'outbox', 'cli', 'systemd', 'metrics', 'console', 'bench'];
 
 const [dir = 'dist/test', pattern = '\\.test\\.js$'] = process.argv.slice(2);
 const jobs = Math.max(1, Number(process.env.FERRY_TEST_JOBS) || Math.min(2, os.availableParallelism()));
