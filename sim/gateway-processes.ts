@@ -93,6 +93,15 @@ export class ProcessGateway {
     await waitListening(this.notifyPort, this.outer);
   }
 
+  // How the side's process ended, once it has: for a side that exits by itself (an inner
+  // side of a pair that lost its lock).
+  exited(which: 'inner' | 'outer'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const child = which === 'inner' ? this.inner : this.outer;
+    if (!child) throw new Error(`the ${which} side was not started`);
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
   async kill(which: 'inner' | 'outer', signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = which === 'inner' ? this.inner : this.outer;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
