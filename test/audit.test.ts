@@ -1,15 +1,16 @@
-// The hash-chained audit log (invariant 6 of docs/design.md) in a real LevelDB: entries chain,
+// The hash-chained audit log (invariant 6 of docs/design.md) in a real store (LevelDB, or
+// PostgreSQL in the second pass): entries chain,
 // survive a reopen, and `ferry audit verify` names the first edited, deleted or moved
 // entry.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { canonicalJson } from '../runtime/common/canonical-json.js';
 import { silentLog, storeFixture } from './helpers/store.js';
+import { TEST_STORE, openRawStore, openTestStore, storeRulesArgs, verifyTestAudit, type RawStore } from './helpers/store-backend.js';
 import { command as auditVerify } from '../runtime/cli/commands/audit-verify.js';
-import { auditKey, GENESIS_PREV, Store, StoreError, verifyAudit, type AuditEntry } from '../runtime/inner/store/index.js';
+import { auditKey, GENESIS_PREV, StoreError, type AuditEntry } from '../runtime/inner/store/index.js';
 
 const log = silentLog;
 const { tempDir, openStore } = storeFixture(test, 'audit');
@@ -17,7 +18,7 @@ const { tempDir, openStore } = storeFixture(test, 'audit');
 // A data directory whose audit log holds `count` refusals, closed again.
 async function dirWithEntries(count: number): Promise<string> {
   const dir = await tempDir();
-  const store = await Store.open(dir, log);
+  const store = await openTestStore(dir, log);
   for (let i = 1; i <= count; i++) {
     await store.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'payment.request', code: 'SCHEMA', id: `r${i}` });
   }
@@ -25,10 +26,9 @@ async function dirWithEntries(count: number): Promise<string> {
   return dir;
 }
 
-// Edits the raw LevelDB the way someone with disk access would.
-async function tamper(dir: string, edit: (db: Level<string, string>) => Promise<void>): Promise<void> {
-  const db = new Level<string, string>(join(dir, 'store'), { valueEncoding: 'utf8' });
-  await db.open();
+// Edits the raw store the way someone with disk (or database) access would.
+async function tamper(dir: string, edit: (db: RawStore) => Promise<void>): Promise<void> {
+  const db = await openRawStore(dir);
   try {
     await edit(db);
   } finally {
@@ -36,7 +36,7 @@ async function tamper(dir: string, edit: (db: Level<string, string>) => Promise<
   }
 }
 
-async function readEntry(db: Level<string, string>, seq: number): Promise<AuditEntry> {
+async function readEntry(db: RawStore, seq: number): Promise<AuditEntry> {
   return JSON.parse((await db.get(auditKey(seq)))!) as AuditEntry;
 }
 
@@ -79,7 +79,7 @@ test('entries audited by concurrent transactions form one unbroken chain', async
   })));
   assert.equal(entries.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1));
   await store.close();
-  assert.equal(await verifyAudit(dir), { ok: true, entries: 200 });
+  assert.equal(await verifyTestAudit(dir), { ok: true, entries: 200 });
 });
 
 test('the audit chain verifies after writes and a reopen', async () => {
@@ -88,7 +88,7 @@ test('the audit chain verifies after writes and a reopen', async () => {
   const fourth = await store.audit({ kind: 'store.reopened' });
   assert.is(fourth.seq, 4);
   await store.close();
-  assert.equal(await verifyAudit(dir), { ok: true, entries: 4 });
+  assert.equal(await verifyTestAudit(dir), { ok: true, entries: 4 });
 });
 
 test('a failed transaction does not advance the audit chain', async () => {
@@ -105,13 +105,13 @@ test('a failed transaction does not advance the audit chain', async () => {
   assert.is(next.seq, 2);
   assert.is(await store.get(auditKey(3)), undefined);
   await store.close();
-  assert.equal(await verifyAudit(dir), { ok: true, entries: 2 });
+  assert.equal(await verifyTestAudit(dir), { ok: true, entries: 2 });
 });
 
 test('an empty audit log verifies with zero entries', async () => {
   const dir = await tempDir();
-  await (await Store.open(dir, log)).close();
-  assert.equal(await verifyAudit(dir), { ok: true, entries: 0 });
+  await (await openTestStore(dir, log)).close();
+  assert.equal(await verifyTestAudit(dir), { ok: true, entries: 0 });
 });
 
 test('an edited entry is detected at its own seq', async () => {
@@ -121,7 +121,7 @@ test('an edited entry is detected at its own seq', async () => {
     entry.event.code = 'NONE';
     await db.put(auditKey(3), JSON.stringify(entry));
   });
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.ok, false);
   assert.is(verdict.entries, 2);
   assert.is(verdict.firstBroken?.seq, 3);
@@ -137,7 +137,7 @@ test('an edited entry whose hash was recomputed is detected at the entry after i
     e.hash = sha256(e.prev + canonicalJson({ seq: e.seq, ts: e.ts, prev: e.prev, event: e.event }));
     await db.put(auditKey(3), JSON.stringify(e));
   });
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.firstBroken?.seq, 4);
   assert.match(verdict.firstBroken!.reason, /prev does not match/);
 });
@@ -145,7 +145,7 @@ test('an edited entry whose hash was recomputed is detected at the entry after i
 test('a deleted entry is detected at the entry after it', async () => {
   const dir = await dirWithEntries(5);
   await tamper(dir, (db) => db.del(auditKey(3)));
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.ok, false);
   assert.is(verdict.firstBroken?.seq, 4);
   assert.match(verdict.firstBroken!.reason, /seq gap/);
@@ -157,7 +157,7 @@ test('two swapped entries are detected at the first of them', async () => {
     const [two, three] = [await db.get(auditKey(2)), await db.get(auditKey(3))];
     await db.batch([{ type: 'put', key: auditKey(2), value: three! }, { type: 'put', key: auditKey(3), value: two! }]);
   });
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.firstBroken?.seq, 2);
   assert.match(verdict.firstBroken!.reason, /reordered/);
 });
@@ -169,14 +169,14 @@ test('two entries swapped with their seqs rewritten are detected at the first of
     [two.seq, three.seq] = [3, 2];
     await db.batch([{ type: 'put', key: auditKey(2), value: JSON.stringify(three) }, { type: 'put', key: auditKey(3), value: JSON.stringify(two) }]);
   });
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.firstBroken?.seq, 2);
 });
 
 test('an entry that is not JSON is reported, not thrown', async () => {
   const dir = await dirWithEntries(2);
   await tamper(dir, (db) => db.put(auditKey(2), 'not json'));
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.is(verdict.firstBroken?.seq, 2);
   assert.match(verdict.firstBroken!.reason, /malformed/);
 });
@@ -188,15 +188,20 @@ test('the store refuses to open when its last audit entry was edited', async () 
     entry.event.id = 'forged';
     await db.put(auditKey(2), JSON.stringify(entry));
   });
-  const err = await Store.open(dir, log).catch((e: StoreError) => e);
+  const err = await openTestStore(dir, log).catch((e: StoreError) => e);
   assert.instance(err, StoreError);
   assert.is((err as StoreError).code, 'AUDIT_CORRUPT');
 });
 
-test('verify refuses a store the running gateway holds, and says to stop it', async () => {
+test('verify refuses a LevelDB store the running gateway holds and says to stop it; on PostgreSQL it reads the database', async () => {
   const dir = await tempDir();
-  await openStore(dir);
-  const err = await verifyAudit(dir).catch((e: StoreError) => e);
+  const running = await openStore(dir);
+  await running.audit({ kind: 'test.running' });
+  if (TEST_STORE === 'postgres') {
+    assert.equal(await verifyTestAudit(dir), { ok: true, entries: 1 });
+    return;
+  }
+  const err = await verifyTestAudit(dir).catch((e: StoreError) => e);
   assert.instance(err, StoreError);
   assert.is((err as StoreError).code, 'STORE_LOCKED');
   assert.match((err as StoreError).message, /stop the gateway/);
@@ -204,13 +209,14 @@ test('verify refuses a store the running gateway holds, and says to stop it', as
 
 test('verify on a directory without a store fails instead of creating one', async () => {
   const dir = await tempDir();
-  const err = await verifyAudit(join(dir, 'nothing-here')).catch((e: StoreError) => e);
+  const err = await verifyTestAudit(join(dir, 'nothing-here')).catch((e: StoreError) => e);
   assert.is((err as StoreError).code, 'STORE_MISSING');
 });
 
 test('`ferry audit verify` prints the entry count and exits 0 on an intact chain', async () => {
   const dir = await dirWithEntries(3);
-  const { status, out } = await captureStdout(() => auditVerify.run(['--data', dir]));
+  const rulesArgs = await storeRulesArgs(dir);
+  const { status, out } = await captureStdout(() => auditVerify.run(['--data', dir, ...rulesArgs]));
   assert.is(status, 0);
   assert.is(out, 'audit chain intact: 3 entries\n');
 });
@@ -218,7 +224,8 @@ test('`ferry audit verify` prints the entry count and exits 0 on an intact chain
 test('`ferry audit verify` names the broken entry and exits 1', async () => {
   const dir = await dirWithEntries(4);
   await tamper(dir, (db) => db.del(auditKey(2)));
-  const { status, out } = await captureStdout(() => auditVerify.run(['--data', dir]));
+  const rulesArgs = await storeRulesArgs(dir);
+  const { status, out } = await captureStdout(() => auditVerify.run(['--data', dir, ...rulesArgs]));
   assert.is(status, 1);
   assert.is(out, `audit chain broken at entry 3 (${auditKey(3)}): seq gap: expected seq 2, found 3 (entry deleted)\n`);
 });

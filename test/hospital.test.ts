@@ -10,11 +10,14 @@ import path from 'node:path';
 import { loadScenario } from '../sim/hospital/scenario.js';
 import { runHospital } from '../sim/hospital/run.js';
 import { PROJECT_DIR } from './helpers/gateway.js';
+import { TEST_STORE, freshStoreUrl } from './helpers/store-backend.js';
 
 const SPEED = 4;
 
 test('the default hospital day runs every flow and every invariant holds', async () => {
-  const report = await runHospital(loadScenario('default'), { speed: SPEED });
+  // The PostgreSQL pass runs the same day with the store on a fresh database.
+  const onPostgres = TEST_STORE === 'postgres' ? { postgresUrl: await freshStoreUrl() } : {};
+  const report = await runHospital(loadScenario('default'), { speed: SPEED, ...onPostgres });
   const flows = new Map(report.flows.map((f) => [f.flow, f]));
   for (const flow of ['registration', 'bill payment (wallet code)', 'bill payment (scan-to-pay)', 'cancellation', 'patient information']) {
     assert.ok((flows.get(flow)?.ok ?? 0) > 0, `${flow} happened: ${JSON.stringify(flows.get(flow))}`);

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { ManualClock, systemClock, type Clock } from '../runtime/common/clock.js';
 import { campaign, CampaignAborted, LEADER_LOCK_KEY, type Leader, type LeadershipOptions } from '../runtime/inner/ha/leadership.js';
 import { HA_LIMITS } from '../runtime/inner/ha/limits.js';
+import { Store, StoreError } from '../runtime/inner/store/index.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { quietLog, waitFor } from './helpers/gateway.js';
 
@@ -20,6 +21,7 @@ let admin: pg.Client | undefined;
 let dbs = 0;
 const leaders: Leader[] = [];
 const children: ChildProcess[] = [];
+const stores: Store[] = [];
 
 test.before(async () => {
   if (skip) return;
@@ -30,6 +32,7 @@ test.before(async () => {
 
 test.after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const store of stores) await store.close().catch(() => undefined);
   await Promise.all(leaders.map((l) => l.release()));
   await admin?.end();
   await server?.stop();
@@ -213,6 +216,34 @@ async function blackHoleProxy(target: number): Promise<{ port: number; partition
       server.close();
     },
   };
+}
+
+run('a box whose lock session was killed while it keeps running cannot commit again: its store\'s next write is FENCED, the new active box\'s is not', async () => {
+  const url = await freshDatabase();
+  const a = await contender(url, 'box-a').won;
+  const storeA = await openStore(url, a.epoch);
+  await storeA.transact((tx) => { tx.put('bill!from-a', 1); tx.audit({ kind: 'test.a' }); });
+  const b = contender(url, 'box-b');
+  await waitFor(() => b.attempts.length === 1, 5_000, 'box-b is the standby');
+  await admin!.query('SELECT pg_terminate_backend($1)', [await lockSessionPid(url, 'box-a')]);
+  await a.lost;
+  await b.clock.advance(HA_LIMITS.retryMs);
+  const taken = await b.won;
+  // Box A never learnt (or ignored) that it lost: its store is still open under epoch 1.
+  const refused = await storeA.transact((tx) => tx.put('bill!stale', 1)).catch((err: unknown) => err);
+  assert.instance(refused, StoreError);
+  assert.is((refused as StoreError).code, 'FENCED');
+  const storeB = await openStore(url, taken.epoch);
+  assert.is(await storeB.get('bill!stale'), undefined, 'nothing of the stale write');
+  assert.is(await storeB.get('bill!from-a'), 1, 'what box A committed while active stays');
+  await storeB.transact((tx) => { tx.put('bill!from-b', 2); tx.audit({ kind: 'test.b' }); });
+  assert.equal(await storeB.verifyAudit(), { ok: true, entries: 2 });
+});
+
+async function openStore(url: string, epoch: string): Promise<Store> {
+  const store = await Store.open('/nonexistent-ferry-data', quietLog, { backend: { kind: 'postgres', url, epoch } });
+  stores.push(store);
+  return store;
 }
 
 run('the lock is the advisory lock of one named key, held by the active box\'s session', async () => {

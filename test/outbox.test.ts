@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { DeviceClient } from '../devices/client.js';
 import type { Reply } from '../devices/protocol.js';
 import { demoPassword } from '../sim/demo-devices.js';
-import { Store } from '../runtime/inner/store/store.js';
+import { openTestStore, removeStoreArtefacts } from './helpers/store-backend.js';
 import { outboxPrefix, type OutboxEntry } from '../runtime/inner/outbox/records.js';
 import { copyRules, LOAD_RATE, quietLog, sampleItems, sampleTotal, startTestGateway, waitFor, type TestGateway } from './helpers/gateway.js';
 import { processGatewayWithSim } from './helpers/processes.js';
@@ -141,7 +141,7 @@ test('bill.paid reaches a desk that was away even across a kill -9 of the inner 
     await back.client.close();
 
     await gw.stop();
-    const store = await Store.open(dataDir, quietLog);
+    const store = await openTestStore(dataDir, quietLog);
     try {
       assert.equal(await store.list(outboxPrefix('billing-01')), [], 'acknowledged, so gone');
     } finally {
@@ -152,6 +152,7 @@ test('bill.paid reaches a desk that was away even across a kill -9 of the inner 
     await gw.stop();
     await sim.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    removeStoreArtefacts(dataDir);
     fs.rmSync(rulesDir, { recursive: true, force: true });
   }
 });

@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Level } from 'level';
 import { quietLog, tempDir, copyRules } from './helpers/gateway.js';
 import { ferry } from './helpers/management.js';
-import { Store, verifyAudit, auditKey } from '../runtime/inner/store/index.js';
+import { openRawStore, openTestStore, removeStoreArtefacts, storeRulesArgs, verifyTestAudit } from './helpers/store-backend.js';
+import { auditKey, type Store } from '../runtime/inner/store/index.js';
 import { Retention } from '../runtime/inner/retention/retention.js';
 import { AUDIT_PRUNE_CHUNK } from '../runtime/inner/retention/audit-prune.js';
 import { RULE_DEFAULTS } from '../runtime/rules/defaults.js';
@@ -23,7 +23,10 @@ const OLD_AUDIT_ENTRIES = 2 * AUDIT_PRUNE_CHUNK + 200;
 
 const dirs: string[] = [];
 test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    removeStoreArtefacts(dir);
+  }
 });
 
 function clockAt(ms: number) {
@@ -67,7 +70,7 @@ test('retention prunes closed records older than their days, keeps every open on
   const dataDir = tempDir('retention');
   dirs.push(dataDir);
   const clock = clockAt(START);
-  let store = await Store.open(dataDir, quietLog, { now: clock.now });
+  let store = await openTestStore(dataDir, quietLog, { now: clock.now });
   await seedOld(store, clock.now().toISOString());
   clock.ms += 500 * DAY_MS;
   await store.transact((tx) => {
@@ -87,22 +90,22 @@ test('retention prunes closed records older than their days, keeps every open on
   ].sort());
   await store.close();
 
-  const verdict = await verifyAudit(dataDir);
+  const verdict = await verifyTestAudit(dataDir);
   assert.ok(verdict.ok, JSON.stringify(verdict));
   assert.is(verdict.prunedThrough, OLD_AUDIT_ENTRIES);
-  const cli = await ferry(['audit', 'verify', '--data', dataDir]);
+  const cli = await ferry(['audit', 'verify', '--data', dataDir, ...await storeRulesArgs(dataDir)]);
   assert.is(cli.code, 0, cli.stdout + cli.stderr);
   assert.match(cli.stdout, new RegExp(`audit chain intact: \\d+ entries \\(entries up to ${OLD_AUDIT_ENTRIES} pruned`));
 
   // The store continues the chain after pruning, and a later run prunes the checkpoints too.
-  store = await Store.open(dataDir, quietLog, { now: clock.now });
+  store = await openTestStore(dataDir, quietLog, { now: clock.now });
   await store.audit({ kind: 'test.after_prune' });
   clock.ms += 400 * DAY_MS;
   await store.audit({ kind: 'test.much_later' });
   const second = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now }).run();
   assert.ok(second.pruned.audit > 0);
   await store.close();
-  assert.ok((await verifyAudit(dataDir)).ok);
+  assert.ok((await verifyTestAudit(dataDir)).ok);
 });
 
 test('retention counts whole days in the hospital\'s time zone, not 24-hour spans from now', async () => {
@@ -111,7 +114,7 @@ test('retention counts whole days in the hospital\'s time zone, not 24-hour span
   // 2026-11-26 07:00 in Beijing, still 2026-11-25 in UTC. With 1 day, today (the 26th) and
   // yesterday (the 25th) stay whole in Beijing; the 24th goes.
   const clock = clockAt(Date.parse('2026-11-26T07:00:00+08:00'));
-  const store = await Store.open(dataDir, quietLog, { now: clock.now });
+  const store = await openTestStore(dataDir, quietLog, { now: clock.now });
   const order = (orderId: string, at: string) => ({ orderId, device: 'kiosk-01', requestId: orderId, billId: 'B1', amount: 100, currency: 'CNY', method: 'code', description: 'x', status: 'succeeded', createdAt: at, updatedAt: at });
   const reg = (registrationId: string, date: string) => ({ registrationId, dept: 'INT', date, session: 'morning', patientId: 'P-42', fee: 1000, status: 'expired', createdAt: '2026-11-20T01:00:00.000Z', updatedAt: '2026-11-20T01:00:00.000Z' });
   await store.transact((tx) => {
@@ -132,14 +135,13 @@ test('retention counts whole days in the hospital\'s time zone, not 24-hour span
 async function chainOf(n: number): Promise<string> {
   const dataDir = tempDir('retention-tamper');
   dirs.push(dataDir);
-  const store = await Store.open(dataDir, quietLog);
+  const store = await openTestStore(dataDir, quietLog);
   for (let i = 0; i < n; i++) await store.audit({ kind: 'test.entry', i });
   return (await store.close(), dataDir);
 }
 
 async function deleteRaw(dataDir: string, seqs: number[]): Promise<void> {
-  const db = new Level<string, string>(path.join(dataDir, 'store'));
-  await db.open();
+  const db = await openRawStore(dataDir);
   for (const seq of seqs) await db.del(auditKey(seq));
   await db.close();
 }
@@ -147,7 +149,7 @@ async function deleteRaw(dataDir: string, seqs: number[]): Promise<void> {
 test('oldest audit entries deleted without a checkpoint are reported as deleted', async () => {
   const dataDir = await chainOf(10);
   await deleteRaw(dataDir, [1, 2, 3]);
-  const verdict = await verifyAudit(dataDir);
+  const verdict = await verifyTestAudit(dataDir);
   assert.not.ok(verdict.ok);
   assert.is(verdict.firstBroken!.seq, 4);
   assert.match(verdict.firstBroken!.reason, /entries before seq 4 are missing and no checkpoint covers them/);
@@ -156,15 +158,15 @@ test('oldest audit entries deleted without a checkpoint are reported as deleted'
 test('an entry deleted right after what a checkpoint covers is reported', async () => {
   const dataDir = await chainOf(10);
   const clock = clockAt(Date.now() + 400 * DAY_MS);
-  const store = await Store.open(dataDir, quietLog, { now: clock.now });
+  const store = await openTestStore(dataDir, quietLog, { now: clock.now });
   await store.audit({ kind: 'test.new' });
   await store.audit({ kind: 'test.new' });
   const report = await new Retention({ store, config: RULE_DEFAULTS.retention, log: quietLog, day: SHANGHAI, now: clock.now }).run();
   assert.is(report.pruned.audit, 10);
   await store.close();
-  assert.ok((await verifyAudit(dataDir)).ok);
+  assert.ok((await verifyTestAudit(dataDir)).ok);
   await deleteRaw(dataDir, [11]);
-  const verdict = await verifyAudit(dataDir);
+  const verdict = await verifyTestAudit(dataDir);
   assert.not.ok(verdict.ok);
   assert.match(verdict.firstBroken!.reason, /covers only up to seq 10/);
 });

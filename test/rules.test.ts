@@ -147,6 +147,26 @@ test('an unknown key in gateway.yaml is refused, however deep', () => {
   assertProblem(problemsOf(dir), 'gateway.yaml', lineOf(text, 'toleranceSecs'), /unknown key/);
 });
 
+test('the store is LevelDB unless gateway.yaml says postgres, with the connection string in a file only the inner side reads', () => {
+  assert.equal(loadRules(copyRules()).gateway.store, { backend: 'leveldb' });
+  const dir = copyRules();
+  edit(dir, 'gateway.yaml', (t) => `${t}\nstore:\n  backend: postgres\n  postgres:\n    urlFile: db/store.url\n`);
+  // The file is not read at load (the outer side loads gateway.yaml too): only its path.
+  assert.equal(loadRules(dir).gateway.store, { backend: 'postgres', postgres: { urlFile: join(dir, 'db/store.url') } });
+});
+
+test('a misspelt store key, an unknown backend, or postgres without its urlFile is refused at its line', () => {
+  const misspelt = copyRules();
+  let text = edit(misspelt, 'gateway.yaml', (t) => `${t}\nstore:\n  backend: postgres\n  postgres:\n    urlfile: store.url\n`);
+  assertProblem(problemsOf(misspelt), 'gateway.yaml', lineOf(text, 'urlfile'), /unknown key/);
+  const unknown = copyRules();
+  text = edit(unknown, 'gateway.yaml', (t) => `${t}\nstore:\n  backend: sqlite\n`);
+  assertProblem(problemsOf(unknown), 'gateway.yaml', lineOf(text, 'backend: sqlite'), /must be one of: "leveldb", "postgres"/);
+  const bare = copyRules();
+  text = edit(bare, 'gateway.yaml', (t) => `${t}\nstore:\n  backend: postgres\n`);
+  assert.ok(problemsOf(bare).some((p) => p.file === 'gateway.yaml' && /needs `postgres: \{ urlFile/.test(p.message)), 'postgres without urlFile is refused');
+});
+
 test('a value of the wrong type names its line', () => {
   const dir = copyRules();
   const text = edit(dir, 'gateway.yaml', (t) => t.replace('  port: 8480 ', '  port: "eighty" '));

@@ -10,15 +10,26 @@
 // SUITE_TIMEOUT_MS and counted as failed instead of stalling the run. A suite's output
 // is printed whole when it ends, so two suites never interleave. FERRY_TEST_JOBS=1 runs
 // them one after another.
+//
+// Then a second pass runs the suites of POSTGRES_SUITES (those the pattern matches) with
+// the store on PostgreSQL: one throwaway cluster (test/helpers/postgres.ts) for the pass,
+// FERRY_TEST_STORE=postgres and FERRY_TEST_PG_URL tell the helpers to give each store a
+// fresh database of its own. Where PostgreSQL cannot run, the pass is skipped and says
+// why; FERRY_TEST_PASSES=leveldb skips it on purpose.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const SUITE_TIMEOUT_MS = 300_000;
 // The longest suites start first, so that the workers finish together (measured: each
 // takes 8 to 25 s; most others take under 5 s).
 const SLOW_FIRST = ['failover', 'netns', 'hospital', 'crash', 'install', 'console-hour', 'query', 'registration', 'firewall', 'devices-admin', 'devices-lifecycle', 'logs', 'registration-crash', 'outbox', 'cli', 'systemd', 'metrics', 'console', 'bench'];
+
+// The suites that exercise the store, payments, registration, dispatch, retention and the
+// audit chain: they run on both backends.
+const POSTGRES_SUITES = ['store', 'audit', 'retention', 'bill-payment', 'registration', 'dispatch', 'outbox', 'hospital', 'internals/retention-scan', 'internals/query-indexes'];
 
 const [dir = 'dist/test', pattern = '\\.test\\.js$'] = process.argv.slice(2);
 const jobs = Math.max(1, Number(process.env.FERRY_TEST_JOBS) || Math.min(2, os.availableParallelism()));
@@ -41,10 +52,10 @@ function suitesUnder(root) {
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-function runSuite(file) {
+function runSuite(file, env) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout.on('data', (c) => { output += c; });
     child.stderr.on('data', (c) => { output += c; });
@@ -69,23 +80,60 @@ function runSuite(file) {
   });
 }
 
-const started = process.hrtime.bigint();
-const queue = suitesUnder(dir);
-const results = [];
-async function worker() {
-  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    const result = await runSuite(file);
-    process.stdout.write(`${result.output.trimEnd()}\n  (${path.relative(dir, file)}: ${result.seconds.toFixed(1)} s)\n\n`);
-    results.push(result);
+async function runPass(files, env, label) {
+  const started = process.hrtime.bigint();
+  const queue = [...files];
+  const results = [];
+  async function worker() {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      const result = await runSuite(file, env);
+      process.stdout.write(`${result.output.trimEnd()}\n  (${label}${path.relative(dir, file)}: ${result.seconds.toFixed(1)} s)\n\n`);
+      results.push(result);
+    }
+  }
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const sum = (key) => results.reduce((n, r) => n + r[key], 0);
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return {
+    suites: results.length, passed: sum('passed'), failed: sum('failed'), skipped: sum('skipped'), seconds: elapsed,
+    failedSuites: results.filter((r) => r.failed > 0).map((r) => `${label}${path.relative(dir, r.file)}`),
+  };
+}
+
+// The PostgreSQL pass, or why it did not run.
+async function postgresPass(files) {
+  if (files.length === 0) return undefined;
+  if (process.env.FERRY_TEST_PASSES === 'leveldb') return { skippedBecause: 'FERRY_TEST_PASSES=leveldb' };
+  const helper = path.resolve(dir, 'helpers/postgres.js');
+  if (!fs.existsSync(helper)) return { skippedBecause: `${helper} is not built` };
+  const { postgresUnavailable, startPostgres } = await import(pathToFileURL(helper).href);
+  const why = postgresUnavailable();
+  if (why) return { skippedBecause: why };
+  const server = await startPostgres();
+  try {
+    return await runPass(files, { ...process.env, FERRY_TEST_STORE: 'postgres', FERRY_TEST_PG_URL: server.url() }, 'postgres: ');
+  } finally {
+    await server.stop();
   }
 }
-await Promise.all(Array.from({ length: jobs }, worker));
 
-const sum = (key) => results.reduce((n, r) => n + r[key], 0);
-const failedSuites = results.filter((r) => r.failed > 0).map((r) => path.relative(dir, r.file));
+const started = process.hrtime.bigint();
+const files = suitesUnder(dir);
+const first = await runPass(files, { ...process.env, FERRY_TEST_STORE: 'leveldb' }, '');
+process.stdout.write(`${first.suites} suites ran in ${first.seconds.toFixed(1)} s, ${jobs} at a time\n\n`);
+const onPostgres = files.filter((f) => POSTGRES_SUITES.includes(path.relative(dir, f).split(path.sep).join('/').replace(/\.test\.js$/, '')));
+const second = await postgresPass(onPostgres);
+
+const line = (p) => `${p.passed} passed, ${p.failed} failed${p.skipped ? `, ${p.skipped} skipped` : ''}`;
 const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-process.stdout.write(`${results.length} suites ran in ${elapsed.toFixed(1)} s, ${jobs} at a time\n`);
+const failedSuites = [...first.failedSuites, ...(second?.failedSuites ?? [])];
+process.stdout.write(`leveldb: ${first.suites} suites, ${line(first)} in ${first.seconds.toFixed(1)} s\n`);
+if (second?.skippedBecause) process.stdout.write(`postgres: skipped (${second.skippedBecause})\n`);
+else if (second) process.stdout.write(`postgres: ${second.suites} suites, ${line(second)} in ${second.seconds.toFixed(1)} s\n`);
+process.stdout.write(`all in ${elapsed.toFixed(1)} s, ${jobs} at a time\n`);
 if (failedSuites.length > 0) process.stdout.write(`failed: ${failedSuites.join(', ')}\n`);
-const skipped = sum('skipped');
-process.stdout.write(`\n${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-process.exitCode = failedSuites.length > 0 || results.length === 0 ? 1 : 0;
+const both = second && !second.skippedBecause ? [first, second] : [first];
+const total = (key) => both.reduce((n, p) => n + p[key], 0);
+const skipped = total('skipped');
+process.stdout.write(`\n${total('passed')} passed, ${total('failed')} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exitCode = failedSuites.length > 0 || first.suites === 0 ? 1 : 0;

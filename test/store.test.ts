@@ -1,12 +1,14 @@
-// The inner store against real LevelDB files in temp directories: transactions, group
-// commit, the unsynced overlay, and durability across a SIGKILL.
+// The inner store against real LevelDB files in temp directories (or, in the PostgreSQL
+// pass, a database each): transactions, group commit, the unsynced overlay, and
+// durability across a SIGKILL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLog, storeFixture } from './helpers/store.js';
-import { MAX_BATCH_OPS, Store, StoreError, verifyAudit } from '../runtime/inner/store/index.js';
+import { backendFor, verifyTestAudit } from './helpers/store-backend.js';
+import { MAX_BATCH_OPS, StoreError } from '../runtime/inner/store/index.js';
 
 const log = silentLog;
 const { tempDir, openStore } = storeFixture(test, 'store');
@@ -99,10 +101,10 @@ test('a value read from disk and remembered is never older than the last write, 
   await store.close();
   store = await openStore(dir); // nothing in memory: the next reads go to the disk
   // Hold each disk read's answer until a write of its key has committed and synced.
-  const db = (store as unknown as { db: { get(...args: unknown[]): Promise<unknown> } }).db;
-  const read = db.get.bind(db);
+  const engine = (store as unknown as { engine: { get(...args: unknown[]): Promise<unknown> } }).engine;
+  const read = engine.get.bind(engine);
   let hold: Promise<void> = Promise.resolve();
-  db.get = async (...args) => {
+  engine.get = async (...args) => {
     const value = await read(...args);
     await hold;
     return value;
@@ -212,7 +214,7 @@ test('a failed batch write rejects its transactions and the store refuses furthe
   const store = await openStore(await tempDir());
   await store.transact((tx) => tx.put('meta!before', 1));
   // Pull the disk out from under the store: the next batch write fails.
-  await (store as unknown as { db: { close(): Promise<void> } }).db.close();
+  await (store as unknown as { engine: { close(): Promise<void> } }).engine.close();
   const results = await Promise.allSettled([1, 2, 3].map((i) => store.transact((tx) => tx.put(`meta!lost${i}`, i))));
   for (const result of results) {
     assert.is(result.status, 'rejected');
@@ -263,7 +265,7 @@ test('every acknowledged write is on disk after the process is killed with SIGKI
     assert.equal(await store.get(`acked!${String(id).padStart(8, '0')}`), { id }, `acknowledged write ${id}`);
   }
   await store.close();
-  const verdict = await verifyAudit(dir);
+  const verdict = await verifyTestAudit(dir);
   assert.ok(verdict.ok);
   assert.ok(verdict.entries >= acked.length);
 });
@@ -272,7 +274,8 @@ test('every acknowledged write is on disk after the process is killed with SIGKI
 // `killAfter` transactions, and returns every id it printed.
 async function runChildUntilKilled(dir: string, killAfter: number): Promise<number[]> {
   const script = fileURLToPath(new URL('./fixtures/store-crash-child.js', import.meta.url));
-  const child = spawn(process.execPath, [script, dir, String(killAfter)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const backend = await backendFor(dir);
+  const child = spawn(process.execPath, [script, dir, String(killAfter), ...(backend?.kind === 'postgres' ? [backend.url] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   // A guard so that a broken child cannot hang the run; it is not a timing assertion.
   const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
   guard.unref();

@@ -5,7 +5,11 @@
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
 import { HospitalDay, isTimeZone, TIME_ZONE_DEFAULT } from '../common/hospital-day.js';
-import { Store } from '../inner/store/store.js';
+import { Store, type StoreBackend } from '../inner/store/store.js';
+import { configuredBackend } from '../inner/store/configured.js';
+import { storeConfigOf } from '../rules/gateway-config.js';
+import { RulesError } from '../rules/types.js';
+import { formatProblems } from '../rules/report.js';
 import { queryFiltersOf, queryPage, type QueryPage } from '../inner/management/query.js';
 import type { QueryKindName } from '../inner/management/columns.js';
 import { readYaml } from '../rules/yaml-source.js';
@@ -20,10 +24,12 @@ export interface OfflineQuery {
   close(): Promise<void>;
 }
 
-export async function openOfflineQuery(dataDir: string, timeZone: string): Promise<OfflineQuery> {
+// On the PostgreSQL backend `backend` names the database, which is read whether the
+// gateway runs or not; dataDir is then unused.
+export async function openOfflineQuery(dataDir: string, timeZone: string, backend?: StoreBackend): Promise<OfflineQuery> {
   let store: Store;
   try {
-    store = await Store.open(dataDir, createLogger('query', 'silent'), { readOnly: true });
+    store = await Store.open(dataDir, createLogger('query', 'silent'), { readOnly: true, ...(backend ? { backend } : {}) });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'STORE_LOCKED') throw new OfflineError(`${dataDir} is in use by a running gateway; query it through the management API instead, or stop it first`);
@@ -42,6 +48,17 @@ export async function openOfflineQuery(dataDir: string, timeZone: string): Promi
     },
     close: () => store.close(),
   };
+}
+
+// The store gateway.yaml under rulesDir names (LevelDB without a gateway.yaml there),
+// for the commands that read a stopped gateway's store.
+export async function offlineBackend(rulesDir: string): Promise<StoreBackend> {
+  try {
+    return await configuredBackend(storeConfigOf(rulesDir));
+  } catch (err) {
+    if (err instanceof RulesError) throw new OfflineError(`the rules under ${rulesDir} do not load:\n${formatProblems(path.resolve(rulesDir), err).trimEnd()}`);
+    throw new OfflineError((err as Error).message);
+  }
 }
 
 // The hospital's zone for an offline query: --time-zone, else gateway.yaml's timeZone

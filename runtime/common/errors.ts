@@ -57,6 +57,7 @@ export const ERRORS = {
   'store.STORE_LOCKED': { area: 'store', code: 'STORE_LOCKED', message: 'Another process holds the LevelDB lock on this store.' },
   'store.STORE_MISSING': { area: 'store', code: 'STORE_MISSING', message: 'There is no store in this data directory.' },
   'store.STORE_FAILED': { area: 'store', code: 'STORE_FAILED', message: 'A batch write failed; the store refuses further writes until restarted.' },
+  'store.FENCED': { area: 'store', code: 'FENCED', message: 'Another gateway has become active on this database; this one may no longer write.' },
   'store.STORE_CLOSED': { area: 'store', code: 'STORE_CLOSED', message: 'The store is closed or closing.' },
   'store.STORE_BUSY': { area: 'store', code: 'STORE_BUSY', message: 'Too many transactions are waiting for the store.' },
   'store.TX_TOO_LARGE': { area: 'store', code: 'TX_TOO_LARGE', message: 'The transaction writes more than one batch may hold.' },

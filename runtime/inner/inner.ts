@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.js';
 import { listenChannel } from '../channel/connection.js';
 import { CHANNEL } from '../channel/records.js';
 import { joinHandlers } from '../channel/table.js';
+import { configuredBackend } from './store/configured.js';
 import { Store } from './store/store.js';
 import { startBroker, type DeniedEvent, type RunningBroker } from './broker/broker.js';
 import { Gap } from './gap/gap.js';
@@ -60,7 +61,8 @@ export interface InnerOptions {
   // gateway.yaml as loaded, before command-line overrides: what a reload compares the
   // file with to name the keys that need a restart (default: rules.gateway).
   gatewayFile?: GatewayConfig;
-  // The active box of a pair (docs/ha.md): its term, whose epoch fences the store's writes.
+  // The active box of a pair (docs/ha.md): its term. The store is written under its
+  // epoch (the fencing token): a write after another box bumped the epoch fails FENCED.
   ha?: ActiveTerm;
 }
 
@@ -90,7 +92,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const time = sideClock ?? systemClock;
   const now = dateNow ?? (sideClock ? () => new Date(sideClock.now()) : undefined);
   const clock = now ? { now } : {};
-  const store = await Store.open(dataDir, log.child({ part: 'store' }), clock);
+  const backend = await configuredBackend(gw.store, ha?.epoch);
+  const store = await Store.open(dataDir, log.child({ part: 'store' }), { ...clock, backend });
   let broker: RunningBroker | undefined;
   let current: Rules = rules; // what a reload replaces
 

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { startInner, type RunningInner } from './inner.js';
 import { campaign, CampaignAborted, type Leader } from './ha/leadership.js';
 import { startStandby, type RunningStandby } from './ha/standby.js';
-import { pairUrlFile, readPairUrl } from './ha/pair-store.js';
+import { configuredBackend } from './store/configured.js';
 import { systemdNotifier } from '../common/systemd-notify.js';
 import { tellSupervisorReady, exitOnStartFailure, SIDE_EXIT } from '../common/side-exit.js';
 import { buildInfo } from '../common/build-info.js';
@@ -37,7 +37,8 @@ const STEP_DOWN_GRACE_MS = 1_000;
 const clock = clockFromEnv(process.env);
 if (clock !== systemClock) log.warn({ speed: process.env[CLOCK_SPEED_ENV] }, 'running on a simulation clock faster than real time');
 const systemd = systemdNotifier({ clock, log });
-const pairFile = pairUrlFile(rules.gateway);
+// On the PostgreSQL backend this box is one of an active/standby pair.
+const backend = await configuredBackend(rules.gateway.store).catch((err: unknown) => exitOnStartFailure('inner', err));
 let inner: RunningInner | undefined;
 let leader: Leader | undefined;
 let standby: RunningStandby | undefined;
@@ -55,10 +56,10 @@ stopOnSignals(log, 'inner side', async () => {
   }
 });
 
-if (pairFile !== undefined) {
+if (backend.kind === 'postgres') {
   // One box of an active/standby pair (docs/ha.md): a standby until this box holds the
   // leader lock, then active with the epoch it took.
-  const url = loadOrExit(() => readPairUrl(pairFile));
+  const url = backend.url;
   const holder = `${os.hostname()}:${process.pid}`;
   let why = 'asking for the leader lock';
   standby = await startStandby({ management: rules.gateway.management, log, state: () => why }).catch((err: unknown) => exitOnStartFailure('inner', err));

@@ -19,6 +19,7 @@ export const RULE_DEFAULTS = deepFreeze({
   limits: { maxPayloadBytes: 16384, replyWaitMs: 3000 },
   log: { level: 'info' },
   management: { host: '127.0.0.1', port: 8470 },
+  store: { backend: 'leveldb' as 'leveldb' | 'postgres' },
   retention: { paymentsDays: 400, billsDays: 400, registrationsDays: 400, dispatchesDays: 90, idempotencyDays: 30, auditDays: 365 },
   device: { disabled: false },
   role: { subscribe: [] as string[] },

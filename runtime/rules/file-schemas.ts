@@ -88,6 +88,19 @@ const gateway = {
         adminToken: { type: 'string', maxLength: 1024 }, adminTokenFile: relPath,
       },
     },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        backend: { type: 'string', enum: ['leveldb', 'postgres'] },
+        postgres: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['urlFile'],
+          properties: { urlFile: relPath },
+        },
+      },
+    },
     retention: {
       type: 'object',
       additionalProperties: false,

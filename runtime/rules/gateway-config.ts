@@ -4,10 +4,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileValidators } from './file-schemas.js';
-import { RULE_BOUNDS, RULE_DEFAULTS as D, deepFreeze } from './defaults.js';
-import { problemAt, schemaProblem, type YamlSource } from './yaml-source.js';
+import { RULE_BOUNDS, RULE_DEFAULTS as D, RULE_FILES, deepFreeze } from './defaults.js';
+import { problemAt, readYaml, schemaProblem, type YamlSource } from './yaml-source.js';
 import { isTimeZone, TIME_ZONE_DEFAULT } from '../common/hospital-day.js';
-import type { GatewayConfig, ManagementConfig, PaymentTls, RetentionConfig, RuleProblem, TlsListen } from './types.js';
+import { RulesError, type GatewayConfig, type ManagementConfig, type PaymentTls, type RetentionConfig, type RuleProblem, type StoreConfig, type TlsListen } from './types.js';
 
 interface RawGateway {
   timeZone?: string;
@@ -19,6 +19,7 @@ interface RawGateway {
   log?: { level?: string };
   management?: { host?: string; port?: number; token?: string; tokenFile?: string; adminToken?: string; adminTokenFile?: string };
   retention?: Partial<RetentionConfig>;
+  store?: { backend?: 'leveldb' | 'postgres'; postgres?: { urlFile: string } };
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -63,6 +64,7 @@ export function buildGateway(src: YamlSource, dir: string, problems: RuleProblem
     log: { level: raw.log?.level ?? D.log.level },
     management: raw.management ? buildManagement(src, dir, raw.management, problems) : null,
     retention: buildRetention(src, raw.retention ?? {}, problems),
+    store: buildStore(src, dir, raw.store ?? {}, problems),
   };
   checkPortClash(src, config, problems);
   return problems.length === before ? deepFreeze(config) : null;
@@ -203,6 +205,21 @@ function readToken(src: YamlSource, dir: string, inline: string | undefined, fil
   return token;
 }
 
+// The connection string stays in its file until the inner side opens the store (the
+// outer side loads gateway.yaml too, and must never need the database's credentials).
+function buildStore(src: YamlSource, dir: string, raw: NonNullable<RawGateway['store']>, problems: RuleProblem[]): StoreConfig {
+  const backend = raw.backend ?? D.store.backend;
+  if (backend === 'leveldb') {
+    if (raw.postgres !== undefined) problems.push(problemAt(src, ['store', 'postgres'], 'is only for `backend: postgres`; remove it or set the backend'));
+    return { backend };
+  }
+  if (raw.postgres === undefined) {
+    problems.push(problemAt(src, ['store'], '`backend: postgres` needs `postgres: { urlFile: <file holding the connection string> }`'));
+    return { backend: 'leveldb' };
+  }
+  return { backend, postgres: { urlFile: resolve(dir, raw.postgres.urlFile) } };
+}
+
 function buildRetention(src: YamlSource, raw: Partial<RetentionConfig>, problems: RuleProblem[]): RetentionConfig {
   const retention = { ...D.retention, ...raw };
   if (retention.auditDays < RULE_BOUNDS.auditDaysMin) {
@@ -233,4 +250,18 @@ function checkPortClash(src: YamlSource, config: GatewayConfig, problems: RulePr
     if (other !== undefined) problems.push(problemAt(src, path, `port ${port} is already used by ${other}`));
     else seen.set(port, path.join('.'));
   }
+}
+
+// The store section of gateway.yaml under rulesDir, for the commands that read a stopped
+// gateway's store (`ferry query --data`, `ferry audit verify`): LevelDB when there is no
+// gateway.yaml there (a copied data directory comes without its rules). A gateway.yaml
+// that does not load is refused with its problems, as at start.
+export function storeConfigOf(rulesDir: string): StoreConfig {
+  const problems: RuleProblem[] = [];
+  const dir = resolve(rulesDir);
+  if (!existsSync(resolve(dir, RULE_FILES.gateway))) return { backend: 'leveldb' };
+  const src = readYaml(dir, RULE_FILES.gateway, problems);
+  const config = src ? buildGateway(src, dir, problems) : null;
+  if (!config) throw new RulesError(problems);
+  return config.store;
 }

@@ -41,7 +41,13 @@ export interface GatewayConfig {
   // The inner side's read-only query API; null when gateway.yaml has no management section.
   management: ManagementConfig | null;
   retention: RetentionConfig;
+  store: StoreConfig;
 }
+
+// Where the inner side keeps its store: LevelDB in the data directory, or a PostgreSQL
+// database whose connection string is in urlFile (an absolute path once loaded). Only
+// the inner side reads the file: the outer side never sees the database's credentials.
+export type StoreConfig = { backend: 'leveldb' } | { backend: 'postgres'; postgres: { urlFile: string } };
 
 export interface ManagementConfig {
   host: string;

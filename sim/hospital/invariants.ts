@@ -3,7 +3,7 @@
 // names what it found wrong, so that a FAIL can be followed up.
 import { pino } from 'pino';
 import type { PaymentServerSim } from '../payment-server/server.js';
-import { Store, verifyAudit } from '../../runtime/inner/store/store.js';
+import { Store, verifyAudit, type StoreBackend } from '../../runtime/inner/store/store.js';
 import type { Order } from '../../runtime/inner/payments/order.js';
 import type { Refund } from '../../runtime/inner/payments/refunds.js';
 import type { SlotPool } from '../../runtime/inner/registration/pools.js';
@@ -27,8 +27,8 @@ export interface InvariantResult {
 // At most this many problems are listed per invariant; the count says the rest.
 const PROBLEMS_LISTED_MAX = 5;
 
-export async function checkInvariants(dataDir: string, sim: PaymentServerSim, expect: Expectations, processedCounts: Map<string, number>): Promise<InvariantResult[]> {
-  const store = await Store.open(dataDir, pino({ level: 'silent' }));
+export async function checkInvariants(dataDir: string, sim: PaymentServerSim, expect: Expectations, processedCounts: Map<string, number>, backend?: StoreBackend): Promise<InvariantResult[]> {
+  const store = await Store.open(dataDir, pino({ level: 'silent' }), backend ? { backend } : {});
   try {
     const orders = new Map((await store.list<Order>(KEYSPACE.order.prefix)).map(([, o]) => [o.orderId, o]));
     const journal = await store.list(KEYSPACE.journal.prefix);
@@ -95,7 +95,7 @@ export async function checkInvariants(dataDir: string, sim: PaymentServerSim, ex
       }),
     ];
     await store.close();
-    const verdict = await verifyAudit(dataDir);
+    const verdict = await verifyAudit(dataDir, backend);
     results.push({
       invariant: '6. the audit log is intact (hash chain verified)', ok: verdict.ok, checked: verdict.entries,
       problems: verdict.ok ? [] : [`broken at entry ${verdict.firstBroken?.seq}: ${verdict.firstBroken?.reason}`],

@@ -21,6 +21,9 @@ export interface SimRulesOptions {
   holdTtlSeconds?: number;
   paymentGraceSeconds?: number;
   rate?: { perMinute: number; burst: number };
+  // The store on this PostgreSQL database (its connection string, kept in a file of the
+  // rules directory that gateway.yaml names) instead of LevelDB in the data directory.
+  postgresUrl?: string;
 }
 
 export const LOAD_RATE = { perMinute: 60_000, burst: 5_000 };
@@ -42,6 +45,12 @@ export function buildSimRules(o: SimRulesOptions): string {
   if (o.rate) {
     edit(path.join(dir, 'messages.yaml'), (doc) => {
       for (const pair of (doc.get('messages') as YAML.YAMLMap<unknown, YAML.YAMLMap>).items) pair.value!.set('rate', doc.createNode(o.rate));
+    });
+  }
+  if (o.postgresUrl !== undefined) {
+    fs.writeFileSync(path.join(dir, 'store.url'), `${o.postgresUrl}\n`, { mode: 0o600 });
+    edit(path.join(dir, 'gateway.yaml'), (doc) => {
+      doc.set('store', doc.createNode({ backend: 'postgres', postgres: { urlFile: 'store.url' } }));
     });
   }
   if (o.devices?.length) {

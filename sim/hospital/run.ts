@@ -36,6 +36,9 @@ const SYMPTOMS = [
 export interface HospitalOptions {
   progress?: (line: string) => void; // called about once a second
   keepData?: boolean;
+  // The gateway's store on this PostgreSQL database instead of LevelDB (README.md,
+  // "Store backends").
+  postgresUrl?: string;
   // Runs the day this many times faster than real time: arrivals, the outage window,
   // the payment server's delays and the gateway's own timers (both processes get the
   // same clock). Latencies are still measured in real milliseconds.
@@ -73,6 +76,7 @@ export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise
   const rulesDir = buildSimRules({
     devices: devices.all, rate: LOAD_RATE, holdTtlSeconds: 60, paymentGraceSeconds: 30,
     departments: Object.fromEntries(s.departments.map((d) => [d, s.capacity])),
+    ...(o.postgresUrl !== undefined ? { postgresUrl: o.postgresUrl } : {}),
   });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-hospital-'));
   const sim = new PaymentServerSim();
@@ -117,7 +121,8 @@ export async function runHospital(s: Scenario, o: HospitalOptions = {}): Promise
     await closeDevices(connected);
     await gw.stop();
   }
-  const invariants = await checkInvariants(dataDir, sim, expect, workstationCounts(connected));
+  const backend = o.postgresUrl !== undefined ? { kind: 'postgres' as const, url: o.postgresUrl } : undefined;
+  const invariants = await checkInvariants(dataDir, sim, expect, workstationCounts(connected), backend);
   await sim.stop();
   fs.rmSync(rulesDir, { recursive: true, force: true });
   if (!o.keepData) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // A whole gateway in the test process: the real inner side (broker, gap, LevelDB in a
-// temp dir), the real outer side, and the payment-server simulator over real HTTP, all
+// temp dir, or a PostgreSQL store in the second pass), the real outer side, and the payment-server simulator over real HTTP, all
 // on ports chosen by the OS. Crash tests use ./processes.ts instead.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import type { NotifyLimits } from '../../runtime/outer/notify/limits.js';
 import { PaymentServerSim } from '../../sim/payment-server/server.js';
 import { DeviceClient } from '../../devices/client.js';
 import { demoPassword } from '../../sim/demo-devices.js';
+import { removeStoreArtefacts, urlFileFor } from './store-backend.js';
 
 export const PROJECT_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 export const EXAMPLE_RULES = path.join(PROJECT_DIR, 'rules');
@@ -71,16 +72,22 @@ export interface TestGatewayOptions {
   // The payment server stays on real time: it stands for another organisation's server,
   // whose held answers and timeouts a test's clock does not speed up.
   clock?: Clock;
+  // The store on this PostgreSQL database (its connection string), whatever the pass.
+  storeUrl?: string;
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   const dataDir = tempDir('data');
   const rulesDir = o.rulesDir ?? EXAMPLE_RULES;
   const loaded = loadRules(rulesDir);
-  const gateway = applyOverrides(loaded.gateway, {
+  const overridden = applyOverrides(loaded.gateway, {
     rulesDir, dataDir,
     values: { 'mqtt-host': '127.0.0.1', 'mqtt-port': '0', 'notify-host': '127.0.0.1', 'notify-port': '0', 'reply-wait-ms': String(o.replyWaitMs ?? 3000), 'management-port': '0' },
   });
+  // The PostgreSQL pass: the store on a fresh database, as gateway.yaml would name it.
+  if (o.storeUrl !== undefined) fs.writeFileSync(`${dataDir}.pg-url`, `${o.storeUrl}\n`, { mode: 0o600 });
+  const urlFile = o.storeUrl !== undefined ? `${dataDir}.pg-url` : await urlFileFor(dataDir);
+  const gateway = urlFile ? { ...overridden, store: { backend: 'postgres' as const, postgres: { urlFile } } } : overridden;
   const rules: Rules = { ...loaded, gateway };
   const sim = new PaymentServerSim();
   const clock = o.now;
@@ -89,6 +96,7 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
     ...(clock ? { now: () => clock().getTime() } : {}),
   });
   const inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir, log: o.log ?? quietLog, ...(clock ? { now: clock } : {}), ...(o.clock ? { clock: o.clock } : {}) });
+  if (urlFile && inner.store.engineKind !== 'postgres') throw new Error(`the test gateway was to run on PostgreSQL; its store is on ${inner.store.engineKind}`);
 
   let outer: Awaited<ReturnType<typeof startOuter>> | null = null;
   const launchOuter = async () => {
@@ -130,7 +138,10 @@ export async function startTestGateway(o: TestGatewayOptions = {}): Promise<Test
       await outer?.close();
       await inner.close();
       await sim.stop();
-      if (!c.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!c.keepData) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        removeStoreArtefacts(dataDir);
+      }
     },
   };
 }

@@ -3,7 +3,10 @@
 import { ProcessGateway as Runner, freePort, type ProcessGatewayOptions } from '../../sim/gateway-processes.js';
 import { PaymentServerSim } from '../../sim/payment-server/server.js';
 import { loadGatewayConfig } from '../../runtime/rules/load.js';
+import fs from 'node:fs';
+import path from 'node:path';
 import { EXAMPLE_RULES, tempDir } from './gateway.js';
+import { urlFileFor } from './store-backend.js';
 
 export { freePort };
 
@@ -20,6 +23,9 @@ export async function processGatewayWithSim(o: { rulesDir: string; dataName: str
   const sim = new PaymentServerSim();
   const { url } = await sim.start({ host: '127.0.0.1', port: 0, secret, qrDelayMs: o.qrDelayMs ?? 100 });
   const dataDir = tempDir(o.dataName);
+  // The PostgreSQL pass: the rules (the test's own copy) name dataDir's database.
+  const urlFile = await urlFileFor(dataDir);
+  if (urlFile) fs.appendFileSync(path.join(o.rulesDir, 'gateway.yaml'), `\nstore:\n  backend: postgres\n  postgres:\n    urlFile: ${urlFile}\n`);
   const gw = await ProcessGateway.create({ dataDir, paymentUrl: url, rulesDir: o.rulesDir });
   sim.setNotifyUrl(gw.notifyUrl);
   return { sim, gw, dataDir };

@@ -1,11 +1,13 @@
-// Real LevelDB stores in temp directories for the store and audit suites: every store
-// opened and every directory made is closed and removed after each test.
+// Real stores in temp directories for the store and audit suites, on the backend of this
+// pass (helpers/store-backend.ts): every store opened and every directory made is closed
+// and removed after each test.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'uvu';
 import { createLogger } from '../../runtime/common/logger.js';
-import { Store } from '../../runtime/inner/store/index.js';
+import type { Store } from '../../runtime/inner/store/index.js';
+import { openTestStore, removeStoreArtefacts } from './store-backend.js';
 
 export const silentLog = createLogger('store-test', 'silent');
 
@@ -14,7 +16,10 @@ export function storeFixture(test: Test, prefix: string): { tempDir(): Promise<s
   const stores: Store[] = [];
   test.after.each(async () => {
     for (const store of stores.splice(0)) await store.close().catch(() => undefined);
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    for (const dir of dirs.splice(0)) {
+      await rm(dir, { recursive: true, force: true });
+      removeStoreArtefacts(dir);
+    }
   });
   return {
     async tempDir() {
@@ -23,7 +28,7 @@ export function storeFixture(test: Test, prefix: string): { tempDir(): Promise<s
       return dir;
     },
     async openStore(dir) {
-      const store = await Store.open(dir, silentLog);
+      const store = await openTestStore(dir, silentLog);
       stores.push(store);
       return store;
     },

@@ -19,6 +19,7 @@ import { orderKey, ordersOfKey, type Order } from '../../runtime/inner/payments/
 import { Retention } from '../../runtime/inner/retention/retention.js';
 import type { QueryKindName } from '../../runtime/inner/management/columns.js';
 import { tempDir } from '../helpers/gateway.js';
+import { openTestStore, removeStoreArtefacts } from '../helpers/store-backend.js';
 
 const log = pino({ level: 'silent' });
 const day = new HospitalDay('Asia/Shanghai');
@@ -57,12 +58,13 @@ async function rows(store: Store, kind: QueryKindName, filters: QueryFilters): P
 
 async function withStore(fn: (store: Store, dir: string) => Promise<void>, now?: () => Date): Promise<void> {
   const dir = tempDir('indexes');
-  const store = await Store.open(dir, log, now ? { now } : {});
+  const store = await openTestStore(dir, log, now ? { now } : {});
   try {
     await fn(store, dir);
   } finally {
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
+    removeStoreArtefacts(dir);
   }
 }
 

@@ -10,6 +10,7 @@ import { HospitalDay } from '../../runtime/common/hospital-day.js';
 import { Retention } from '../../runtime/inner/retention/retention.js';
 import { dispatchKey, type DispatchRecord } from '../../runtime/inner/dispatch/records.js';
 import { tempDir } from '../helpers/gateway.js';
+import { openTestStore, removeStoreArtefacts } from '../helpers/store-backend.js';
 
 const log = pino({ level: 'silent' });
 
@@ -19,7 +20,7 @@ function dispatch(id: string, ackedAt: string): DispatchRecord {
 
 test('a record made on a day after the cutoff is not read, whatever its fields say; one made before goes', async () => {
   const dir = tempDir('retention-scan');
-  const store = await Store.open(dir, log);
+  const store = await openTestStore(dir, log);
   try {
     await store.transact((tx) => {
       tx.put(dispatchKey('D20260101-test-000001'), dispatch('D20260101-test-000001', '2026-01-01T03:00:00.000Z'));
@@ -35,6 +36,7 @@ test('a record made on a day after the cutoff is not read, whatever its fields s
   } finally {
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
+    removeStoreArtefacts(dir);
   }
 });
 

@@ -2,6 +2,7 @@ import { verifyAudit, type AuditVerdict } from '../../inner/store/index.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command, parseCommandLine } from '../command.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, callApi, connection } from '../management-client.js';
 import { DEFAULT_PATHS } from '../../common/default-paths.js';
+import { offlineBackend } from '../offline-query.js';
 
 const HELP = `Usage: ferry audit verify [--data DIR] [--rules DIR]
 
@@ -11,7 +12,8 @@ first entry that was edited, deleted or moved.
 
 LevelDB lets one process open the store at a time. While the gateway runs, it holds the
 store, so the check is asked of the gateway instead, through its management API (the
-address and token from gateway.yaml under --rules).
+address and token from gateway.yaml under --rules). When gateway.yaml under --rules puts
+the store on PostgreSQL (store.backend), the configured database is read directly.
 
 Options:
   --data DIR         the gateway's data directory (default ${DEFAULT_PATHS.data})
@@ -49,7 +51,7 @@ async function run(args: string[]): Promise<number> {
 async function report(dataDir: string, api: { url?: string; token?: string; 'token-file'?: string; rules?: string }): Promise<number> {
   let verdict: AuditVerdict;
   try {
-    verdict = await verifyAudit(dataDir);
+    verdict = await verifyAudit(dataDir, await offlineBackend(api.rules ?? DEFAULT_PATHS.rules));
   } catch (err) {
     if ((err as { code?: string }).code !== 'STORE_LOCKED') {
       process.stderr.write(`audit verify: ${(err as Error).message}\n`);

@@ -7,7 +7,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
 import { COLUMNS, QUERY_KINDS, type QueryKindName } from '../../inner/management/columns.js';
 import { callApi, connection, CONNECTION_HELP, CONNECTION_OPTIONS, UsageError } from '../management-client.js';
 import { formatCsv, formatJsonl, formatTable, QUERY_FORMATS, type QueryFormat } from '../query-format.js';
-import { offlineTimeZone, openOfflineQuery, type OfflineQuery } from '../offline-query.js';
+import { offlineBackend, offlineTimeZone, openOfflineQuery, type OfflineQuery } from '../offline-query.js';
 import { QueryInputError } from '../../inner/management/query.js';
 import { DEFAULT_PATHS } from '../../common/default-paths.js';
 
@@ -97,7 +97,7 @@ async function run(args: string[]): Promise<number> {
     const values = parsed.values as Record<string, string | undefined>;
     if (values.data !== undefined) {
       const timeZone = offlineTimeZone(values['time-zone'], values.rules ?? DEFAULT_PATHS.rules, note);
-      const store = await openOfflineQuery(values.data, timeZone);
+      const store = await openOfflineQuery(values.data, timeZone, await offlineBackend(values.rules ?? DEFAULT_PATHS.rules));
       offline = store;
       fetchPage = (params) => store.page(parsed.kind, params);
     } else {

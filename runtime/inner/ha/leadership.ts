@@ -13,7 +13,7 @@ import type { Clock, ClockTimer } from '../../common/clock.js';
 import { sleepOn } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { HA_LIMITS } from './limits.js';
-import { LEADER_TABLE, ensureLeaderTable } from './leader-table.js';
+import { LEADER_ROW_ID, LEADER_TABLE, ensureSchema } from '../store/postgres/schema.js';
 
 // The one advisory-lock key of a Ferry pair: "ferry-ha" as eight ASCII bytes, a positive
 // bigint. A database holds one Ferry store, so one key is all a pair needs.
@@ -27,7 +27,8 @@ export interface LeadershipOptions {
   clock: Clock; // the standby's retries and the active box's checks
   log: Logger;
   limits?: Partial<HaLimits>;
-  // Creates the leader table when the database is new; runs only while holding the lock.
+  // Creates the store's tables when the database is new (default: the store's own
+  // ensureSchema); runs while holding the lock, before the epoch is bumped.
   ensureSchema?: (client: pg.ClientBase) => Promise<void>;
   // Told after each attempt that did not win, with why: the standby's state for the log
   // and the console, and for tests, when to move their clock on.
@@ -65,7 +66,7 @@ export async function campaign(o: LeadershipOptions, signal?: AbortSignal): Prom
         session ??= await Session.open(o, limits);
         const won = await session.tryLock();
         if (won) {
-          await (o.ensureSchema ?? ensureLeaderTable)(session.client);
+          await (o.ensureSchema ?? ensureSchema)(session.client);
           const epoch = await session.bumpEpoch(o.holder);
           log.info({ epoch, holder: o.holder, attempt }, 'this box is active: it holds the leader lock');
           const leader = new Lease(session, epoch, o.holder, o.clock, limits, log);
@@ -135,16 +136,16 @@ class Session {
   // returns none of theirs can commit.
   async bumpEpoch(holder: string): Promise<string> {
     const { rows } = await this.client.query<{ epoch: string }>(
-      `UPDATE ${LEADER_TABLE} SET epoch = epoch + 1, holder = $1, since = now() WHERE id = 1 RETURNING epoch::text AS epoch`, [holder]);
+      `UPDATE ${LEADER_TABLE} SET epoch = epoch + 1, holder = $1, since = now() WHERE id = ${LEADER_ROW_ID} RETURNING epoch::text AS epoch`, [holder]);
     const epoch = rows[0]?.epoch;
-    if (epoch === undefined) throw new Error(`${LEADER_TABLE} has no row 1`);
+    if (epoch === undefined) throw new Error(`${LEADER_TABLE} has no row ${LEADER_ROW_ID}`);
     return epoch;
   }
 
   // For the standby's log line: who is active, as the leader row says.
   async currentHolder(): Promise<string> {
     try {
-      const { rows } = await this.client.query<{ holder: string | null; epoch: string }>(`SELECT holder, epoch::text AS epoch FROM ${LEADER_TABLE} WHERE id = 1`);
+      const { rows } = await this.client.query<{ holder: string | null; epoch: string }>(`SELECT holder, epoch::text AS epoch FROM ${LEADER_TABLE} WHERE id = ${LEADER_ROW_ID}`);
       const row = rows[0];
       return row ? `${row.holder ?? 'unnamed'}, epoch ${row.epoch}` : 'no leader row yet';
     } catch {

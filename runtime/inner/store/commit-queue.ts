@@ -1,8 +1,8 @@
-import type { Level } from 'level';
 import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_QUEUED_BATCHES, MAX_RECENT_VALUE_BYTES } from './limits.js';
 import { StoreError } from './errors.js';
+import type { BatchOp, StoreEngine } from './engine.js';
 import { KEYSPACE } from './keyspace.js';
 
 // A committed write as the store keeps it until synced: the value's JSON text, or
@@ -11,15 +11,11 @@ import { KEYSPACE } from './keyspace.js';
 // pending value by mutating an object it still holds.
 export type WriteSet = Map<string, string | undefined>;
 
-// What classic-level's own batch takes (its _batch): keys and values already strings, one
-// shape for every op. The public db.batch() copies each op with the options spread in and
-// re-encodes it, 6 % of the inner side's CPU (BENCHMARKS.md); we hand it the final form.
-interface BatchOp { type: 'put' | 'del'; key: string; value: string | undefined }
-
 interface Batch {
   readonly id: number;
   readonly ops: BatchOp[];
   bytes: number;
+  lastCommit: number; // the commit count after the newest transaction in it
   sealed: boolean; // being written: no more ops may join
   readonly done: Promise<void>;
   readonly settle: { resolve: () => void; reject: (err: Error) => void };
@@ -47,12 +43,14 @@ export class CommitQueue {
   private recentBytes = 0;
   // Commits so far: a disk read is remembered only if no commit ran while it was read.
   private commits = 0;
+  // The commit count of the newest transaction on disk.
+  private syncedCommits = 0;
   private readonly batches: Batch[] = [];
   private nextBatchId = 1;
   private writing = false;
   private failure: StoreError | undefined;
 
-  constructor(private readonly db: Level<string, unknown>, private readonly log: Logger) {}
+  constructor(private readonly engine: StoreEngine, private readonly log: Logger) {}
 
   get failed(): StoreError | undefined {
     return this.failure;
@@ -76,6 +74,12 @@ export class CommitQueue {
 
   get commitCount(): number {
     return this.commits;
+  }
+
+  // The commit count of the newest transaction whose batch is on disk: a read of the disk
+  // that began when commitCount was n saw nothing committed after n if this is still <= n.
+  get syncedCommitCount(): number {
+    return this.syncedCommits;
   }
 
   // Pending writes under a prefix, unsorted.
@@ -111,6 +115,7 @@ export class CommitQueue {
       this.overlay.set(key, { json, batch: batch.id });
     }
     batch.bytes += bytes;
+    batch.lastCommit = this.commits;
     assert(batch.ops.length <= MAX_BATCH_OPS, 'a batch holds at most MAX_BATCH_OPS');
     void this.drain();
     return batch.done;
@@ -156,9 +161,7 @@ export class CommitQueue {
   }
 
   private write(ops: BatchOp[]): Promise<void> {
-    // The checks db.batch() would make: the store closes only after its last batch.
-    assert(this.db.status === 'open', 'the store is open while batches are written');
-    return (this.db as unknown as PrivateBatch)._batch(ops, SYNC);
+    return this.engine.write(ops);
   }
 
   private synced(batch: Batch): void {
@@ -166,6 +169,7 @@ export class CommitQueue {
     this.batches.shift();
     this.stats.batches += 1;
     this.stats.writes += batch.ops.length;
+    this.syncedCommits = batch.lastCommit;
     for (const op of batch.ops) {
       // A key rewritten by a later batch keeps its newer overlay entry, which peek reads first.
       if (this.overlay.get(op.key)?.batch === batch.id) this.overlay.delete(op.key);
@@ -201,7 +205,8 @@ export class CommitQueue {
 
   private fail(cause: unknown): void {
     const lost = this.batches.length;
-    this.failure = new StoreError('STORE_FAILED', undefined, { cause });
+    // A fenced engine says so itself: another gateway is active, which is not a disk fault.
+    this.failure = cause instanceof StoreError && cause.code === 'FENCED' ? cause : new StoreError('STORE_FAILED', undefined, { cause });
     this.log.fatal({ err: cause, batchesLost: lost }, 'store batch write failed; refusing further writes');
     // Nothing unsynced is acknowledged, so readers must not see it either.
     this.overlay.clear();
@@ -216,10 +221,6 @@ export class CommitQueue {
 // out, they leave room for what is read back by key (bills, orders, counters).
 const LISTED_ONLY = [KEYSPACE.audit.prefix, KEYSPACE.outbox.prefix];
 
-// classic-level's implementation of batch, below abstract-level's checks and encodings.
-interface PrivateBatch { _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void> }
-const SYNC = Object.freeze({ sync: true });
-
 // What a cached entry holds, roughly: two bytes per UTF-16 unit, and a Map entry's keep.
 function entryBytes(key: string, json: string | undefined): number {
   return 2 * (key.length + (json?.length ?? 0)) + 64;
@@ -230,7 +231,7 @@ function newBatch(id: number): Batch {
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   // Every waiter gets the rejection; this only keeps an unobserved one from crashing node.
   done.catch(() => undefined);
-  return { id, ops: [], bytes: 0, sealed: false, done, settle };
+  return { id, ops: [], bytes: 0, lastCommit: 0, sealed: false, done, settle };
 }
 
 function sizeOf(writes: WriteSet): number {

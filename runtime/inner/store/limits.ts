@@ -26,3 +26,25 @@ export const MAX_WAITING_TRANSACTIONS = 65_536;
 // A list() without a limit returns at most this many entries, and refuses rather than
 // truncating silently when there are more.
 export const MAX_LIST_ENTRIES = 100_000;
+
+// On an engine whose iterators do not read a snapshot taken when they are created
+// (PostgreSQL), a listing that overlapped a synced batch is read again this many times
+// before it is read under the transaction mutex (Store.listRaw).
+export const MAX_LIST_RETRIES = 3;
+
+// PostgreSQL backend. A batch whose write fails on a lost connection is written again
+// (it is absolute puts and deletes from the one writer, so applying it twice is applying
+// it once) for at most this long, with a wait doubling from the first to the last; after
+// that the store fails closed, as on a LevelDB write error. 15 s rides through a server
+// restart or a failover of the database; the device's reply wait is longer.
+export const PG_WRITE_RETRY_MS = 15_000;
+export const PG_RETRY_FIRST_WAIT_MS = 50;
+export const PG_RETRY_MAX_WAIT_MS = 2_000;
+// Connections for reads (the writer has its own): the store's reads are short.
+export const PG_READ_CONNECTIONS = 4;
+// How long a new connection may take, and a query on the writer's, before it counts as
+// lost: a dead server must not hold a batch for ever.
+export const PG_CONNECT_TIMEOUT_MS = 5_000;
+export const PG_QUERY_TIMEOUT_MS = 10_000;
+// Rows fetched per query by an iterator over a range.
+export const PG_PAGE_ROWS = 1_000;

@@ -1,4 +1,4 @@
-import type { Level } from 'level';
+import type { StoreEngine } from './engine.js';
 import { compareKeys, prefixUpperBound } from './keys.js';
 
 export interface ListOptions {
@@ -8,11 +8,12 @@ export interface ListOptions {
 }
 
 // Lists keys under `prefix` from the disk, with `upper` (pending writes: JSON text, or
-// undefined for a delete) laid over it. Both inputs are read from the same instant: the
-// caller takes `upper` in the same turn as this function opens the iterator, and a LevelDB
-// iterator reads from a snapshot taken when it is created.
+// undefined for a delete) laid over it. Both inputs are read from the same instant when
+// the engine's iterators read a snapshot taken when they are created (LevelDB): the
+// caller takes `upper` in the same turn as this function opens the iterator. Otherwise
+// (PostgreSQL) the caller checks afterwards that no newer batch reached the disk meanwhile.
 export async function mergeList(
-  db: Level<string, unknown>,
+  engine: StoreEngine,
   prefix: string,
   upper: Array<[string, string | undefined]>,
   limit: number,
@@ -28,7 +29,7 @@ export async function mergeList(
   // limit + upper.length. Without a limit the iterator reads ahead a chunk (16 KiB) even
   // when one entry is asked for.
   const diskLimit = limit + upper.length;
-  const it = db.iterator<string, string>({ ...lower, ...(lt === undefined ? {} : { lt }), reverse, limit: diskLimit, keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  const it = engine.iterator({ ...lower, ...(lt === undefined ? {} : { lt }), reverse, limit: diskLimit });
   const out: Array<[string, string]> = [];
   try {
     let disk = await it.next();

@@ -1,20 +1,21 @@
 import { mkdir } from 'node:fs/promises';
-import type { Level } from 'level';
 import type { Logger } from '../../common/logger.js';
 import { assert } from '../../common/errors.js';
 import { EMPTY_HEAD, parseOrUndefined, selfProblem, type AuditEntry, type AuditEvent, type AuditHead } from './audit.js';
+import { openEngine, type RetryClock, type StoreBackend } from './backend.js';
 import { CommitQueue } from './commit-queue.js';
+import type { EngineKind, EngineSnapshot, StoreEngine } from './engine.js';
 import { StoreError } from './errors.js';
 import { AUDIT_PREFIX, prefixUpperBound } from './keys.js';
-import { MAX_LIST_ENTRIES } from './limits.js';
+import { MAX_LIST_ENTRIES, MAX_LIST_RETRIES } from './limits.js';
 import { mergeList, type ListOptions } from './merge.js';
 import { FifoMutex } from './mutex.js';
-import { openLevel } from './open-level.js';
 import { StoreTx, type CommittedView, type Tx } from './tx.js';
 
 export type { Tx } from './tx.js';
 export type { AuditEvent, AuditEntry } from './audit.js';
 export type { ListOptions } from './merge.js';
+export type { StoreBackend, RetryClock } from './backend.js';
 export { verifyAudit, type AuditVerdict } from './verify.js';
 import { verifyAuditOf, type AuditVerdict } from './verify.js';
 
@@ -23,6 +24,10 @@ export interface StoreOptions {
   // For reading a stopped gateway's store (`ferry query --data`): the directory must
   // already hold a store, and nothing is ever written to it; a transaction is a bug.
   readOnly?: boolean;
+  // Where the store lives (gateway.yaml `store`); LevelDB under dataDir by default.
+  backend?: StoreBackend;
+  // The PostgreSQL engine's clock for retrying a write while the server is away.
+  retryClock?: RetryClock;
 }
 
 // What the metrics are told (runtime/inner/metrics/): the audit events of each
@@ -34,7 +39,8 @@ export interface StoreObserver {
   verified(verdict: AuditVerdict, atMs: number): void;
 }
 
-// The inner side's one LevelDB (`<dataDir>/store`). Transactions run one at a time; a
+// The inner side's one store, on one engine (engine.ts: LevelDB in `<dataDir>/store`, or
+// PostgreSQL). Transactions run one at a time; a
 // transaction's writes are visible to everyone as soon as its fn returns and are
 // acknowledged (transact resolves) only once synced to disk, many transactions sharing
 // one fsync (see CommitQueue). Nothing here is reachable from the outer side.
@@ -46,27 +52,29 @@ export class Store implements CommittedView {
   private readonly watchers: Array<(writes: ReadonlyMap<string, string | undefined>) => void> = [];
 
   private constructor(
-    private readonly db: Level<string, unknown>,
+    private readonly engine: StoreEngine,
     private readonly log: Logger,
     private head: AuditHead,
     private readonly now: () => Date,
     private readonly readOnly: boolean,
   ) {
-    this.queue = new CommitQueue(db, log);
+    this.queue = new CommitQueue(engine, log);
   }
 
   static async open(dataDir: string, log: Logger, options: StoreOptions = {}): Promise<Store> {
     assert(typeof dataDir === 'string', 'dataDir is a string');
     assert(dataDir.length > 0, 'dataDir is not empty');
     const readOnly = options.readOnly === true;
-    if (!readOnly) await mkdir(dataDir, { recursive: true });
-    const db = await openLevel(dataDir, !readOnly);
+    const backend = options.backend;
+    const onLevel = backend === undefined || backend.kind === 'leveldb';
+    if (!readOnly && onLevel) await mkdir(dataDir, { recursive: true });
+    const engine = await openEngine(dataDir, backend, { createIfMissing: !readOnly, log, ...(options.retryClock ? { retryClock: options.retryClock } : {}) });
     try {
-      const head = await loadAuditHead(db);
-      log.info({ dataDir, auditSeq: head.seq, readOnly }, 'store open');
-      return new Store(db, log, head, options.now ?? (() => new Date()), readOnly);
+      const head = await loadAuditHead(engine);
+      log.info({ backend: engine.kind, location: engine.location, auditSeq: head.seq, readOnly }, 'store open');
+      return new Store(engine, log, head, options.now ?? (() => new Date()), readOnly);
     } catch (err) {
-      await db.close();
+      await engine.close();
       throw err;
     }
   }
@@ -93,6 +101,12 @@ export class Store implements CommittedView {
     }
   }
 
+  // Why the store refuses writes for good, if it does: STORE_FAILED (a batch write
+  // failed) or FENCED (another gateway of a pair is active on the database).
+  get failure(): StoreError | undefined {
+    return this.queue.failed;
+  }
+
   // Open, and taking writes: not closing, and no batch write has failed.
   get writable(): boolean {
     return !this.closing && !this.queue.failed;
@@ -101,6 +115,17 @@ export class Store implements CommittedView {
   // batches and writes count what reached the disk; transactions counts commits.
   get stats(): { batches: number; writes: number; transactions: number } {
     return { ...this.queue.stats };
+  }
+
+  // A consistent view of the whole disk once everything committed so far is on it (a
+  // backup reads it). The caller closes it.
+  async snapshot(): Promise<EngineSnapshot> {
+    await this.durable();
+    return this.engine.snapshot();
+  }
+
+  get engineKind(): EngineKind {
+    return this.engine.kind;
   }
 
   // The last audit entry committed (not necessarily synced yet).
@@ -114,7 +139,7 @@ export class Store implements CommittedView {
     if (pending === null) return undefined;
     if (pending !== undefined) return JSON.parse(pending) as T;
     const commitsBefore = this.queue.commitCount;
-    const json = await this.db.get<string, string>(key, UTF8);
+    const json = await this.engine.get(key);
     this.queue.rememberRead(key, json, commitsBefore);
     return json === undefined ? undefined : (JSON.parse(json) as T);
   }
@@ -130,7 +155,7 @@ export class Store implements CommittedView {
       else out[i] = pending === null ? undefined : JSON.parse(pending) as T;
     }
     if (fromDisk.length === 0) return out;
-    const texts = await this.db.getMany<string, string>(fromDisk.map((i) => keys[i]!), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const texts = await this.engine.getMany(fromDisk.map((i) => keys[i]!));
     for (let j = 0; j < fromDisk.length; j++) {
       const text = texts[j];
       out[fromDisk[j]!] = text === undefined ? undefined : JSON.parse(text) as T;
@@ -144,21 +169,38 @@ export class Store implements CommittedView {
   }
 
   // `own` (a transaction's writes under prefix) is laid over the overlay, which is laid
-  // over the disk. Everything before mergeList's first await runs in one turn, so the
-  // overlay copy and the disk snapshot agree.
+  // over the disk. Everything before mergeList's first await runs in one turn, so on
+  // LevelDB the overlay copy and the disk snapshot agree. On an engine that reads later
+  // (PostgreSQL), a batch synced meanwhile may hold commits newer than the overlay copy:
+  // then the listing is read again, and in the end under the mutex, where nothing commits.
   async listRaw(prefix: string, own: Array<[string, string | undefined]>, opts: ListOptions = {}): Promise<Array<[string, string]>> {
     assert(typeof prefix === 'string', 'a prefix is a string');
     const limit = opts.limit ?? MAX_LIST_ENTRIES + 1;
     assert(Number.isSafeInteger(limit), 'a list limit is an integer');
     assert(limit >= 0, 'a list limit is not negative');
     assert(limit <= MAX_LIST_ENTRIES + 1, 'a list limit is at most MAX_LIST_ENTRIES');
-    const upper = new Map(this.queue.pendingUnder(prefix));
-    for (const [key, json] of own) upper.set(key, json);
     if (opts.after !== undefined) {
       assert(opts.after.startsWith(prefix), 'a list cursor lies under the prefix');
       assert(opts.reverse !== true, 'a list cursor goes forward');
     }
-    const rows = await mergeList(this.db, prefix, [...upper], limit, opts.reverse === true, opts.after);
+    const once = async (): Promise<{ rows: Array<[string, string]>; consistent: boolean }> => {
+      const commitsBefore = this.queue.commitCount;
+      const upper = new Map(this.queue.pendingUnder(prefix));
+      for (const [key, json] of own) upper.set(key, json);
+      const rows = await mergeList(this.engine, prefix, [...upper], limit, opts.reverse === true, opts.after);
+      return { rows, consistent: this.engine.snapshotAtIterator || this.queue.syncedCommitCount <= commitsBefore };
+    };
+    let { rows, consistent } = await once();
+    for (let retry = 0; !consistent && retry < MAX_LIST_RETRIES; retry++) ({ rows, consistent } = await once());
+    if (!consistent) {
+      // Only a read outside a transaction gets here: inside one, nothing else commits.
+      await this.mutex.acquire();
+      try {
+        ({ rows } = await once());
+      } finally {
+        this.mutex.release();
+      }
+    }
     if (rows.length > MAX_LIST_ENTRIES) throw new StoreError('LIST_TOO_LARGE', `more than ${MAX_LIST_ENTRIES} keys under ${prefix}`);
     return rows;
   }
@@ -169,7 +211,7 @@ export class Store implements CommittedView {
     assert(typeof prefix === 'string', 'a prefix is a string');
     for (const [key, json] of this.queue.pendingUnder(prefix)) if (json !== undefined) visit(key);
     const lt = prefixUpperBound(prefix);
-    for await (const key of this.db.keys<string>({ gte: prefix, ...(lt === undefined ? {} : { lt }), keyEncoding: 'utf8' })) visit(key);
+    for await (const key of this.engine.keys({ gte: prefix, ...(lt === undefined ? {} : { lt }) })) visit(key);
   }
 
   async transact<R>(fn: (tx: Tx) => Promise<R> | R): Promise<R> {
@@ -222,7 +264,7 @@ export class Store implements CommittedView {
   // Verifies the audit chain as it stands, while the store is open (see verify.ts).
   async verifyAudit(): Promise<AuditVerdict> {
     await this.durable();
-    const verdict = await verifyAuditOf(this.db);
+    const verdict = await verifyAuditOf(this.engine);
     const observer = this.observer;
     if (observer) this.tell(() => observer.verified(verdict, this.now().getTime()));
     return verdict;
@@ -238,18 +280,21 @@ export class Store implements CommittedView {
     await this.mutex.acquire(true);
     // A failed write was already reported to its transactions and logged.
     await this.queue.durable().catch(() => undefined);
-    await this.db.close();
+    await this.engine.close();
     this.log.info('store closed');
   }
 }
 
-const UTF8 = Object.freeze({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as { keyEncoding: 'utf8'; valueEncoding: 'utf8' };
-
 // Continues the chain from the last entry on disk, after checking that entry on its own.
-async function loadAuditHead(db: Level<string, unknown>): Promise<AuditHead> {
+async function loadAuditHead(engine: StoreEngine): Promise<AuditHead> {
   const lt = prefixUpperBound(AUDIT_PREFIX)!;
-  const rows = await db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, reverse: true, limit: 1, keyEncoding: 'utf8', valueEncoding: 'utf8' }).all();
-  const last = rows[0];
+  const it = engine.iterator({ gte: AUDIT_PREFIX, lt, reverse: true, limit: 1 });
+  let last: [string, string] | undefined;
+  try {
+    last = await it.next();
+  } finally {
+    await it.close();
+  }
   if (!last) return EMPTY_HEAD;
   const [key, json] = last;
   const entry = parseOrUndefined(json);

@@ -1,7 +1,7 @@
-import type { Level } from 'level';
 import { CHECKPOINT_POINTER_KEY, EMPTY_HEAD, checkpointOf, entryProblem, followsQuickly, parseOrUndefined, type AuditEntry, type AuditHead } from './audit.js';
 import { AUDIT_PREFIX, auditKey, prefixUpperBound, seqOfAuditKey } from './keys.js';
-import { openLevel } from './open-level.js';
+import type { EngineSnapshot, StoreEngine } from './engine.js';
+import { openEngine, type StoreBackend } from './backend.js';
 
 export interface AuditVerdict {
   ok: boolean;
@@ -12,24 +12,33 @@ export interface AuditVerdict {
 
 // Walks the whole audit chain in key order and names the first entry that does not
 // follow from the one before. Opens the store itself: LevelDB allows one process at a
-// time, so the gateway must be stopped (the error says so when it is not).
+// time, so the gateway must be stopped (the error says so when it is not); on PostgreSQL
+// it reads the configured database, running gateway or not.
 //
 // Limitation: removing entries from the end of the chain leaves a shorter chain that
 // still verifies; detecting that needs the head hash kept outside this store.
-export async function verifyAudit(dataDir: string): Promise<AuditVerdict> {
-  const db = await openLevel(dataDir, false);
+export async function verifyAudit(dataDir: string, backend?: StoreBackend): Promise<AuditVerdict> {
+  const engine = await openEngine(dataDir, backend, { createIfMissing: false });
   try {
-    return await walkChain(db);
+    return await walkSnapshot(engine, VERIFY_BATCH_ENTRIES);
   } finally {
-    await db.close();
+    await engine.close();
   }
 }
 
 // The same walk over the store a running gateway holds open (through the management
-// API): a LevelDB iterator reads a snapshot, so entries appended meanwhile do not
-// disturb it.
-export function verifyAuditOf(db: Level<string, unknown>): Promise<AuditVerdict> {
-  return walkChain(db, VERIFY_BATCH_ENTRIES_ONLINE);
+// API): it reads a snapshot, so entries appended meanwhile do not disturb it.
+export function verifyAuditOf(engine: StoreEngine): Promise<AuditVerdict> {
+  return walkSnapshot(engine, VERIFY_BATCH_ENTRIES_ONLINE);
+}
+
+async function walkSnapshot(engine: StoreEngine, batchEntries: number): Promise<AuditVerdict> {
+  const snapshot = await engine.snapshot();
+  try {
+    return await walkChain(snapshot, batchEntries);
+  } finally {
+    await snapshot.close();
+  }
 }
 
 // Entries are read in sorted batches of this many (one native call each), with a read
@@ -40,12 +49,12 @@ export const VERIFY_BATCH_ENTRIES = 2_000;
 export const VERIFY_BATCH_ENTRIES_ONLINE = 500;
 const VERIFY_READ_BYTES = 1024 * 1024;
 
-async function walkChain(db: Level<string, unknown>, batchEntries = VERIFY_BATCH_ENTRIES): Promise<AuditVerdict> {
+async function walkChain(db: EngineSnapshot, batchEntries: number): Promise<AuditVerdict> {
   let head: AuditHead | undefined; // set by the first entry: genesis, or a checkpoint's claim
   let checkpointSeq: number | undefined;
   let entries = 0;
   const lt = prefixUpperBound(AUDIT_PREFIX)!;
-  const iterator = db.iterator<string, string>({ gte: AUDIT_PREFIX, lt, keyEncoding: 'utf8', valueEncoding: 'utf8', highWaterMarkBytes: VERIFY_READ_BYTES });
+  const iterator = db.iterator({ gte: AUDIT_PREFIX, lt, readAheadBytes: VERIFY_READ_BYTES });
   try {
     for (;;) {
       const batch = await iterator.nextv(batchEntries);
@@ -88,16 +97,16 @@ async function walkChain(db: Level<string, unknown>, batchEntries = VERIFY_BATCH
 
 // Where the chain must start: at genesis when the first entry kept is seq 1, otherwise
 // right after what the newest checkpoint says retention pruned (audit.ts).
-async function chainStart(db: Level<string, unknown>, firstKey: string): Promise<{ head: AuditHead; checkpointSeq?: number } | { reason: string }> {
+async function chainStart(db: EngineSnapshot, firstKey: string): Promise<{ head: AuditHead; checkpointSeq?: number } | { reason: string }> {
   const first = seqOfAuditKey(firstKey);
   if (first === undefined || first === 1) return { head: EMPTY_HEAD };
   const missing = `entries before seq ${first} are missing`;
-  const pointer = await db.get(CHECKPOINT_POINTER_KEY, { valueEncoding: 'utf8' }).catch(() => undefined) as string | undefined;
+  const pointer = await db.get(CHECKPOINT_POINTER_KEY);
   const checkpointSeq = pointer === undefined ? undefined : Number(parseOrUndefined(pointer));
   if (checkpointSeq === undefined || !Number.isSafeInteger(checkpointSeq) || checkpointSeq <= first) {
     return { reason: `${missing} and no checkpoint covers them (entry deleted)` };
   }
-  const text = await db.get(auditKey(checkpointSeq), { valueEncoding: 'utf8' }).catch(() => undefined) as string | undefined;
+  const text = await db.get(auditKey(checkpointSeq));
   const claim = text === undefined ? undefined : checkpointOf(parseOrUndefined(text));
   if (claim === undefined) return { reason: `${missing} and the checkpoint pointer names no checkpoint entry (entry deleted)` };
   if (claim.lastPrunedSeq !== first - 1) {
