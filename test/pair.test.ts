@@ -108,6 +108,11 @@ run('the first box to start is active and listens for devices; the second is a s
   const metricsA = (await get(a, '/metrics', TOKEN)).body as string;
   assert.match(metricsA, /ferry_ha_role\{role="active"\} 1/);
   assert.match(metricsA, /ferry_ha_epoch 1\n/);
+  const consoleA = (await get(a, '/v1/console', TOKEN)).body as { ha: { role: string; epoch: string; holder: string } | null };
+  assert.is(consoleA.ha?.role, 'active');
+  assert.is(consoleA.ha?.epoch, '1');
+  assert.match(consoleA.ha?.holder ?? '', new RegExp(`:${a.pid('inner')}$`));
+  assert.is((await get(b, '/v1/console', TOKEN)).body.error, 'STANDBY', 'a standby serves no console');
 });
 
 run('the active box whose lock session is ended from PostgreSQL closes its MQTT port and exits with status 4; the standby takes over with epoch 2; restarted, the old one is the standby', async () => {

@@ -164,6 +164,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     outerConnected: () => link.connected,
     slots: (pool) => slots.sessions(pool),
     listening: (dept) => dispatcher?.listening(dept) ?? 0,
+    ...(ha ? { ha } : {}),
   });
   const consolePages = consoleRoutes(consoleData, (err) => log.error({ err: err.stack }, 'console snapshot failed'));
   const query = createQuerySide({
