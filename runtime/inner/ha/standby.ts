@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import { errorEntry, httpStatus } from '../../common/errors.js';
 import { listenOn } from '../../common/listen.js';
+import { limitPerAddress } from '../../common/per-address-limit.js';
 import type { ManagementConfig } from '../../rules/types.js';
 import { TokenCheck } from '../management/auth.js';
 import { monitoringRoutes, type Readiness } from '../management/monitoring.js';
@@ -58,6 +59,8 @@ export async function startStandby(o: StandbyOptions): Promise<RunningStandby> {
   });
   server.maxConnections = MANAGEMENT_LIMITS.connectionsMax;
   server.timeout = MANAGEMENT_LIMITS.socketIdleTimeoutMs;
+  // As on the active box: a forgotten keep-alive pool or a scanner cannot lock the checks out.
+  limitPerAddress(server, MANAGEMENT_LIMITS.connectionsPerAddressMax, () => {});
   await listenOn(server, { host: o.management.host, port: o.management.port }, 'management API');
   const { port } = server.address() as AddressInfo;
   const host = o.management.host.includes(':') ? `[${o.management.host}]` : o.management.host;
