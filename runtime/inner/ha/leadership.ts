@@ -95,7 +95,7 @@ class Session {
   private readonly failed: Array<(err: Error) => void> = [];
   private ended = false;
 
-  private constructor(readonly client: pg.Client) {
+  private constructor(readonly client: pg.Client, private readonly clock: Clock, private readonly limits: HaLimits) {
     client.on('error', (err) => this.fail(err));
     client.on('end', () => {
       this.ended = true;
@@ -107,10 +107,11 @@ class Session {
     const client = new pg.Client({
       connectionString: o.connectionString,
       connectionTimeoutMillis: limits.connectTimeoutMs,
+      query_timeout: limits.queryTimeoutMs,
       keepAlive: true,
       application_name: `ferry-ha ${o.holder}`.slice(0, 63),
     });
-    const session = new Session(client);
+    const session = new Session(client, o.clock, limits);
     try {
       await client.connect();
     } catch (err) {
@@ -161,10 +162,18 @@ class Session {
     await this.client.query('SELECT pg_advisory_unlock($1::bigint)', [LEADER_LOCK_KEY]);
   }
 
+  // Bounded: on a partitioned network the server never answers the goodbye, and a box
+  // that is stopping or stepping down must not wait for it.
   async close(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    await this.client.end().catch(() => {});
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = this.clock.setTimeout(resolve, this.limits.closeTimeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.client.end().catch(() => {}), late]);
+    this.clock.clearTimeout(timer);
   }
 
   private fail(err: Error): void {

@@ -12,4 +12,9 @@ export const HA_LIMITS = Object.freeze({
   heartbeatTimeoutMs: 3_000,
   // The lock session's own connect timeout: a server that does not answer is retried.
   connectTimeoutMs: 5_000,
+  // Any one query of the lock session (taking the lock, creating the schema, bumping the
+  // epoch): one that hangs on a partitioned database ends the session, which is retried.
+  queryTimeoutMs: 10_000,
+  // Closing the lock session waits at most this long for the server's goodbye.
+  closeTimeoutMs: 1_000,
 });
