@@ -44,13 +44,16 @@ test('/healthz answers 200: the process is alive, only not active', async () => 
   assert.equal(health.body, { alive: true });
 });
 
-test('/metrics needs the read token and shows ferry_ha_role standby 1, active 0, and epoch 0', async () => {
+test('/metrics needs the read token and shows ferry_ha_role standby 1, active 0, epoch 0, and none of the gateway\'s own series', async () => {
   assert.is((await get('/metrics')).status, 401);
   const metrics = await get('/metrics', TOKENS.token);
   assert.is(metrics.status, 200);
   assert.match(metrics.body, /ferry_ha_role\{role="standby"\} 1/);
   assert.match(metrics.body, /ferry_ha_role\{role="active"\} 0/);
   assert.match(metrics.body, /ferry_ha_epoch 0\n/);
+  // A zero ferry_outer_up or ferry_orders_open here would read as a fault of this box.
+  const names = new Set([...(metrics.body as string).matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+  assert.equal([...names].sort(), ['ferry_ha_epoch', 'ferry_ha_role']);
 });
 
 test('every other route of the management API answers 503 STANDBY, whatever the token', async () => {

@@ -31,7 +31,7 @@ export interface RunningStandby {
 }
 
 export async function startStandby(o: StandbyOptions): Promise<RunningStandby> {
-  const metrics = new InnerMetrics();
+  const metrics = new InnerMetrics({ only: ['ferry_ha_role', 'ferry_ha_epoch'] });
   haGauges(metrics, 'standby');
   const readiness: Readiness = {
     checks: (side) => [{
