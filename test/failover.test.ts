@@ -2,7 +2,8 @@
 // boxes, each its inner and outer side as real processes on ports of its own; kiosks and
 // registration desks given both boxes' addresses pay bills and book slots while the
 // active box is killed with SIGKILL (both its processes, at a random moment) several
-// times. Each time the standby must take over within TAKEOVER_MAX_MS; afterwards every
+// times, and then the database restarts. Each time the standby must take over within
+// TAKEOVER_MAX_MS; afterwards every
 // accepted payment is final, none is charged twice at the payment server, no session is
 // overbooked and the audit chain verifies.
 import { test } from 'uvu';
@@ -19,6 +20,7 @@ import { buildSimRules, LOAD_RATE, tomorrowLocal, type SimDevice } from '../sim/
 import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { tempDir } from './helpers/gateway.js';
+import { SIDE_EXIT } from '../runtime/common/side-exit.js';
 
 const ROUNDS = 3;
 const TAKEOVER_MAX_MS = 10_000; // what the pair promises: kill to the standby serving
@@ -103,7 +105,7 @@ async function killBox(box: Box): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomBetween = ({ min, max }: { min: number; max: number }) => min + Math.floor(Math.random() * (max - min));
 
-test('the standby takes over within 10 s each time the active box is killed under load; every accepted payment ends final, once charged, no session overbooked, the audit chain intact', async () => {
+test('the standby takes over within 10 s each time the active box is killed under load, and when the database restarts; every accepted payment ends final, once charged, no session overbooked, the audit chain intact', async () => {
   if (skip) {
     console.log(`  skipped: ${skip}`);
     return;
@@ -191,6 +193,24 @@ test('the standby takes over within 10 s each time the active box is killed unde
       sim.setNotifyUrl(standby.gw.notifyUrl);
       // The killed box comes back, as the standby.
       await startBox(active);
+      assert.is((await readyz(active)).role, 'standby', `box ${active.name} restarts as the standby`);
+      active = standby;
+    }
+    // Last, the database restarts under the same load: every lock session drops, the
+    // active box steps down (exit status 4, and it is started again as a supervisor
+    // would), and the standby takes the lock on the restarted server.
+    await sleep(randomBetween(KILL_AFTER_MS));
+    {
+      const standby = active === a ? b : a;
+      const exited = active.gw.exited('inner');
+      const restartedAt = Date.now();
+      await pg.restart('fast');
+      await until(async () => (await readyz(standby)).status === 200, TAKEOVER_MAX_MS + 5_000, `box ${standby.name} takes over after the database restart`);
+      takeovers.push(Date.now() - restartedAt);
+      console.log(`  database restart: box ${active.name} stepped down; box ${standby.name} active ${takeovers.at(-1)} ms after the restart began`);
+      assert.equal(await exited, { code: SIDE_EXIT.steppedDown, signal: null }, `box ${active.name} stepped down`);
+      sim.setNotifyUrl(standby.gw.notifyUrl);
+      await active.gw.startInner({ until: 'management' });
       assert.is((await readyz(active)).role, 'standby', `box ${active.name} restarts as the standby`);
       active = standby;
     }
