@@ -3,9 +3,8 @@
 // registration desks given both boxes' addresses pay bills and book slots while the
 // active box is killed with SIGKILL (both its processes, at a random moment) several
 // times, and then the database restarts. Each time the standby must take over within
-// TAKEOVER_MAX_MS; afterwards every
-// accepted payment is final, none is charged twice at the payment server, no session is
-// overbooked and the audit chain verifies.
+// TAKEOVER_MAX_MS; afterwards every accepted payment is final, none is charged twice at
+// the payment server, no session is overbooked and the audit chain verifies.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -58,6 +58,7 @@ export async function campaign(o: LeadershipOptions, signal?: AbortSignal): Prom
   const limits: HaLimits = { ...HA_LIMITS, ...o.limits };
   const log = o.log.child({ part: 'ha' });
   let session: Session | undefined;
+  let lastWhy: string | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new CampaignAborted();
@@ -79,8 +80,10 @@ export async function campaign(o: LeadershipOptions, signal?: AbortSignal): Prom
         await session?.close();
         session = undefined;
       }
-      if (attempt === 1) log.info({ why }, 'this box is the standby');
+      // Said once, and again whenever the reason changes (the database went away, came back).
+      if (why !== lastWhy) log.info({ why, attempt }, 'this box is the standby');
       else log.debug({ why, attempt }, 'still the standby');
+      lastWhy = why;
       o.onStandby?.(why, attempt);
       await sleepOn(o.clock, limits.retryMs, signal);
     }
