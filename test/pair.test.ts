@@ -14,6 +14,8 @@ import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { loadGatewayConfig } from '../runtime/rules/load.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { copyRules, tempDir, waitFor } from './helpers/gateway.js';
+import { cheapHash } from '../sim/hospital/rules.js';
+import { DeviceClient } from '../devices/client.js';
 
 const skip = postgresUnavailable();
 const TOKEN = 'pair-test-read-token-0123456789abcdef';
@@ -115,8 +117,15 @@ run('the first box to start is active and listens for devices; the second is a s
   assert.is((await get(b, '/v1/console', TOKEN)).body.error, 'STANDBY', 'a standby serves no console');
 });
 
-run('the active box whose lock session is ended from PostgreSQL closes its MQTT port and exits with status 4; the standby takes over with epoch 2; restarted, the old one is the standby', async () => {
+run('the active box whose lock session is ended from PostgreSQL closes its MQTT port and exits with status 4; the standby takes over with epoch 2 and the rule files as they are by then; restarted, the old one is the standby', async () => {
   const [a, b] = boxes as [ProcessGateway, ProcessGateway];
+  // While B waits, a kiosk is added to the rule files; B's reload signal changes nothing yet.
+  const file = path.join(rulesDir, 'devices.yaml');
+  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+  (doc.get('devices') as YAML.YAMLSeq).add(doc.createNode({ id: 'kiosk-new', role: 'kiosk', password: cheapHash('pw-kiosk-new') }));
+  fs.writeFileSync(file, doc.toString());
+  process.kill(b.pid('inner')!, 'SIGHUP');
+  assert.is((await get(b, '/readyz')).body.role, 'standby', 'a standby survives SIGHUP');
   const exited = a.exited('inner');
   await terminateLockSession(a);
   assert.equal(await exited, { code: SIDE_EXIT.steppedDown, signal: null });
@@ -124,6 +133,8 @@ run('the active box whose lock session is ended from PostgreSQL closes its MQTT 
   await waitFor(async () => (await readyStatus(b)) === 200, START_MS, 'box b takes over');
   assert.ok(await canConnect(b.mqttPort), 'the new active box listens for devices');
   assert.match((await get(b, '/metrics', TOKEN)).body, /ferry_ha_epoch 2\n/);
+  const added = await DeviceClient.connect({ url: b.mqttUrl, id: 'kiosk-new', password: 'pw-kiosk-new', connectTimeoutMs: 10_000 });
+  await added.close();
   await a.startInner({ until: 'management' });
   assert.is((await get(a, '/readyz')).body.role, 'standby');
 });

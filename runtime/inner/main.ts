@@ -24,8 +24,8 @@ import { buildInfo } from '../common/build-info.js';
 import { CLOCK_SPEED_ENV, clockFromEnv, systemClock } from '../common/clock.js';
 
 const overrides = parseOverrides(process.argv.slice(2));
-const loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
-const rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
+let loaded = loadOrExit(() => loadRules(path.resolve(overrides.rulesDir)));
+let rules = { ...loaded, gateway: loadOrExit(() => applyOverrides(loaded.gateway, overrides)) };
 const log = createLogger('inner', rules.gateway.log.level);
 log.info(buildInfo(), 'ferry inner side starting');
 // Not awaited: the answer is for the operator's log and must not delay the start.
@@ -56,6 +56,19 @@ stopOnSignals(log, 'inner side', async () => {
   }
 });
 
+// `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
+// the TLS certificate files (renewed certificates at the same paths; connected devices
+// stay). gateway.yaml is read once: the reload logs each of its keys that changed, as
+// needing a restart. `ferry devices …` ask for the same reload through the management API.
+process.on('SIGHUP', () => {
+  if (!inner) return; // a standby reads the rule files when it becomes active
+  systemd?.status(servingStatus('reloading the rule files'));
+  inner.reloadRules()
+    .then((r) => systemd?.status(servingStatus(r.ok ? `rules reloaded ${new Date(clock.now()).toISOString()}` : 'rule reload refused, the running rules stay (see the log)')))
+    .catch((err: Error) => log.error({ err: err.message }, 'rule reload failed'))
+    .then(reloadTls);
+});
+
 if (backend.kind === 'postgres') {
   // One box of an active/standby pair (docs/ha.md): a standby until this box holds the
   // leader lock, then active with the epoch it took.
@@ -79,13 +92,13 @@ if (backend.kind === 'postgres') {
   void leader!.lost.then(stepDown);
   await standby.close();
   standby = undefined;
+  rereadRules();
   systemd?.status(`becoming active (epoch ${leader!.epoch}): opening the store, the broker and the management API`);
 } else {
   systemd?.status('starting: opening the store, the broker and the management API');
 }
 const term = leader ? { ha: { epoch: leader.epoch, holder: leader.holder } } : {};
 inner = await startInner({ rules, gatewayFile: loaded.gateway, dataDir: path.resolve(overrides.dataDir), log, clock, ...term }).catch((err: unknown) => exitOnStartFailure('inner', err));
-const running: RunningInner = inner;
 if (leader) systemd?.status(servingStatus(`active, epoch ${leader.epoch}`));
 else systemd?.ready(servingStatus());
 tellSupervisorReady();
@@ -101,36 +114,37 @@ function stepDown(err: Error): void {
   const exit = () => process.exit(SIDE_EXIT.steppedDown);
   if (!broker) return exit();
   // Bounded: the exit must not wait on a device that does not read.
-  setTimeout(exit, STEP_DOWN_GRACE_MS).unref();
+  clock.setTimeout(exit, STEP_DOWN_GRACE_MS).unref();
   broker.close().then(exit, exit);
+}
+
+// A standby may have waited for days: the rule files it read at its start may have been
+// edited since (and reloaded on the active box). It serves what the files say now, or,
+// when they do not load, what they said when it started.
+function rereadRules(): void {
+  try {
+    const fresh = loadRules(path.resolve(overrides.rulesDir));
+    rules = { ...fresh, gateway: applyOverrides(fresh.gateway, overrides) };
+    loaded = fresh;
+  } catch (err) {
+    log.error({ problems: (err as Error).message }, 'rule files not re-read on becoming active: they do not load; the rules read at the start stay');
+  }
 }
 
 // What `systemctl status ferry-inner` shows while the side serves.
 function servingStatus(note?: string): string {
   const mqtt = rules.gateway.mqtt;
-  const tls = running.broker.tlsPort !== undefined ? `, MQTTS :${running.broker.tlsPort}` : '';
-  const management = running.query.managementUrl();
-  return `serving: MQTT ${mqtt.host}:${running.broker.port}${tls}, ${management ? `management ${management}` : 'no management API'}${note ? `; ${note}` : ''}`;
+  const tls = inner!.broker.tlsPort !== undefined ? `, MQTTS :${inner!.broker.tlsPort}` : '';
+  const management = inner!.query.managementUrl();
+  return `serving: MQTT ${mqtt.host}:${inner!.broker.port}${tls}, ${management ? `management ${management}` : 'no management API'}${note ? `; ${note}` : ''}`;
 }
-// `systemctl reload`, or `ferry start` passing on its own SIGHUP: re-read the rules and
-// the TLS certificate files (renewed certificates at the same paths; connected devices
-// stay). gateway.yaml is read once: the reload logs each of its keys that changed, as
-// needing a restart. `ferry devices …` ask for the same reload through the management API.
-process.on('SIGHUP', () => {
-  systemd?.status(servingStatus('reloading the rule files'));
-  running.reloadRules()
-    .then((r) => systemd?.status(servingStatus(r.ok ? `rules reloaded ${new Date(clock.now()).toISOString()}` : 'rule reload refused, the running rules stay (see the log)')))
-    .catch((err: Error) => log.error({ err: err.message }, 'rule reload failed'))
-    .then(reloadTls);
-});
-
 function reloadTls(): void {
   try {
-    if (!running.broker.reloadTls()) return;
+    if (!inner!.broker.reloadTls()) return;
     log.info('TLS certificates reloaded');
-    void running.store.audit({ kind: 'tls.reloaded' }).catch(() => {});
+    void inner!.store.audit({ kind: 'tls.reloaded' }).catch(() => {});
   } catch (err) {
     log.error({ err: (err as Error).message }, 'TLS certificates not reloaded; the running ones stay');
-    void running.store.audit({ kind: 'tls.reload_refused', problem: (err as Error).message.slice(0, 500) }).catch(() => {});
+    void inner!.store.audit({ kind: 'tls.reload_refused', problem: (err as Error).message.slice(0, 500) }).catch(() => {});
   }
 }
