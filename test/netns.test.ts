@@ -45,7 +45,7 @@ const NS = { med: `ferry-t${PID}-med`, gw: `ferry-t${PID}-gw`, pay: `ferry-t${PI
 const X = PID % 250;
 const ADDR = { gwMed: `10.200.${X}.1`, med: `10.200.${X}.2`, gwPay: `10.201.${X}.1`, pay: `10.201.${X}.2`, gwHa: `10.203.${X}.1`, db: `10.203.${X}.2`, peer: `10.203.${X}.3` };
 const PORTS = { mqtt: 1883, notify: 8480, payment: 8490, postgres: 5432 };
-const ROOT_VETH = { med: `ftm${PID}`, pay: `ftp${PID}` };
+const ROOT_VETH = { med: `ftm${PID}`, pay: `ftp${PID}`, ha: `fth${PID}`, haPeer: `ftq${PID}` };
 const SECRET = /^\s*secret:\s*(\S+)/m.exec(fs.readFileSync(path.join(EXAMPLE_RULES, 'gateway.yaml'), 'utf8'))![1]!;
 
 const children = new Set<ChildProcess>();
@@ -425,11 +425,12 @@ if (skip) {
     assert.fixture(await must(inNs(NS.fw, ['nft', 'list', 'ruleset'])), before);
   });
 
-  test('netns setup moves each NIC into its own namespace, a second run changes nothing, and teardown removes them', async () => {
+  test('netns setup moves each NIC into its own namespace (a pair\'s HA NIC beside the medical one), a second run changes nothing, and teardown removes them', async () => {
     await must(['ip', 'link', 'add', ROOT_VETH.med, 'type', 'veth', 'peer', 'name', ROOT_VETH.pay]);
+    await must(['ip', 'link', 'add', ROOT_VETH.ha, 'type', 'veth', 'peer', 'name', ROOT_VETH.haPeer]);
     const setup = ferry([
       'netns', 'setup', '--medical-if', ROOT_VETH.med, '--payment-if', ROOT_VETH.pay, '--medical-ns', NS.m, '--payment-ns', NS.p,
-      '--medical-addr', `10.202.${X}.1/24`, '--payment-addr', `10.202.${X}.2/24`,
+      '--medical-addr', `10.202.${X}.1/24`, '--payment-addr', `10.202.${X}.2/24`, '--ha-if', ROOT_VETH.ha, '--ha-addr', `10.204.${X}.1/24`,
     ]);
     await must(setup);
     const state = async () => [
@@ -439,6 +440,8 @@ if (skip) {
     const first = await state();
     assert.match(first, new RegExp(`${ROOT_VETH.med}@\\S+\\s+UP\\s+10\\.202\\.${X}\\.1/24`));
     assert.match(first, new RegExp(`${ROOT_VETH.pay}@\\S+\\s+UP\\s+10\\.202\\.${X}\\.2/24`));
+    const medicalNs = await must(['ip', '-n', NS.m, '-brief', 'address', 'show']);
+    assert.match(medicalNs, new RegExp(`${ROOT_VETH.ha}@\\S+\\s+\\S+\\s+10\\.204\\.${X}\\.1/24`), 'the HA NIC is in the medical namespace');
     assert.match(first, /^lo\s+UNKNOWN/m);
     assert.is.not((await exec(['ip', 'link', 'show', 'dev', ROOT_VETH.med])).code, 0, 'the NIC left the main namespace');
     await must(setup);
