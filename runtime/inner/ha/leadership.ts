@@ -63,6 +63,11 @@ export async function campaign(o: LeadershipOptions, signal?: AbortSignal): Prom
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new CampaignAborted();
       let why: string;
+      if (session?.broken) {
+        // Ended while this box waited (the server restarted, an operator ended it).
+        await session.close();
+        session = undefined;
+      }
       try {
         session ??= await Session.open(o, limits);
         const won = await session.tryLock();
@@ -76,7 +81,8 @@ export async function campaign(o: LeadershipOptions, signal?: AbortSignal): Prom
         }
         why = `another box holds the leader lock (${await session.currentHolder()})`;
       } catch (err) {
-        why = `the database is not reachable: ${(err as Error).message}`;
+        // Down, unreachable, or refusing this role (a password, a permission): all a wait.
+        why = `the database cannot be used: ${(err as Error).message}`;
         await session?.close();
         session = undefined;
       }
@@ -122,6 +128,10 @@ class Session {
       throw err;
     }
     return session;
+  }
+
+  get broken(): boolean {
+    return this.failure !== undefined;
   }
 
   // The first failure, once; at once when it came already.
