@@ -268,6 +268,10 @@ install_source_app() {
   sync_tree "$SRC/bin" "$app/bin"
   put_dir "$app/docs" 755
   sync_tree "$SRC/docs" "$app/docs"
+  # For a box of an active/standby pair: keepalived's example file and check script
+  # (docs/ha.md). Nothing runs them unless the operator sets keepalived up.
+  put_dir "$app/deploy/keepalived" 755
+  sync_tree "$SRC/deploy/keepalived" "$app/deploy/keepalived"
   put_file "$SRC/package.json" "$app/package.json" 644
   put_file "$SRC/package-lock.json" "$app/package-lock.json" 644
   # Left by an install from a release: its own Node.js and release record.

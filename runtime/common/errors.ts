@@ -92,6 +92,7 @@ export const ERRORS = {
   'management.RULES_INVALID': { area: 'management', code: 'RULES_INVALID', status: 422, message: 'The rule files do not load; the running rules stay.' },
   'management.INTERNAL': { area: 'management', code: 'INTERNAL', status: 500, message: 'internal error; see the gateway log' },
   'management.BACKUP_BUSY': { area: 'management', code: 'BACKUP_BUSY', status: 409, message: 'A backup is being taken; one runs at a time.' },
+  'management.STANDBY': { area: 'management', code: 'STANDBY', status: 503, message: 'This box is the standby of an active/standby pair; ask the active one.' },
   'management.NOT_READY': { area: 'management', code: 'NOT_READY', status: 503, message: 'A part of the gateway is not ready; the answer names each check that failed.' },
 
   // The notification endpoint's answers to the payment server (`{"error":"CODE"}`), part

@@ -12,6 +12,7 @@ export const SIDE_EXIT = Object.freeze({
   // unreadable, or its format migration failed (docs/store-format.md). Restarting would
   // refuse again, or take another whole backup before failing again.
   storeFormat: 4,
+  steppedDown: 5, // inner side of a pair: it lost the leader lock; restarted, it is the standby
 });
 
 export const SIDE_EXIT_FATAL: readonly number[] = Object.freeze([SIDE_EXIT.noPaymentServer, SIDE_EXIT.cannotListen, SIDE_EXIT.storeFormat]);
