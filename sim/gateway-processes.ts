@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clockEnv, type ScaledClock } from '../runtime/common/clock.js';
+import { SIDE_NODE_FLAGS } from '../runtime/common/node-flags.js';
 
 const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INNER_MAIN = path.join(PROJECT_DIR, 'dist/runtime/inner/main.js');
@@ -79,7 +80,7 @@ export class ProcessGateway {
   // Resolves once the side listens for devices; or, for a box of a pair that may start
   // as the standby (which opens no MQTT port), once its management API listens.
   async startInner(o: { until?: 'mqtt' | 'management' } = {}): Promise<void> {
-    this.inner = spawn(process.execPath, [INNER_MAIN, ...this.args()], { stdio: ['ignore', logTo('inner'), 'inherit'], env: this.env() });
+    this.inner = spawn(process.execPath, [...SIDE_NODE_FLAGS.inner, INNER_MAIN, ...this.args()], { stdio: ['ignore', logTo('inner'), 'inherit'], env: this.env() });
     if (o.until === 'management') {
       if (!this.opts.managementPort) throw new Error('no fixed management port: pass managementPort');
       await waitListening(this.opts.managementPort, this.inner);
@@ -89,7 +90,7 @@ export class ProcessGateway {
   }
 
   async startOuter(): Promise<void> {
-    this.outer = spawn(process.execPath, [OUTER_MAIN, ...this.args()], { stdio: ['ignore', logTo('outer'), 'inherit'], env: this.env() });
+    this.outer = spawn(process.execPath, [...SIDE_NODE_FLAGS.outer, OUTER_MAIN, ...this.args()], { stdio: ['ignore', logTo('outer'), 'inherit'], env: this.env() });
     await waitListening(this.notifyPort, this.outer);
   }
 

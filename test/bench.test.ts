@@ -96,6 +96,9 @@ test('bench sizes come from flags before environment variables, and a size that 
   assert.is(cfg.storm, 5); // never more than the idle devices
   assert.is(cfg.out, '/p/bench-results/latest.json');
   assert.throws(() => benchConfig([], { FERRY_BENCH_CONCURRENCY: '2.5' }, '/p'), /concurrency/);
+  assert.is(cfg.pin, true); // brokers on a core of their own unless told otherwise
+  assert.is(benchConfig(['--pin', 'off'], { FERRY_BENCH_PIN: 'on' }, '/p').pin, false);
+  assert.throws(() => benchConfig(['--pin', 'yes'], {}, '/p'), /pin.*on or off/);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import YAML from 'yaml';
 import { PROJECT_DIR, tempDir } from './helpers/gateway.js';
 import { SIDE_EXIT } from '../runtime/common/side-exit.js';
+import { SIDE_NODE_FLAGS } from '../runtime/common/node-flags.js';
 
 // npm ci of the production dependencies takes a few seconds; a hung one is killed.
 const INSTALL_TIMEOUT_MS = 180_000;
@@ -88,9 +89,11 @@ test('install.sh --root puts the app, rules, data directory, units and sysctl dr
 });
 
 test('the inner and outer units run each side from /opt/ferry with hardening, and the inner one reloads on SIGHUP', () => {
-  for (const side of ['inner', 'outer']) {
+  for (const side of ['inner', 'outer'] as const) {
     const unit = read(`etc/systemd/system/ferry-${side}.service`);
-    assert.match(unit, new RegExp(`^ExecStart=/\\S*node /opt/ferry/dist/runtime/${side}/main\\.js --rules /etc/ferry --data /var/lib/ferry$`, 'm'));
+    // The side's V8 flags are the ones every other launcher takes from the table.
+    const flags = SIDE_NODE_FLAGS[side].map((f) => `${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `).join('');
+    assert.match(unit, new RegExp(`^ExecStart=/\\S*node ${flags}/opt/ferry/dist/runtime/${side}/main\\.js --rules /etc/ferry --data /var/lib/ferry$`, 'm'));
     for (const line of ['User=ferry', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'CapabilityBoundingSet=',
       'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'Requires=ferry-netns.service ferry-firewall.service']) {
       assert.ok(unit.split('\n').includes(line), `ferry-${side}.service has ${line}`);

@@ -6,7 +6,6 @@
 // store under --data, the channel socket. Never opens a connection toward the payment
 // network: on gateway hardware it runs in the medical network namespace, which has no
 // route there. Exposure: every kiosk and desk on the medical network.
-import './heap-flags.js'; // first: V8's heap settings apply before the rest is loaded
 import path from 'node:path';
 import { createLogger } from '../common/logger.js';
 import { reportClockSync, systemClockProbe } from '../common/clock-sync.js';

@@ -52,6 +52,7 @@ export interface ChildSpec {
   name: string;
   script: string; // absolute path of a Node.js entry file
   args: string[];
+  nodeFlags?: readonly string[]; // node's own options, before the script (common/node-flags.ts)
   env?: Record<string, string>;
 }
 
@@ -116,7 +117,7 @@ export class Supervisor extends EventEmitter<{ restart: [Restart]; fatal: [{ chi
   private launch(child: Running): void {
     child.cancel = null;
     if (this.stopping) return;
-    const proc = spawn(process.execPath, [child.spec.script, ...child.spec.args], {
+    const proc = spawn(process.execPath, [...(child.spec.nodeFlags ?? []), child.spec.script, ...child.spec.args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: childEnv(child.spec.env),
     });

@@ -20,6 +20,7 @@ export interface BenchConfig {
   agedPayments: number; // its payments a day
   out: string; // the JSON file written
   cpuProfDir?: string; // run the measured processes under --cpu-prof
+  pin: boolean; // brokers (echo, inner) on one core, the rest on the others (sim/load/pin.ts)
 }
 
 // `fraction`: a number of seconds that may have decimals (tests run phases of a fraction
@@ -41,17 +42,22 @@ const SIZE_MAX = 1_000_000;
 
 export const BENCH_HELP = `Usage: npm run bench [-- --seconds S --warmup-seconds S --rounds N --generators lean,device
                       --concurrency N --idle N --storm N --store-transactions N --aged-days N --aged-payments N
-                      --out FILE --cpu-prof DIR]
+                      --out FILE --cpu-prof DIR --pin on|off]
 Every size also reads an environment variable: ${Object.values(SPEC).map((s) => s.env).join(', ')},
-FERRY_BENCH_GENERATORS, FERRY_BENCH_OUT, FERRY_BENCH_CPU_PROF.
-Defaults: ${Object.entries(SPEC).map(([k, s]) => `${k} ${s.default}`).join(', ')}, generators ${GENERATORS.join(',')}.`;
+FERRY_BENCH_GENERATORS, FERRY_BENCH_OUT, FERRY_BENCH_CPU_PROF, FERRY_BENCH_PIN.
+Defaults: ${Object.entries(SPEC).map(([k, s]) => `${k} ${s.default}`).join(', ')}, generators ${GENERATORS.join(',')}, pin on.`;
+
+function pinOf(text: string): boolean {
+  if (text === 'on' || text === 'off') return text === 'on';
+  throw new Error(`--pin (FERRY_BENCH_PIN) is on or off, not ${text}`);
+}
 
 export function benchConfig(argv: string[], env: NodeJS.ProcessEnv, projectDir: string): BenchConfig {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: {
       ...Object.fromEntries(Object.keys(SPEC).map((k) => [k, { type: 'string' as const }])),
-      out: { type: 'string' }, 'cpu-prof': { type: 'string' }, generators: { type: 'string' },
+      out: { type: 'string' }, 'cpu-prof': { type: 'string' }, generators: { type: 'string' }, pin: { type: 'string' },
     },
   });
   const size = (key: keyof typeof SPEC): number => {
@@ -71,6 +77,7 @@ export function benchConfig(argv: string[], env: NodeJS.ProcessEnv, projectDir: 
     idle: size('idle'), storm: size('storm'), storeTransactions: size('store-transactions'),
     agedDays: size('aged-days'), agedPayments: size('aged-payments'),
     out: path.resolve(values.out ?? env.FERRY_BENCH_OUT ?? path.join(projectDir, 'bench-results/latest.json')),
+    pin: pinOf(values.pin ?? env.FERRY_BENCH_PIN ?? 'on'),
   };
   const prof = values['cpu-prof'] ?? env.FERRY_BENCH_CPU_PROF;
   if (prof) cfg.cpuProfDir = path.resolve(prof);

@@ -41,7 +41,7 @@ try {
     schema: BENCH_SCHEMA_VERSION, startedAt: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10,
     machine, loadAverageAfter: describeMachine().loadAverage, sizes, store, aged,
     summary: Object.fromEntries(Object.entries(rates.rounds).map(([g, rounds]) => [g, summarise(rounds)])),
-    rounds: rates.rounds, memory: rates.memory, payments: rates.payments, charges: rates.charges, idle: rates.idle,
+    rounds: rates.rounds, memory: rates.memory, payments: rates.payments, charges: rates.charges, idle: rates.idle, pinned: rates.pinned,
   };
   writeResults(cfg.out, results);
   console.log(formatResults(results));

@@ -16,8 +16,11 @@ import { prepareBills, runTag, Workload, type PreparedBill } from '../load/workl
 import type { LoadRules } from '../load/rules.js';
 import { startEchoProcess, startGatewayProcesses, startPaymentSimProcess, type Child } from '../load/processes.js';
 import { cpuTimeMs, memoryOf, syscallsOf } from '../load/machine.js';
+import { cpuPlan, pin, type CpuPlan } from '../load/pin.js';
 import type { BenchConfig, Generator } from './config.js';
 
+// The key of the inner side's main-thread writes among the write system calls.
+export const INNER_MAIN_THREAD = 'inner main thread';
 const PAY_ONLY = { pay: 1, query: 0, register: 0 };
 // Bills made for a timed phase: its expected count times this, so that a phase that
 // runs faster than the last one still has a bill for every payment.
@@ -45,7 +48,8 @@ export interface RatePhases {
   // outer, simulator (Ferry), and clients (this process: the load generator alone).
   cpuMsPerRequest: Record<string, number | null>;
   // Write system calls (write, writev, sendmsg on sockets) per answered request at the
-  // maximum rate, by process: fewer when socket writes are batched.
+  // maximum rate, by process: fewer when socket writes are batched; for the inner side
+  // also its main thread alone (INNER_MAIN_THREAD), which makes the socket writes.
   writesPerRequest: Record<string, number | null>;
 }
 
@@ -70,6 +74,7 @@ export interface RateResults {
   payments: number; // answered by Ferry, warm-ups included
   charges: number; // at the payment simulator: one per payment (invariant 2)
   idle: IdleResult | null;
+  pinned: CpuPlan | null; // the cores of the brokers (echo, inner) and of the rest; null: not pinned
 }
 
 // One generator connected to one broker.
@@ -131,6 +136,12 @@ export async function ratePhases(cfg: BenchConfig, rules: LoadRules, say: (s: st
     stops.push(() => sim.child.stop());
     const gateway = await startGatewayProcesses({ rulesDir: rules.rulesDir, dataDir, paymentUrl: sim.url, ...prof });
     stops.push(() => gateway.stop());
+    const plan = cfg.pin ? cpuPlan() ?? null : null;
+    if (plan) {
+      for (const child of [echo.child, gateway.inner]) pin(child.pid, plan.broker);
+      for (const pid of [gateway.outer.pid, sim.child.pid, process.pid]) pin(pid, plan.rest);
+      say(`pinned: echo broker and inner side on CPU ${plan.broker}; outer side, simulator and clients on CPU ${plan.rest}`);
+    }
     const desks = await Promise.all(rules.desks.map((d) => DeviceClient.connect({ url: gateway.mqttUrl, id: d.id, password: d.password })));
     stops.push(() => closeFleet(desks));
 
@@ -165,7 +176,7 @@ export async function ratePhases(cfg: BenchConfig, rules: LoadRules, say: (s: st
     };
     const charges = await sim.totalCharges();
     const idle = cfg.idle > 0 ? await idlePhase(cfg, rules, desks.length, gateway.mqttUrl, gateway.inner, say) : null;
-    return { rounds, memory, payments, charges, idle };
+    return { rounds, memory, payments, charges, idle, pinned: plan };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -218,7 +229,11 @@ function cpuTimes(children: readonly Child[]): Record<string, number | undefined
 
 function writeCalls(children: readonly Child[]): Record<string, number | undefined> {
   const calls: Record<string, number | undefined> = {};
-  for (const child of children) calls[child.name] = syscallsOf(child.pid)?.writes;
+  for (const child of children) {
+    calls[child.name] = syscallsOf(child.pid)?.writes;
+    // The inner side's main thread alone: its socket writes, apart from the store's.
+    if (child.name === 'inner') calls[INNER_MAIN_THREAD] = syscallsOf(child.pid, child.pid)?.writes;
+  }
   calls.clients = syscallsOf('self')?.writes;
   return calls;
 }

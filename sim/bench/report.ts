@@ -49,6 +49,7 @@ export interface BenchResults {
   payments: number;
   charges: number;
   idle: RateResults['idle'];
+  pinned: RateResults['pinned'];
 }
 
 export function spreadOf(values: number[]): Spread {
@@ -106,6 +107,7 @@ const GENERATOR_NAMES: Record<string, string> = { lean: 'lean MQTT.js loop (sim/
 
 export function formatResults(r: BenchResults): string {
   const lines = [`machine: ${formatMachine(r.machine)}; load after ${r.loadAverageAfter.join(' ')}`];
+  lines.push(r.pinned ? `pinned: brokers (echo, inner) on CPU ${r.pinned.broker}, the rest on CPU ${r.pinned.rest}` : 'not pinned to CPUs');
   if (r.store) lines.push(`store: ${r.store.transactions} transactions, ${Math.round(r.store.perSecond)} tx/s, ${(r.store.transactions / r.store.batches).toFixed(1)} per fsync`);
   if (r.aged) lines.push(...formatAgedStore(r.aged));
   for (const [generator, rounds] of Object.entries(r.rounds)) {

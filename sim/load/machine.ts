@@ -64,10 +64,12 @@ export function cpuTimeMs(pid: number): number | undefined {
 }
 
 // Read and write system calls a process has made so far, from /proc/<pid>/io (Linux):
-// what batching socket writes saves shows here whatever the machine's load.
-export function syscallsOf(pid: number | 'self'): { reads: number; writes: number } | undefined {
+// what batching socket writes saves shows here whatever the machine's load. With `tid`,
+// one thread's: a Node process's main thread makes its socket writes, while LevelDB's
+// log and compaction writes and libuv's wake-ups (eventfd) come from other threads.
+export function syscallsOf(pid: number | 'self', tid?: number): { reads: number; writes: number } | undefined {
   try {
-    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    const io = fs.readFileSync(tid === undefined ? `/proc/${pid}/io` : `/proc/${pid}/task/${tid}/io`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
     return { reads: field('syscr'), writes: field('syscw') };
   } catch {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { memoryOf } from './machine.js';
+import { SIDE_NODE_FLAGS, type Side } from '../../runtime/common/node-flags.js';
 
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INNER_MAIN = path.join(DIST, 'runtime/inner/main.js');
@@ -47,6 +48,14 @@ function nodeArgs(o: ChildOptions, name: string): string[] {
   return o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 }
 
+// A side's V8 flags as production runs it (common/node-flags.ts). FERRY_BENCH_NODE_FLAGS_INNER
+// and _OUTER (space-separated; "none" for none) replace them, to measure other settings.
+function sideFlags(side: Side): readonly string[] {
+  const text = process.env[`FERRY_BENCH_NODE_FLAGS_${side.toUpperCase()}`];
+  if (text === undefined || text === '') return SIDE_NODE_FLAGS[side];
+  return text === 'none' ? [] : text.split(/\s+/).filter(Boolean);
+}
+
 export interface GatewayProcesses {
   inner: Child;
   outer: Child;
@@ -60,8 +69,8 @@ export async function startGatewayProcesses(o: ChildOptions & { rulesDir: string
   const args = ['--rules', o.rulesDir, '--data', o.dataDir, '--mqtt-host', '127.0.0.1', '--mqtt-port', String(mqttPort),
     '--notify-host', '127.0.0.1', '--notify-port', String(notifyPort), '--payment-url', o.paymentUrl,
     '--management-port', '0', '--log-level', o.logLevel ?? 'warn'];
-  const spawnNode = (name: string, main: string) =>
-    new Child(name, spawn(process.execPath, [...nodeArgs(o, name), main, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  const spawnNode = (name: Side, main: string) =>
+    new Child(name, spawn(process.execPath, [...sideFlags(name), ...nodeArgs(o, name), main, ...args], { stdio: ['ignore', process.env.FERRY_BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'] }));
   const inner = spawnNode('inner', INNER_MAIN);
   const outer = spawnNode('outer', OUTER_MAIN);
   const stop = async () => {

@@ -9,6 +9,8 @@ import { Store } from '../../runtime/inner/store/store.js';
 import { HospitalDay } from '../../runtime/common/hospital-day.js';
 import { Retention } from '../../runtime/inner/retention/retention.js';
 import { dispatchKey, type DispatchRecord } from '../../runtime/inner/dispatch/records.js';
+import { idempotencyKey } from '../../runtime/inner/gap/handler.js';
+import { RETENTION_PAGE_RECORDS } from '../../runtime/inner/retention/retention.js';
 import { tempDir } from '../helpers/gateway.js';
 import { openTestStore, removeStoreArtefacts } from '../helpers/store-backend.js';
 
@@ -33,6 +35,33 @@ test('a record made on a day after the cutoff is not read, whatever its fields s
     assert.is(report.pruned.dispatches, 1);
     assert.is(await store.get(dispatchKey('D20260101-test-000001')), undefined);
     assert.ok(await store.get(dispatchKey('D20260601-test-000001')));
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    removeStoreArtefacts(dir);
+  }
+});
+
+test('idempotency records, which are not keyed by time, all go when old and all stay when young, over many pages of young ones', async () => {
+  const dir = tempDir('retention-scan');
+  const store = await openTestStore(dir, log);
+  try {
+    const total = RETENTION_PAGE_RECORDS * 4 + 17;
+    // Every 97th record is old: most pages have none, some have one, the last page is short.
+    const isOld = (i: number) => i % 97 === 5 || i === total - 1;
+    await store.transact((tx) => {
+      for (let i = 0; i < total; i++) {
+        tx.put(idempotencyKey('kiosk-01', `req-${String(i).padStart(5, '0')}`), { hash: 'h', type: 'payment.request', at: isOld(i) ? '2026-03-01T03:00:00.000Z' : '2026-04-30T03:00:00.000Z' });
+      }
+    });
+    const config = { paymentsDays: 400, billsDays: 400, registrationsDays: 400, dispatchesDays: 90, idempotencyDays: 30, auditDays: 180 };
+    const report = await new Retention({ store, config, day: new HospitalDay('Asia/Shanghai'), log, now: () => new Date('2026-05-01T04:00:00.000Z') }).run();
+    const old = Array.from({ length: total }, (_, i) => i).filter(isOld);
+    assert.is(report.pruned.idempotency, old.length);
+    for (let i = 0; i < total; i++) {
+      const kept = (await store.get(idempotencyKey('kiosk-01', `req-${String(i).padStart(5, '0')}`))) !== undefined;
+      if (kept === isOld(i)) assert.unreachable(`record ${i} (${isOld(i) ? 'old' : 'young'}) was ${kept ? 'kept' : 'deleted'}`);
+    }
   } finally {
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });

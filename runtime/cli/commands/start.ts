@@ -14,6 +14,7 @@ import { SIDE_EXIT_FATAL } from '../../common/side-exit.js';
 import { reachableHost } from '../../rules/management-address.js';
 import { systemdNotifier } from '../../common/systemd-notify.js';
 import { systemClock } from '../../common/clock.js';
+import { SIDE_NODE_FLAGS } from '../../common/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INNER_MAIN = path.resolve(here, '../../inner/main.js');
@@ -74,8 +75,8 @@ ${OVERRIDE_HELP}
       });
       childOverrides = { ...overrides, values: { ...overrides.values, 'payment-url': simUrl } };
     }
-    children.push({ name: 'inner', script: INNER_MAIN, args: toArgs(overrides) });
-    children.push({ name: 'outer', script: OUTER_MAIN, args: toArgs(childOverrides) });
+    children.push({ name: 'inner', script: INNER_MAIN, args: toArgs(overrides), nodeFlags: SIDE_NODE_FLAGS.inner });
+    children.push({ name: 'outer', script: OUTER_MAIN, args: toArgs(childOverrides), nodeFlags: SIDE_NODE_FLAGS.outer });
 
     const supervisor = new Supervisor(children, log, { fatalExitCodes: SIDE_EXIT_FATAL });
     // Run by hand nothing is sent; as the ExecStart of a Type=notify unit (an evaluation

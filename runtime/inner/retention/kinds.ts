@@ -28,6 +28,11 @@ export interface PruneRule {
   // the first id of a day that starts at or after the cutoff, instead of reading every
   // record kept (months of them) to find the one day that goes.
   idLetter?: string;
+  // For records that are not keyed by time (so every one is read), a check of the value
+  // as the page listed it: false when the record cannot go yet, and the page's
+  // transaction skips it. Only for a time that a later write can move forward, never
+  // back, so that "too young when listed" still holds inside the transaction.
+  mayGo?(value: unknown, cutoffMs: number): boolean;
   // The keys to delete with the record at `key`, or null when it must stay.
   plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: HospitalDay): Promise<string[] | null>;
 }
@@ -106,6 +111,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     kind: 'idempotency', prefix: KEYSPACE.idem.prefix, days: (c) => c.idempotencyDays,
+    mayGo: (value, cutoffMs) => olderThan((value as IdempotencyRecord).at, cutoffMs),
     async plan(_tx, key, value, cutoffMs) {
       // Records written before `at` existed have no age: they stay.
       return olderThan((value as IdempotencyRecord).at, cutoffMs) ? [key] : null;
@@ -115,6 +121,7 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     // A message no device acknowledged in this long is for a device that is gone; what
     // it said can still be asked for as long as the request's idempotency record lasts.
     kind: 'outbox', prefix: OUTBOX_PREFIX, days: (c) => c.idempotencyDays,
+    mayGo: (value, cutoffMs) => olderThan((value as OutboxEntry).at, cutoffMs),
     async plan(_tx, key, value, cutoffMs) {
       return olderThan((value as OutboxEntry).at, cutoffMs) ? [key] : null;
     },

@@ -27,6 +27,13 @@ export const MAX_WAITING_TRANSACTIONS = 65_536;
 // truncating silently when there are more.
 export const MAX_LIST_ENTRIES = 100_000;
 
+// LevelDB's table block (before compression). Its compaction writes one block per system
+// call, so the default 4 KiB made about three writes per payment; larger blocks also make
+// a smaller index held in memory per table, and a query's range scan reads fewer blocks.
+// A point read decompresses one block, which costs a few microseconds more off the main
+// thread. Tables written before keep the size they were written with.
+export const LEVEL_BLOCK_BYTES = 16 * 1024;
+
 // On an engine whose iterators do not read a snapshot taken when they are created
 // (PostgreSQL), a listing that overlapped a synced batch is read again this many times
 // before it is read under the transaction mutex (Store.listRaw).

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { StoreError } from './errors.js';
+import { LEVEL_BLOCK_BYTES } from './limits.js';
 
 export function storePath(dataDir: string): string {
   return join(dataDir, 'store');
@@ -14,7 +15,7 @@ export async function openLevel(dataDir: string, createIfMissing: boolean): Prom
   if (!createIfMissing && !(await exists(join(path, 'CURRENT')))) {
     throw new StoreError('STORE_MISSING', `there is no store at ${path}`);
   }
-  const db = new Level<string, unknown>(path, { valueEncoding: 'json', createIfMissing });
+  const db = new Level<string, unknown>(path, { valueEncoding: 'json', createIfMissing, blockSize: LEVEL_BLOCK_BYTES });
   try {
     await db.open();
   } catch (err) {
