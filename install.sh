@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Installs Ferry on a Debian-based gateway (docs/install.md).
 #
-#   sudo bash install.sh                 install or upgrade on this host
+#   sudo bash install.sh --from ferry-VERSION-linux-ARCH.tar.gz
+#                                        install or upgrade from a release tarball: no
+#                                        network, no Node.js or npm on the host
+#   sudo bash install.sh                 install or upgrade from this directory: an
+#                                        unpacked release tarball, or a source tree
 #   bash install.sh --root DIR           write everything under DIR, touch nothing else
 #                                        (no apt, no useradd, no chown, no systemctl)
 #   sudo bash install.sh --uninstall     remove what was installed; keep data and edits
 #
 # What it does, each step skipped when already done (a second run changes nothing):
-#   - checks Node.js 20+ and npm; installs nftables and iproute2 with apt
+#   - a release: checks that the Node.js it carries runs here. A source tree: checks
+#     Node.js 20+ and npm. Installs nftables and iproute2 with apt when missing
 #   - creates the `ferry` system user
-#   - /opt/ferry: the built dist/, bin/, docs/, package.json, package-lock.json, and the
-#     production dependencies only (npm ci --omit=dev --ignore-scripts); install/paths.json
-#     makes the installed ferry default to /etc/ferry and /var/lib/ferry
+#   - /opt/ferry: a release's app/ as it is (the compiled code, its Node.js in node/, the
+#     production node_modules); from a source tree the built dist/, bin/, docs/,
+#     package.json, package-lock.json, and the production dependencies only (npm ci
+#     --omit=dev --ignore-scripts). install/paths.json makes the installed ferry default
+#     to /etc/ferry and /var/lib/ferry
 #   - /etc/ferry: the rule files. A file the operator edited is never overwritten; the
 #     new version goes beside it as FILE.dist. devices.yaml is installed with no device
 #     (the example devices' demo passwords are public), gateway.yaml reads its payment
@@ -19,8 +26,9 @@
 #   - /var/lib/ferry: the data directory (store, channel socket)
 #   - systemd units ferry-netns, ferry-firewall, ferry-inner, ferry-outer, ferry.target;
 #     a sysctl drop-in that switches IP forwarding off
-# It does not start or enable anything: configure first (docs/install.md), then
+# A fresh install starts and enables nothing: configure first (docs/install.md), then
 #   systemctl enable --now ferry.target
+# An upgrade stops the sides that run, replaces the files, and starts them again.
 set -euo pipefail
 umask 022
 
@@ -43,12 +51,21 @@ readonly SECRET_KEYS=(secret:payment.secret token:management.token adminToken:ma
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=""
 MODE=install
+FROM=""
+STAGE_DIR=""
+# A release tarball has app/ (what goes to /opt/ferry, ready to run) and release.json;
+# a source tree has neither.
+RELEASE=0
+[ -f "$SRC/release.json" ] && [ -d "$SRC/app" ] && RELEASE=1
+# The Node.js the units and install.sh run: the release's own, or the host's.
+BUNDLED_NODE=$APP/node/bin/node
+RESTART_UNITS=()
 CHANGED=0
 WORK=""
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 at() { printf '%s%s' "$ROOT" "$1"; } # a host path, under --root when given
 on_host() { [ -z "$ROOT" ]; }
 
@@ -58,6 +75,11 @@ parse_args() {
       --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift 2 ;;
       --root=*) ROOT=${1#--root=}; shift ;;
       --uninstall) MODE=uninstall; shift ;;
+      --from) [ $# -ge 2 ] || die "--from needs a release tarball (ferry-VERSION-linux-ARCH.tar.gz)"; FROM=$2; shift 2 ;;
+      --from=*) FROM=${1#--from=}; shift ;;
+      # For npm run release: the rule files a fresh installation gets, into DIR (the
+      # .deb ships them as conffiles); prints the secret files gateway.yaml then reads.
+      --stage-rules) [ $# -ge 2 ] || die "--stage-rules needs a directory"; MODE=stage-rules; STAGE_DIR=$2; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -110,9 +132,32 @@ sync_tree() {
   find "$dest" -mindepth 1 -type d -empty -delete
 }
 
+# Makes DEST a copy of the tree SRC when it is not one already (contents, links and the
+# executable bits compared), by copying beside it and swapping the two.
+replace_tree() {
+  local src=$1 dest=$2
+  if [ -d "$dest" ] && diff -rq --no-dereference "$src" "$dest" >/dev/null 2>&1 && same_modes "$src" "$dest"; then return 0; fi
+  rm -rf "$dest.ferry-new" "$dest.ferry-old"
+  mkdir -p "$(dirname "$dest")"
+  if [ -n "${FERRY_UNPACKED_ARCHIVE:-}" ]; then
+    mv "$src" "$dest.ferry-new" # a tarball unpacked by --from, thrown away afterwards
+  else
+    cp -R --preserve=mode,timestamps,links "$src" "$dest.ferry-new"
+  fi
+  [ ! -e "$dest" ] || mv "$dest" "$dest.ferry-old"
+  mv "$dest.ferry-new" "$dest"
+  rm -rf "$dest.ferry-old"
+  CHANGED=$((CHANGED + 1))
+}
+
+same_modes() {
+  cmp -s <(cd "$1" && find . -printf '%p %m\n' | sort) <(cd "$2" && find . -printf '%p %m\n' | sort)
+}
+
 # ---------------------------------------------------------------- checks
 
 check_node() {
+  if [ "$RELEASE" -eq 1 ]; then check_bundled_node; return; fi
   NODE=$(command -v node || true)
   [ -n "$NODE" ] || die "Node.js ${NODE_MAJOR_MIN} or later is required, and no 'node' is on PATH.
   Install it system-wide first, e.g. Debian 13: apt-get install nodejs npm;
@@ -125,6 +170,26 @@ check_node() {
   case $NODE in
     /home/*|/root/*) die "node is at $NODE, in a home directory; the units run with ProtectHome=yes and cannot reach it. Install Node.js system-wide (/usr/bin or /usr/local/bin)." ;;
   esac
+}
+
+# A release runs on its own Node.js; this checks that it runs on this machine (the
+# architecture, the C library) before anything is installed.
+check_bundled_node() {
+  local arch want version
+  want=$(release_field arch)
+  case $(uname -m) in x86_64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  if [ "$arch" != "$want" ]; then
+    if on_host; then die "this release is for linux-$want, and this machine is $(uname -m): use the ferry-$(release_field version)-linux-$arch artifact"; fi
+    say "--root: a linux-$want release on a $(uname -m) machine; its Node.js is not run here"
+    NODE=$BUNDLED_NODE
+    return
+  fi
+  version=$("$SRC/app/node/bin/node" --version 2>&1) || die "the Node.js this release carries does not run on this machine: $version"
+  NODE=$BUNDLED_NODE
+}
+
+release_field() {
+  sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$SRC/release.json" | head -1
 }
 
 check_root() {
@@ -152,6 +217,7 @@ create_user() {
 }
 
 build_if_needed() {
+  [ "$RELEASE" -eq 1 ] && return
   [ -f "$SRC/dist/runtime/cli/main.js" ] && return
   say "dist/ is missing: building in $SRC (npm run build)"
   (cd "$SRC" && npm run build) || die "the build failed; run npm install (or npm ci) in $SRC first"
@@ -161,6 +227,35 @@ install_app() {
   local app
   app=$(at "$APP")
   put_dir "$app" 755
+  if [ "$RELEASE" -eq 1 ]; then install_release_app "$app"; else install_source_app "$app"; fi
+  put_dir "$app/install" 755
+  printf '{"rules":"%s","data":"%s"}\n' "$ETC" "$DATA" > "$WORK/paths.json"
+  put_file "$WORK/paths.json" "$app/install/paths.json" 644
+  local target=$APP/bin/ferry.js
+  [ "$RELEASE" -eq 1 ] && target=$APP/bin/ferry
+  if [ "$(readlink "$(at "$BIN_LINK")" 2>/dev/null || true)" != "$target" ]; then
+    mkdir -p "$(dirname "$(at "$BIN_LINK")")"
+    ln -sfn "$target" "$(at "$BIN_LINK")"
+    CHANGED=$((CHANGED + 1))
+  fi
+}
+
+# A release's app/ goes in as it is. Each part that differs is replaced whole (node_modules
+# has thousands of files; one comparison is quicker than one per file).
+install_release_app() {
+  local app=$1 part
+  for part in bin node dist node_modules docs; do
+    [ -d "$SRC/app/$part" ] || die "$SRC/app/$part is missing: the release tarball is incomplete"
+    replace_tree "$SRC/app/$part" "$app/$part"
+  done
+  put_file "$SRC/app/package.json" "$app/package.json" 644
+  put_file "$SRC/app/release.json" "$app/release.json" 644
+  # Left by an install from a source tree: npm's stamp and lock file.
+  [ ! -e "$app/package-lock.json" ] || { rm -f "$app/package-lock.json"; CHANGED=$((CHANGED + 1)); }
+}
+
+install_source_app() {
+  local app=$1
   for part in runtime devices sim; do
     [ -d "$SRC/dist/$part" ] || die "$SRC/dist/$part is missing: run npm run build in $SRC"
     put_dir "$app/dist/$part" 755
@@ -169,23 +264,20 @@ install_app() {
   # The commit for `ferry --version` (npm run build writes it; a tree built otherwise
   # reports "unknown").
   if [ -f "$SRC/dist/build-info.json" ]; then put_file "$SRC/dist/build-info.json" "$app/dist/build-info.json" 644; fi
-  # Where an installed ferry looks when --rules / --data are not given
-  # (runtime/common/default-paths.ts); a source checkout has no such file.
-  put_dir "$app/install" 755
-  printf '{"rules":"%s","data":"%s"}\n' "$ETC" "$DATA" > "$WORK/paths.json"
-  put_file "$WORK/paths.json" "$app/install/paths.json" 644
   put_dir "$app/bin" 755
   sync_tree "$SRC/bin" "$app/bin"
   put_dir "$app/docs" 755
   sync_tree "$SRC/docs" "$app/docs"
+  # For a box of an active/standby pair: keepalived's example file and check script
+  # (docs/ha.md). Nothing runs them unless the operator sets keepalived up.
+  put_dir "$app/deploy/keepalived" 755
+  sync_tree "$SRC/deploy/keepalived" "$app/deploy/keepalived"
   put_file "$SRC/package.json" "$app/package.json" 644
   put_file "$SRC/package-lock.json" "$app/package-lock.json" 644
+  # Left by an install from a release: its own Node.js and release record.
+  [ ! -e "$app/node" ] || { rm -rf "$app/node"; CHANGED=$((CHANGED + 1)); }
+  [ ! -e "$app/release.json" ] || { rm -f "$app/release.json"; CHANGED=$((CHANGED + 1)); }
   install_dependencies "$app"
-  if [ "$(readlink "$(at "$BIN_LINK")" 2>/dev/null || true)" != "$APP/bin/ferry.js" ]; then
-    mkdir -p "$(dirname "$(at "$BIN_LINK")")"
-    ln -sfn "$APP/bin/ferry.js" "$(at "$BIN_LINK")"
-    CHANGED=$((CHANGED + 1))
-  fi
 }
 
 # npm ci replaces node_modules whole; run it only when the lock file changed.
@@ -251,7 +343,7 @@ install_secret() {
   local name=$1 file
   file=$(at "$ETC/$name")
   if [ ! -e "$file" ]; then
-    (umask 027 && "$NODE" -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex") + "\n")' > "$file")
+    (umask 027 && { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; echo; } > "$file")
     CHANGED=$((CHANGED + 1))
     say "made a random placeholder $ETC/$name; replace it with the real secret (docs/install.md)"
   fi
@@ -307,16 +399,50 @@ install_units() {
   fi
 }
 
+# An upgrade on a running host: the sides stop before their files are replaced (a side
+# must not load part of one release and part of another) and start again afterwards.
+stop_running_sides() {
+  on_host && [ -d /run/systemd/system ] || return 0
+  local unit
+  for unit in ferry-inner.service ferry-outer.service; do
+    if systemctl is-active --quiet "$unit"; then RESTART_UNITS+=("$unit"); fi
+  done
+  [ "${#RESTART_UNITS[@]}" -gt 0 ] || return 0
+  say "stopping ${RESTART_UNITS[*]} for the upgrade"
+  systemctl stop ferry-outer.service ferry-inner.service
+}
+
+# Whether installing replaces code that may be running.
+app_differs() {
+  local app
+  app=$(at "$APP")
+  [ -d "$app/dist" ] || return 1 # a fresh install: nothing runs yet
+  if [ "$RELEASE" -eq 1 ]; then
+    ! cmp -s "$SRC/app/release.json" "$app/release.json" || ! diff -rq "$SRC/app/dist" "$app/dist" >/dev/null 2>&1
+  else
+    ! diff -rq "$SRC/dist/runtime" "$app/dist/runtime" >/dev/null 2>&1
+  fi
+}
+
+restart_stopped_sides() {
+  [ "${#RESTART_UNITS[@]}" -gt 0 ] || return 0
+  systemctl try-restart ferry-firewall.service
+  systemctl start "${RESTART_UNITS[@]}"
+  say "started ${RESTART_UNITS[*]} again"
+}
+
 do_install() {
   check_root
   check_node
   install_packages
   create_user
   build_if_needed
+  if app_differs; then stop_running_sides; fi
   install_app
   install_rules
   install_data
   install_units
+  restart_stopped_sides
   if [ "$CHANGED" -eq 0 ]; then say "already installed; nothing changed"; return; fi
   say "installed ($CHANGED changes)${ROOT:+ under $ROOT}. Next steps (docs/install.md):"
   cat <<EOF
@@ -338,7 +464,9 @@ do_uninstall() {
   fi
   for unit in "${UNITS[@]}"; do rm -f "$(at "$UNIT_DIR/$unit")"; done
   rm -f "$(at "$SYSCTL_FILE")"
-  if [ "$(readlink "$(at "$BIN_LINK")" 2>/dev/null || true)" = "$APP/bin/ferry.js" ]; then rm -f "$(at "$BIN_LINK")"; fi
+  case $(readlink "$(at "$BIN_LINK")" 2>/dev/null || true) in
+    "$APP/bin/ferry.js"|"$APP/bin/ferry") rm -f "$(at "$BIN_LINK")" ;;
+  esac
   etc=$(at "$ETC")
   if [ -f "$(at "$CONF_MANIFEST")" ]; then
     while read -r sum name; do
@@ -359,11 +487,54 @@ do_uninstall() {
   say "uninstalled${ROOT:+ from $ROOT}. Kept: $DATA (the store and audit log)$note, and the $USER_NAME user that owns the data."
 }
 
+# --from: unpack the tarball and run the install.sh it carries, which knows its release.
+install_from() {
+  local archive=$1 top
+  shift
+  [ -f "$archive" ] || die "--from $archive: no such file"
+  top=$(tar -tzf "$archive" 2>/dev/null | head -1 | cut -d/ -f1) || true
+  [ -n "$top" ] || die "--from $archive: not a gzip tarball (expected ferry-VERSION-linux-ARCH.tar.gz)"
+  tar -xzf "$archive" -C "$WORK" || die "--from $archive: could not unpack it"
+  [ -f "$WORK/$top/install.sh" ] && [ -f "$WORK/$top/release.json" ] || die "--from $archive: not a Ferry release (no install.sh and release.json at its top)"
+  say "installing $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$WORK/$top/release.json" | head -1) from $archive"
+  FERRY_UNPACKED_ARCHIVE=1 bash "$WORK/$top/install.sh" "$@"
+}
+
+# The args without --from and its value, for the unpacked install.sh.
+without_from() {
+  local out=() skip=0 a
+  for a in "$@"; do
+    if [ "$skip" -eq 1 ]; then skip=0; continue; fi
+    case $a in --from) skip=1 ;; --from=*) ;; *) out+=("$a") ;; esac
+  done
+  printf '%s\0' "${out[@]}"
+}
+
+do_stage_rules() {
+  stage_rules
+  mkdir -p "$STAGE_DIR"
+  cp "$WORK"/rules/* "$STAGE_DIR/"
+  local pair
+  for pair in "${SECRET_KEYS[@]}"; do
+    if grep -q "File: ${pair#*:} " "$WORK/rules/gateway.yaml"; then printf '%s\n' "${pair#*:}"; fi
+  done
+}
+
 main() {
   parse_args "$@"
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
-  if [ "$MODE" = uninstall ]; then do_uninstall; else do_install; fi
+  if [ -n "$FROM" ]; then
+    local rest=()
+    mapfile -d '' rest < <(without_from "$@")
+    install_from "$FROM" "${rest[@]}"
+    return
+  fi
+  case $MODE in
+    uninstall) do_uninstall ;;
+    stage-rules) do_stage_rules ;;
+    *) do_install ;;
+  esac
 }
 
 main "$@"

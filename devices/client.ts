@@ -58,7 +58,10 @@ export class DeviceClientError extends Error {
 }
 
 export interface ConnectOptions {
-  url: string; // mqtt://host:1883 or mqtts://host:8883
+  // mqtt://host:1883 or mqtts://host:8883; or the addresses of an active/standby pair
+  // (docs/ha.md): the client tries them in turn, on the first connection and on every
+  // reconnect, so it finds whichever box is active (a standby does not listen).
+  url: string | readonly string[];
   id: string; // device id = MQTT client id = username
   password?: string; // absent when the device authenticates with a TLS client certificate
   ca?: string | Buffer;
@@ -130,7 +133,8 @@ export class DeviceClient {
     assert(!opts.id.includes('/') && !opts.id.includes('+') && !opts.id.includes('#'), 'a device id is one topic level');
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     assert(connectTimeoutMs > 0, 'connectTimeoutMs is positive');
-    const client = mqtt.connect(opts.url, mqttOptions(opts, connectTimeoutMs));
+    const urls = gatewayUrls(opts.url);
+    const client = mqtt.connect(urls[0]!.href, mqttOptions(opts, connectTimeoutMs, urls));
     // The first stream exists now; reconnects get noDelay in the 'connect' handler.
     setNoDelay(client);
     await waitForFirstConnect(client, opts.id, connectTimeoutMs);
@@ -357,7 +361,32 @@ export function parseReply(payload: Buffer): Reply | null {
   return value as Reply;
 }
 
-function mqttOptions(opts: ConnectOptions, connectTimeoutMs: number): IClientOptions {
+// The gateway addresses of a ConnectOptions url, checked: each an mqtt: or mqtts: URL
+// with a host, all of one scheme (the TLS options apply to every one).
+export function gatewayUrls(url: string | readonly string[]): readonly URL[] {
+  const list = typeof url === 'string' ? [url] : url;
+  assert(list.length > 0, 'at least one gateway URL');
+  const urls = list.map((u) => {
+    assert(URL.canParse(u), `${u} is a URL`);
+    const parsed = new URL(u);
+    assert(parsed.protocol === 'mqtt:' || parsed.protocol === 'mqtts:', `${u} is an mqtt: or mqtts: URL`);
+    assert(parsed.hostname.length > 0, `${u} names a host`);
+    return parsed;
+  });
+  assert(urls.every((u) => u.protocol === urls[0]!.protocol), 'the gateway URLs are all mqtt: or all mqtts:');
+  return urls;
+}
+
+// MQTT.js walks `servers` one entry per connection attempt, from the first.
+function mqttServers(urls: readonly URL[]): NonNullable<IClientOptions['servers']> {
+  return urls.map((u) => ({
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883)),
+    protocol: u.protocol === 'mqtts:' ? 'mqtts' : 'mqtt',
+  }));
+}
+
+function mqttOptions(opts: ConnectOptions, connectTimeoutMs: number, urls: readonly URL[]): IClientOptions {
   const options: IClientOptions = {
     protocolVersion: 4,
     clientId: opts.id,
@@ -370,6 +399,7 @@ function mqttOptions(opts: ConnectOptions, connectTimeoutMs: number): IClientOpt
     // A refused CONNACK means wrong credentials or a disabled device: retrying cannot help.
     reconnectOnConnackError: false,
   };
+  if (urls.length > 1) options.servers = mqttServers(urls);
   if (opts.password !== undefined) options.password = opts.password;
   if (opts.ca !== undefined) options.ca = opts.ca;
   if (opts.cert !== undefined) options.cert = opts.cert;

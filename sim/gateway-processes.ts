@@ -31,6 +31,9 @@ export interface ProcessGatewayOptions {
   replyWaitMs?: number;
   logLevel?: string;
   clock?: ScaledClock; // both sides run on it (a simulation faster than real time)
+  // The management API's port (default: any free one, unknown to the caller). A box of an
+  // active/standby pair is asked /readyz on it.
+  managementPort?: number;
 }
 
 export class ProcessGateway {
@@ -60,7 +63,7 @@ export class ProcessGateway {
       '--rules', this.opts.rulesDir, '--data', this.opts.dataDir,
       '--mqtt-host', '127.0.0.1', '--mqtt-port', String(this.mqttPort),
       '--notify-host', '127.0.0.1', '--notify-port', String(this.notifyPort),
-      '--payment-url', this.opts.paymentUrl, '--reply-wait-ms', String(this.opts.replyWaitMs ?? 1500), '--management-port', '0',
+      '--payment-url', this.opts.paymentUrl, '--reply-wait-ms', String(this.opts.replyWaitMs ?? 1500), '--management-port', String(this.opts.managementPort ?? 0),
       '--log-level', this.opts.logLevel ?? process.env.FERRY_TEST_LOG ?? 'warn',
     ];
   }
@@ -69,14 +72,35 @@ export class ProcessGateway {
     return this.opts.clock ? { ...process.env, ...clockEnv(this.opts.clock) } : process.env;
   }
 
-  async startInner(): Promise<void> {
+  get managementUrl(): string {
+    if (!this.opts.managementPort) throw new Error('no fixed management port: pass managementPort');
+    return `http://127.0.0.1:${this.opts.managementPort}`;
+  }
+
+  // Resolves once the side listens for devices; or, for a box of a pair that may start
+  // as the standby (which opens no MQTT port), once its management API listens.
+  async startInner(o: { until?: 'mqtt' | 'management' } = {}): Promise<void> {
     this.inner = spawn(process.execPath, [...SIDE_NODE_FLAGS.inner, INNER_MAIN, ...this.args()], { stdio: ['ignore', logTo('inner'), 'inherit'], env: this.env() });
-    await waitListening(this.mqttPort, this.inner);
+    if (o.until === 'management') {
+      if (!this.opts.managementPort) throw new Error('no fixed management port: pass managementPort');
+      await waitListening(this.opts.managementPort, this.inner);
+    } else {
+      await waitListening(this.mqttPort, this.inner);
+    }
   }
 
   async startOuter(): Promise<void> {
     this.outer = spawn(process.execPath, [...SIDE_NODE_FLAGS.outer, OUTER_MAIN, ...this.args()], { stdio: ['ignore', logTo('outer'), 'inherit'], env: this.env() });
     await waitListening(this.notifyPort, this.outer);
+  }
+
+  // How the side's process ended, once it has: for a side that exits by itself (an inner
+  // side of a pair that lost its lock).
+  exited(which: 'inner' | 'outer'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const child = which === 'inner' ? this.inner : this.outer;
+    if (!child) throw new Error(`the ${which} side was not started`);
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
   async kill(which: 'inner' | 'outer', signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

@@ -3,6 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestGateway, sampleItems, sampleTotal, type TestGateway } from './helpers/gateway.js';
 import type { Reply } from '../devices/protocol.js';
+import { KioskSim } from '../sim/devices/kiosk.js';
+import { demoPassword } from '../sim/demo-devices.js';
+import { freePort } from '../sim/gateway-processes.js';
 
 let gw: TestGateway;
 test.before(async () => {
@@ -114,6 +117,22 @@ test('a bill whose items do not add up to its total is refused', async () => {
   const reply = await desk.request('bill.create', { patientId: 'P-2008', reference: 'INV-BAD', items: sampleItems, total: sampleTotal + 100, currency: 'CNY' });
   assert.is(reply.type, 'error');
   assert.is((reply.body as { code: string }).code, 'TOTAL_MISMATCH');
+});
+
+// Last: it connects kiosk-02 itself, and a device id has one connection at a time.
+test('a kiosk given the addresses of a dead box and of the live one connects to the live one and pays', async () => {
+  const { billId } = await createBill('P-2009');
+  const dead = `mqtt://127.0.0.1:${await freePort()}`; // nothing listens there: a standby or a box that is down
+  const kiosk = await KioskSim.connect({ url: [dead, gw.mqttUrl], id: 'kiosk-02', password: demoPassword('kiosk-02')!, connectTimeoutMs: 10_000 });
+  try {
+    const outcome = await kiosk.payBill({ billId, amount: sampleTotal, method: 'code', authCode: '134568' });
+    assert.is(outcome.reply.type, 'payment.result', JSON.stringify(outcome.reply.body));
+    const body = outcome.reply.body as { status: string; orderId: string };
+    assert.is(body.status, 'succeeded');
+    assert.is(gw.sim.chargesFor(body.orderId), 1);
+  } finally {
+    await kiosk.close();
+  }
 });
 
 test.run();

@@ -11,6 +11,7 @@ import { DeviceClient, DeviceClientError, SEEN_IDS_MAX } from '../devices/client
 import { KioskSim } from '../sim/devices/kiosk.js';
 import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { parseUpTopic, topics, type Reply } from '../devices/protocol.js';
+import { connectOptions, UsageError } from '../sim/devices/cli-support.js';
 
 const CREDENTIALS: Record<string, string> = {
   'dev-a': 'secret-a',
@@ -139,6 +140,20 @@ test('a request with no answer rejects after its timeout and leaves no open hand
   const afterClose = resourceCounts();
   assert.ok(afterClose.sockets <= beforeConnect.sockets, `sockets before ${beforeConnect.sockets}, after ${afterClose.sockets}`);
   assert.ok(afterClose.timers <= beforeConnect.timers, `timers before ${beforeConnect.timers}, after ${afterClose.timers}`);
+});
+
+test('a simulator\'s --url takes one broker or a pair\'s comma-separated list, and refuses what is not an mqtt(s) URL or mixes the two', () => {
+  const url = (text: string) => connectOptions({ url: text, device: 'kiosk-01' }, 'kiosk-01').url;
+  assert.is(url('mqtt://10.0.0.1:1883'), 'mqtt://10.0.0.1:1883');
+  assert.equal(url('mqtt://10.0.0.1:1883, mqtt://10.0.0.2:1883'), ['mqtt://10.0.0.1:1883', 'mqtt://10.0.0.2:1883']);
+  for (const [bad, message] of [
+    ['http://10.0.0.1:1883', /not an mqtt:\/\/ or mqtts:\/\/ URL/],
+    ['mqtt://10.0.0.1:1883,mqtts://10.0.0.2:8883', /or all as mqtts:\/\/, not a mix/],
+    ['mqtt://10.0.0.1:1883,nonsense', /not a URL: nonsense/],
+    [',', /names no broker/],
+  ] as const) {
+    assert.throws(() => url(bad), (err: unknown) => err instanceof UsageError && message.test((err as Error).message), bad);
+  }
 });
 
 test('wrong credentials reject connect with a refusal, not a retry until timeout', async () => {

@@ -62,7 +62,7 @@ function lineOf(text: string, needle: string | RegExp): number {
   return index + 1;
 }
 
-const GOLDEN_CASES = ['small', 'ipv6', 'several-servers', 'no-management', 'ntp'];
+const GOLDEN_CASES = ['small', 'ipv6', 'several-servers', 'no-management', 'ntp', 'ha', 'ha-nic'];
 
 for (const name of GOLDEN_CASES) {
   test(`firewall plan prints the golden ruleset for the ${name} policy`, async () => {
@@ -101,6 +101,31 @@ test('NTP is allowed out on UDP 123 to exactly the listed time servers, each on 
   const ntpPlan = fs.readFileSync(path.join(GOLDEN_DIR, 'ntp', 'plan.nft'), 'utf8');
   assert.not.match(ntpPlan.slice(0, ntpPlan.indexOf('chain output')), /udp/);
   for (const name of GOLDEN_CASES.filter((n) => n !== 'ntp')) assert.equal(udpRules(name), [], name);
+});
+
+test('a box of a pair may reach exactly its PostgreSQL endpoints and its VRRP peer, on the HA NIC or else the medical one, and nothing more', () => {
+  const lines = (name: string) => fs.readFileSync(path.join(GOLDEN_DIR, name, 'plan.nft'), 'utf8').split('\n').map((l) => l.trim());
+  const pairRules = (name: string) => lines(name).filter((l) => /dport (5432|6432)|l4proto 112|ha_in|ha_dropped/.test(l));
+  assert.equal(pairRules('ha'), [
+    'ip saddr 10.20.0.12 meta l4proto 112 accept',
+    'oifname "eth0" ip daddr { 10.20.5.10, 10.20.5.11 } tcp dport 5432 accept',
+    'oifname "eth0" ip daddr 10.20.5.12 tcp dport 6432 accept',
+    'oifname "eth0" ip daddr 10.20.0.12 meta l4proto 112 accept',
+  ]);
+  // The VRRP rule in medical_in comes before its drop; nothing opens the database port inbound.
+  const medicalIn = lines('ha').slice(lines('ha').indexOf('chain medical_in {'));
+  assert.ok(medicalIn.indexOf('ip saddr 10.20.0.12 meta l4proto 112 accept') < medicalIn.indexOf('counter name "medical_dropped" drop'));
+  assert.equal(pairRules('ha-nic'), [
+    'counter ha_dropped {}',
+    'iifname "eth3" jump ha_in',
+    'chain ha_in {',
+    'ip saddr 192.168.90.2 meta l4proto 112 accept',
+    'counter name "ha_dropped" drop',
+    'oifname "eth3" ip daddr 192.168.90.10 tcp dport 5432 accept',
+    'oifname "eth3" ip6 daddr fd00:90::10 tcp dport 5432 accept',
+    'oifname "eth3" ip daddr 192.168.90.2 meta l4proto 112 accept',
+  ]);
+  for (const name of GOLDEN_CASES.filter((n) => !n.startsWith('ha'))) assert.equal(pairRules(name), [], name);
 });
 
 test('every ruleset replaces only table inet ferry, atomically, and never flushes the whole ruleset', () => {
@@ -150,6 +175,11 @@ const BAD_POLICIES: { what: string; change: (t: string) => string; needle: strin
   { what: 'a time server listed twice', change: (t) => `${t}ntp:\n  - { address: 203.0.113.123, interface: payment }\n  - { address: 203.0.113.123, interface: medical }\n`, needle: /203\.0\.113\.123, interface: medical/, message: /already ntp\[0\]/ },
   { what: 'a time server on an interface that is not a side', change: (t) => `${t}ntp:\n  - { address: 203.0.113.123, interface: eth1 }\n`, needle: 'interface: eth1 }', message: /ntp\[0\]\.interface: must be one of: "medical", "payment", "management"/ },
   { what: 'a time server on the management NIC of a box without one', change: (t) => `${t.replace('management: eth2', 'management: null').replace(/management:\n  sources: .*\n/, '')}ntp:\n  - { address: 192.168.77.1, interface: management }\n`, needle: '192.168.77.1', message: /`interfaces\.management` is not set/ },
+  { what: 'a PostgreSQL endpoint given as a prefix', change: (t) => `${t}ha:\n  postgres:\n    - { address: 10.20.5.0/24 }\n`, needle: '10.20.5.0/24', message: /is a prefix; name each PostgreSQL server by its address/ },
+  { what: 'a PostgreSQL endpoint listed twice', change: (t) => `${t}ha:\n  postgres:\n    - { address: 10.20.5.10 }\n    - { address: 10.20.5.10, port: 5432 }\n`, needle: /10\.20\.5\.10, port: 5432/, message: /already ha\.postgres\[0\]/ },
+  { what: 'a VRRP peer given as a prefix', change: (t) => `${t}ha:\n  postgres:\n    - { address: 10.20.5.10 }\n  vrrpPeer: 10.20.0.0/24\n`, needle: 'vrrpPeer', message: /name the other box by its address/ },
+  { what: 'an HA interface without the ha section', change: (t) => t.replace('  management: eth2', '  management: eth2\n  ha: eth3'), needle: 'ha: eth3', message: /needs an `ha:` section/ },
+  { what: 'an HA interface that is already a side', change: (t) => `${t.replace('  management: eth2', '  management: eth2\n  ha: eth0')}ha:\n  postgres:\n    - { address: 10.20.5.10 }\n`, needle: 'ha: eth0', message: /already the medical interface/ },
   { what: 'a management interface without sources', change: (t) => t.replace(/management:\n  sources: .*\n/, ''), needle: 'management: eth2', message: /needs a `management:` section/ },
 ];
 

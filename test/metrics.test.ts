@@ -8,6 +8,7 @@ import { startTestGateway, sampleItems, sampleTotal, waitFor, type TestGateway }
 import { managementUrl, payBill } from './helpers/management.js';
 import { scrape, type Scrape } from './helpers/prometheus.js';
 import type { Reply } from '../devices/protocol.js';
+import { buildInfo } from '../runtime/common/build-info.js';
 
 let gw: TestGateway;
 test.before(async () => {
@@ -114,6 +115,7 @@ test('/readyz is 503 naming the channel while the outer side is down, and 200 ag
 
   await waitFor(async () => (await get('/readyz')).status === 200, 5000, 'ready');
   const ready = await get('/readyz');
+  assert.equal({ version: ready.json.version, commit: ready.json.commit, node: ready.json.node }, { ...buildInfo(), node: process.versions.node }, 'it names the build that answers');
   assert.equal(ready.json.checks.map((c: { side: string; name: string }) => `${c.side}.${c.name}`),
     ['inner.store', 'inner.broker', 'inner.channel', 'inner.rules', 'outer.channel', 'outer.report', 'outer.notify', 'outer.breaker']);
 
@@ -123,6 +125,7 @@ test('/readyz is 503 naming the channel while the outer side is down, and 200 ag
     const down = await get('/readyz');
     assert.is(down.status, 503);
     assert.is(down.json.error, 'NOT_READY');
+    assert.is(down.json.version, buildInfo().version);
     assert.ok(down.json.notReady.includes('inner.channel'), JSON.stringify(down.json.notReady));
     assert.ok(down.json.notReady.includes('outer.channel'), JSON.stringify(down.json.notReady));
     assert.is((await get('/readyz/inner')).status, 503);

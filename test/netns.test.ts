@@ -40,11 +40,12 @@ const skip = missingTools();
 
 // Unique per run, so that two runs (or a leftover of a killed one) never collide.
 const PID = process.pid;
-const NS = { med: `ferry-t${PID}-med`, gw: `ferry-t${PID}-gw`, pay: `ferry-t${PID}-pay`, fw: `ferry-t${PID}-fw`, m: `ferry-t${PID}-m`, p: `ferry-t${PID}-p` };
+// db: the PostgreSQL server of a pair, behind the gateway's HA NIC (docs/ha.md).
+const NS = { med: `ferry-t${PID}-med`, gw: `ferry-t${PID}-gw`, pay: `ferry-t${PID}-pay`, db: `ferry-t${PID}-db`, fw: `ferry-t${PID}-fw`, m: `ferry-t${PID}-m`, p: `ferry-t${PID}-p` };
 const X = PID % 250;
-const ADDR = { gwMed: `10.200.${X}.1`, med: `10.200.${X}.2`, gwPay: `10.201.${X}.1`, pay: `10.201.${X}.2` };
-const PORTS = { mqtt: 1883, notify: 8480, payment: 8490 };
-const ROOT_VETH = { med: `ftm${PID}`, pay: `ftp${PID}` };
+const ADDR = { gwMed: `10.200.${X}.1`, med: `10.200.${X}.2`, gwPay: `10.201.${X}.1`, pay: `10.201.${X}.2`, gwHa: `10.203.${X}.1`, db: `10.203.${X}.2`, peer: `10.203.${X}.3` };
+const PORTS = { mqtt: 1883, notify: 8480, payment: 8490, postgres: 5432 };
+const ROOT_VETH = { med: `ftm${PID}`, pay: `ftp${PID}`, ha: `fth${PID}`, haPeer: `ftq${PID}` };
 const SECRET = /^\s*secret:\s*(\S+)/m.exec(fs.readFileSync(path.join(EXAMPLE_RULES, 'gateway.yaml'), 'utf8'))![1]!;
 
 const children = new Set<ChildProcess>();
@@ -110,6 +111,7 @@ async function stop(child: ChildProcess): Promise<void> {
 let probeScript = '';
 let udpProbeScript = '';
 let udpEchoScript = '';
+let tcpListenScript = '';
 
 // One UDP datagram from inside a namespace: `answered` or `timeout` (dropped).
 async function probeUdp(ns: string, host: string, port: number): Promise<string> {
@@ -150,6 +152,7 @@ function firewallYaml(): string {
     '  medical: med0',
     '  payment: pay0',
     '  management: null',
+    '  ha: ha0',
     'medical:',
     `  subnets: [10.200.${X}.0/24]`,
     'payment:',
@@ -158,6 +161,11 @@ function firewallYaml(): string {
     // The payment host stands in for the provider's time server too.
     'ntp:',
     `  - { address: ${ADDR.pay}, interface: payment }`,
+    // This box is one of a pair: its database, and the other box for keepalived.
+    'ha:',
+    '  postgres:',
+    `    - { address: ${ADDR.db}, port: ${PORTS.postgres} }`,
+    `  vrrpPeer: ${ADDR.peer}`,
     '',
   ].join('\n');
 }
@@ -209,13 +217,28 @@ if (skip) {
       "process.on('SIGTERM', () => socket.close());",
       '',
     ].join('\n'));
-    for (const ns of [NS.med, NS.gw, NS.pay]) {
+    // Accepts TCP connections on the ports given: a stand-in for a database server (the
+    // firewall does not look past the handshake).
+    tcpListenScript = path.join(dir, 'tcp-listen.mjs');
+    fs.writeFileSync(tcpListenScript, [
+      "import net from 'node:net';",
+      'const [host, ...ports] = process.argv.slice(2);',
+      'const servers = ports.map((p) => net.createServer((s) => s.destroy()).listen(Number(p), host));',
+      "Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r)))).then(() => console.log('listening'));",
+      "process.on('SIGTERM', () => servers.forEach((s) => s.close()));",
+      '',
+    ].join('\n'));
+    for (const ns of [NS.med, NS.gw, NS.pay, NS.db]) {
       await must(['ip', 'netns', 'add', ns]);
       await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
     await must(['ip', '-n', NS.gw, 'link', 'add', 'med0', 'type', 'veth', 'peer', 'name', 'host0', 'netns', NS.med]);
     await must(['ip', '-n', NS.gw, 'link', 'add', 'pay0', 'type', 'veth', 'peer', 'name', 'host0', 'netns', NS.pay]);
-    const addrs: [string, string, string][] = [[NS.gw, 'med0', ADDR.gwMed], [NS.gw, 'pay0', ADDR.gwPay], [NS.med, 'host0', ADDR.med], [NS.pay, 'host0', ADDR.pay]];
+    await must(['ip', '-n', NS.gw, 'link', 'add', 'ha0', 'type', 'veth', 'peer', 'name', 'host0', 'netns', NS.db]);
+    const addrs: [string, string, string][] = [
+      [NS.gw, 'med0', ADDR.gwMed], [NS.gw, 'pay0', ADDR.gwPay], [NS.gw, 'ha0', ADDR.gwHa],
+      [NS.med, 'host0', ADDR.med], [NS.pay, 'host0', ADDR.pay], [NS.db, 'host0', ADDR.db],
+    ];
     for (const [ns, dev, addr] of addrs) {
       await must(['ip', '-n', ns, 'address', 'add', `${addr}/24`, 'dev', dev]);
       await must(['ip', '-n', ns, 'link', 'set', dev, 'up']);
@@ -224,6 +247,7 @@ if (skip) {
     // stop a packet bound for the other network.
     await must(['ip', '-n', NS.med, 'route', 'add', 'default', 'via', ADDR.gwMed]);
     await must(['ip', '-n', NS.pay, 'route', 'add', 'default', 'via', ADDR.gwPay]);
+    await must(['ip', '-n', NS.db, 'route', 'add', 'default', 'via', ADDR.gwHa]);
     rules = rulesDir(firewallYaml());
   });
 
@@ -325,6 +349,38 @@ if (skip) {
     }
   });
 
+  test('a box of a pair reaches its PostgreSQL endpoint through the HA NIC and no database port anywhere else; the payment side still reaches only the payment server', async () => {
+    const listeners = [
+      start(inNs(NS.db, [process.execPath, tcpListenScript, ADDR.db, String(PORTS.postgres), '5433', '22'])),
+      start(inNs(NS.pay, [process.execPath, tcpListenScript, ADDR.pay, String(PORTS.postgres), '22'])),
+      start(inNs(NS.med, [process.execPath, tcpListenScript, ADDR.med, String(PORTS.postgres)])),
+    ];
+    try {
+      for (const l of listeners) await waitFor(async () => l.out().includes('listening'), START_TIMEOUT_MS, `a TCP listener (${l.err()})`);
+      assert.is(await probe(NS.db, ADDR.db, 5433), 'connected', 'the listeners answer anyone on their own host');
+      const before = await counters(NS.gw);
+      assert.is(await probe(NS.gw, ADDR.db, PORTS.postgres), 'connected', 'the inner side reaches the PostgreSQL endpoint');
+      assert.is.not(await probe(NS.gw, ADDR.db, 5433), 'connected', 'another port of the database host');
+      assert.is.not(await probe(NS.gw, ADDR.db, 22), 'connected', 'ssh on the database host');
+      assert.is.not(await probe(NS.gw, ADDR.pay, PORTS.postgres), 'connected', 'a database port on the payment side');
+      assert.is.not(await probe(NS.gw, ADDR.pay, 22), 'connected', 'anything but the payment server on the payment side');
+      assert.is.not(await probe(NS.gw, ADDR.med, PORTS.postgres), 'connected', 'a database port on the medical network, which is not listed');
+      const afterOut = await counters(NS.gw);
+      assert.ok(afterOut.get('output_dropped')! >= before.get('output_dropped')! + 5, `output_dropped grew: ${before.get('output_dropped')} -> ${afterOut.get('output_dropped')}`);
+      // Inbound on the HA NIC only the peer's VRRP is let in: no MQTT, no SSH, and no
+      // path through the gateway to either network.
+      assert.is.not(await probe(NS.db, ADDR.gwHa, PORTS.mqtt), 'connected', 'MQTT from the HA network');
+      assert.is.not(await probe(NS.db, ADDR.gwMed, PORTS.mqtt), 'connected', 'the medical address from the HA network');
+      assert.is.not(await probe(NS.db, ADDR.pay, PORTS.payment), 'connected', 'the payment server from the HA network');
+      assert.is.not(await probe(NS.pay, ADDR.db, PORTS.postgres), 'connected', 'the database from the payment host');
+      assert.is.not(await probe(NS.med, ADDR.db, PORTS.postgres), 'connected', 'the database from the medical host');
+      const afterIn = await counters(NS.gw);
+      assert.ok(afterIn.get('ha_dropped')! > before.get('ha_dropped')!, `ha_dropped grew: ${before.get('ha_dropped')} -> ${afterIn.get('ha_dropped')}`);
+    } finally {
+      await Promise.all(listeners.map((l) => stop(l.child)));
+    }
+  });
+
   test('firewall verify --netns finds forwarding off and the table unchanged in the gateway namespace', async () => {
     assert.equal((await must(inNs(NS.gw, ['cat', '/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']))).split('\n').filter(Boolean), ['0', '0']);
     const out = await must(ferry(['firewall', 'verify', '--netns', NS.gw, '--rules', rules]));
@@ -364,15 +420,17 @@ if (skip) {
     const bad = rulesDir(firewallYaml().replace(`10.200.${X}.0/24`, `10.200.${X}.0/99`));
     const r = await exec(ferry(['firewall', 'apply', '--netns', NS.fw, '--rules', bad]));
     assert.is(r.code, 1);
-    assert.ok(r.stderr.includes(`${path.join(bad, 'firewall.yaml')}:6:`), r.stderr);
+    const line = firewallYaml().split('\n').findIndex((l) => l.includes('subnets:')) + 1;
+    assert.ok(r.stderr.includes(`${path.join(bad, 'firewall.yaml')}:${line}:`), r.stderr);
     assert.fixture(await must(inNs(NS.fw, ['nft', 'list', 'ruleset'])), before);
   });
 
-  test('netns setup moves each NIC into its own namespace, a second run changes nothing, and teardown removes them', async () => {
+  test('netns setup moves each NIC into its own namespace (a pair\'s HA NIC beside the medical one), a second run changes nothing, and teardown removes them', async () => {
     await must(['ip', 'link', 'add', ROOT_VETH.med, 'type', 'veth', 'peer', 'name', ROOT_VETH.pay]);
+    await must(['ip', 'link', 'add', ROOT_VETH.ha, 'type', 'veth', 'peer', 'name', ROOT_VETH.haPeer]);
     const setup = ferry([
       'netns', 'setup', '--medical-if', ROOT_VETH.med, '--payment-if', ROOT_VETH.pay, '--medical-ns', NS.m, '--payment-ns', NS.p,
-      '--medical-addr', `10.202.${X}.1/24`, '--payment-addr', `10.202.${X}.2/24`,
+      '--medical-addr', `10.202.${X}.1/24`, '--payment-addr', `10.202.${X}.2/24`, '--ha-if', ROOT_VETH.ha, '--ha-addr', `10.204.${X}.1/24`,
     ]);
     await must(setup);
     const state = async () => [
@@ -382,6 +440,8 @@ if (skip) {
     const first = await state();
     assert.match(first, new RegExp(`${ROOT_VETH.med}@\\S+\\s+UP\\s+10\\.202\\.${X}\\.1/24`));
     assert.match(first, new RegExp(`${ROOT_VETH.pay}@\\S+\\s+UP\\s+10\\.202\\.${X}\\.2/24`));
+    const medicalNs = await must(['ip', '-n', NS.m, '-brief', 'address', 'show']);
+    assert.match(medicalNs, new RegExp(`${ROOT_VETH.ha}@\\S+\\s+\\S+\\s+10\\.204\\.${X}\\.1/24`), 'the HA NIC is in the medical namespace');
     assert.match(first, /^lo\s+UNKNOWN/m);
     assert.is.not((await exec(['ip', 'link', 'show', 'dev', ROOT_VETH.med])).code, 0, 'the NIC left the main namespace');
     await must(setup);

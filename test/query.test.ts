@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EXAMPLE_RULES, quietLog, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { Store } from '../runtime/inner/store/store.js';
+import { TEST_STORE, openTestStore, removeStoreArtefacts, storeRulesArgs } from './helpers/store-backend.js';
 import { HospitalDay } from '../runtime/common/hospital-day.js';
 import { api, ferry, managementUrl, payBill, tokens } from './helpers/management.js';
 import { COLUMNS, QUERY_KINDS } from '../runtime/inner/management/columns.js';
@@ -48,7 +48,7 @@ const hospitalToday = (g: TestGateway) => new HospitalDay(g.rules.gateway.timeZo
 
 // Every key and value of a stopped store, read through a read-only store.
 async function storeContents(dataDir: string): Promise<Array<[string, unknown]>> {
-  const store = await Store.open(dataDir, quietLog, { readOnly: true });
+  const store = await openTestStore(dataDir, quietLog, { readOnly: true });
   try {
     return await store.list('', { limit: 10_000 });
   } finally {
@@ -212,10 +212,12 @@ test('ferry query --data on a stopped gateway\'s store gives the same rows as th
       }
     }
     await stopped.close({ keepData: true });
+    // The rules name the store: the example rules on LevelDB, a copy naming the database on PostgreSQL.
+    const rulesArgs = TEST_STORE === 'postgres' ? await storeRulesArgs(dataDir) : ['--rules', EXAMPLE_RULES];
     const before = await storeContents(dataDir);
     for (const q of queries) {
       for (const format of ['jsonl', 'csv', 'table']) {
-        const out = await ferry(['query', ...q, '--format', format, '--data', dataDir, '--rules', EXAMPLE_RULES]);
+        const out = await ferry(['query', ...q, '--format', format, '--data', dataDir, ...rulesArgs]);
         assert.is(out.code, 0, out.stderr);
         assert.is(out.stdout, online.get(`${q.join(' ')} ${format}`), `${q.join(' ')} ${format}`);
         assert.not.match(out.stdout, PATIENT);
@@ -223,21 +225,24 @@ test('ferry query --data on a stopped gateway\'s store gives the same rows as th
     }
     assert.ok(online.get('payments jsonl')!.includes(orderId));
     // Unmasked offline reads show the patient, and are not written to the store's audit log.
-    const unmasked = await ferry(['query', 'payments', '--format', 'jsonl', '--unmask', '--data', dataDir, '--rules', EXAMPLE_RULES]);
+    const unmasked = await ferry(['query', 'payments', '--format', 'jsonl', '--unmask', '--data', dataDir, ...rulesArgs]);
     assert.is(unmasked.code, 0, unmasked.stderr);
     assert.match(unmasked.stdout, PATIENT);
     assert.match(unmasked.stderr, /not audited/);
     assert.equal(await storeContents(dataDir), before, 'the store is as it was');
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
+    removeStoreArtefacts(dataDir);
   }
 });
 
-test('ferry query --data on the store of a running gateway is refused with a clear message and exit 1', async () => {
-  const out = await ferry(['query', 'payments', '--data', gw.dataDir]);
-  assert.is(out.code, 1);
-  assert.match(out.stderr, new RegExp(`${gw.dataDir} is in use by a running gateway; query it through the management API instead, or stop it first`));
-  assert.is(out.stdout, '');
+test('ferry query --data on the LevelDB store of a running gateway is refused with a clear message and exit 1', async () => {
+  if (TEST_STORE === 'leveldb') {
+    const out = await ferry(['query', 'payments', '--data', gw.dataDir]);
+    assert.is(out.code, 1);
+    assert.match(out.stderr, new RegExp(`${gw.dataDir} is in use by a running gateway; query it through the management API instead, or stop it first`));
+    assert.is(out.stdout, '');
+  }
   const none = await ferry(['query', 'payments', '--data', path.join(gw.dataDir, 'nothing-here')]);
   assert.is(none.code, 1);
   assert.match(none.stderr, /holds no gateway store/);

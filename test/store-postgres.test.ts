@@ -9,6 +9,7 @@ import pg from 'pg';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ferry } from './helpers/management.js';
+import { freePort as freePortNumber } from '../sim/gateway-processes.js';
 import { silentLog } from './helpers/store.js';
 import { copyRules, LOAD_RATE, sampleItems, sampleTotal, startTestGateway } from './helpers/gateway.js';
 import { newRequestId, type DeviceClient } from '../devices/client.js';
@@ -40,8 +41,8 @@ async function database(): Promise<string> {
   return freshStoreUrl(server!.url());
 }
 
-async function open(url: string, o: { epoch?: string; retryClock?: { now(): number; sleep(ms: number): Promise<void> } } = {}): Promise<Store> {
-  const backend: StoreBackend = { kind: 'postgres', url, ...(o.epoch !== undefined ? { epoch: o.epoch } : {}) };
+async function open(url: string, o: { epoch?: string; retryClock?: { now(): number; sleep(ms: number): Promise<void> }; writeTimeoutMs?: number } = {}): Promise<Store> {
+  const backend: StoreBackend = { kind: 'postgres', url, ...(o.epoch !== undefined ? { epoch: o.epoch } : {}), ...(o.writeTimeoutMs !== undefined ? { writeTimeoutMs: o.writeTimeoutMs } : {}) };
   const store = await Store.open('/nonexistent-ferry-data', silentLog, { backend, ...(o.retryClock ? { retryClock: o.retryClock } : {}) });
   stores.push(store);
   return store;
@@ -177,6 +178,41 @@ pgTest('a write waiting on an epoch bump in progress is refused FENCED once the 
   assert.equal(await sql(url, `SELECT key FROM ${KV_TABLE} WHERE key = 'bill!raced'`), []);
 });
 
+pgTest('a writer session given up on while its statement waits is ended before the batch is written again, so it can never commit late', async () => {
+  const url = await database();
+  const store = await open(url, { writeTimeoutMs: 300 });
+  await store.transact((tx) => tx.put('bill!b1', 1));
+  const blocker = new pg.Client({ connectionString: url });
+  await blocker.connect();
+  const waitingWriters = async () => (await sql<{ pid: number }>(url,
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'ferry' AND wait_event_type = 'Lock'`)).map((r) => r.pid);
+  try {
+    // Hold the fence row: the batch's FOR SHARE waits, and the client gives up on it.
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT epoch FROM ${LEADER_TABLE} WHERE id = 1 FOR UPDATE`);
+    const write = store.transact((tx) => tx.put('bill!b1', 2)).catch((err: Error) => err);
+    // Guards against a hang when the behaviour is broken, not timing assertions.
+    const giveUp = Date.now() + 20_000;
+    let first: number | undefined;
+    while (first === undefined && Date.now() < giveUp) [first] = await waitingWriters();
+    assert.ok(first !== undefined, 'the batch waits on the fence row');
+    // The next attempt's session waits instead, and the first one is gone.
+    for (;;) {
+      const pids = await waitingWriters();
+      if (pids.length > 0 && !pids.includes(first)) break;
+      assert.ok(Date.now() < giveUp, `the given-up session ${first} still runs: ${pids.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await sql(url, 'SELECT pid FROM pg_stat_activity WHERE pid = $1', [first]), [], 'the given-up session was ended');
+    await blocker.query('COMMIT');
+    assert.is(await write, undefined, 'the write went through once the fence row was free');
+  } finally {
+    await blocker.end();
+  }
+  assert.is(await store.get('bill!b1'), 2);
+  assert.equal(await sql(url, `SELECT value FROM ${KV_TABLE} WHERE key = 'bill!b1'`), [{ value: '2' }]);
+});
+
 pgTest('a store opened under an epoch the database no longer names is refused FENCED at once', async () => {
   const url = await database();
   await (await open(url)).close();
@@ -184,6 +220,20 @@ pgTest('a store opened under an epoch the database no longer names is refused FE
   await bumpEpoch(url, 'box-b');
   const err = await open(url, { epoch: stale }).catch((e: StoreError) => e);
   assert.is((err as StoreError).code, 'FENCED');
+});
+
+pgTest('a store on a database that does not exist, or on a server that does not answer, is refused with the address (never the password) and what to check', async () => {
+  const missing = new URL(server!.url('ferry_nowhere'));
+  const err = await open(missing.toString()).catch((e: Error) => e);
+  assert.instance(err, Error);
+  assert.match((err as Error).message, /cannot open the store's PostgreSQL database at postgres:\/\/ferry@127\.0\.0\.1:\d+\/ferry_nowhere: database "ferry_nowhere" does not exist/);
+  assert.match((err as Error).message, /store\.postgres\.urlFile/);
+  const secret = new URL(server!.url());
+  secret.password = 'hunter2-never-logged';
+  secret.port = String(await freePortNumber());
+  const refused = await open(secret.toString()).catch((e: Error) => e);
+  assert.match((refused as Error).message, /cannot open the store's PostgreSQL database/);
+  assert.not.match((refused as Error).message, /hunter2/, 'the password stays out of the message');
 });
 
 pgTest('ensureSchema run by two boxes at once makes one schema with the leader row at epoch 0', async () => {

@@ -8,6 +8,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   start: () => import('./commands/start.js'),
   'rules check': () => import('./commands/rules-check.js'),
   'audit verify': () => import('./commands/audit-verify.js'),
+  backup: () => import('./commands/backup.js'),
+  restore: () => import('./commands/restore.js'),
   query: () => import('./commands/query.js'),
   reconcile: () => import('./commands/reconcile.js'),
   'refunds retry': () => import('./commands/refunds-retry.js'),

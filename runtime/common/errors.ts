@@ -63,6 +63,14 @@ export const ERRORS = {
   'store.TX_TOO_LARGE': { area: 'store', code: 'TX_TOO_LARGE', message: 'The transaction writes more than one batch may hold.' },
   'store.LIST_TOO_LARGE': { area: 'store', code: 'LIST_TOO_LARGE', message: 'More entries match than a list may return; pass a limit.' },
   'store.AUDIT_CORRUPT': { area: 'store', code: 'AUDIT_CORRUPT', message: 'The last audit entry does not verify; run `ferry audit verify`.' },
+  // The store's format version and its backups (store/format.ts, store/backup-file.ts).
+  'store.FORMAT_NEWER': { area: 'store', code: 'FORMAT_NEWER', message: 'The store was written in a newer format than this Ferry knows.' },
+  'store.FORMAT_UNREADABLE': { area: 'store', code: 'FORMAT_UNREADABLE', message: 'The store\'s format version is not a version number.' },
+  'store.MIGRATION_FAILED': { area: 'store', code: 'MIGRATION_FAILED', message: 'A step of the store\'s format migration failed; the store is left in its format.' },
+  'store.BACKUP_DAMAGED': { area: 'store', code: 'BACKUP_DAMAGED', message: 'The backup file is damaged, truncated or not a Ferry backup.' },
+  'store.BACKUP_CHECKSUM': { area: 'store', code: 'BACKUP_CHECKSUM', message: 'The backup\'s content does not match its checksum.' },
+  'store.BACKUP_CHAIN': { area: 'store', code: 'BACKUP_CHAIN', message: 'The audit chain in the backup does not verify, or its head is not the one the backup names.' },
+  'store.RESTORE_TARGET': { area: 'store', code: 'RESTORE_TARGET', message: 'The data directory already holds a store, or a running gateway holds it.' },
 
   // Reconciliation (ReconcileError): why it produced no report. The management API answers
   // POST /v1/reconcile with the status; the audit's `reconcile.failed` has the code.
@@ -83,6 +91,8 @@ export const ERRORS = {
   'management.NOT_REFUND_FAILED': { area: 'management', code: 'NOT_REFUND_FAILED', status: 409, message: 'There is no declined refund to retry.' },
   'management.RULES_INVALID': { area: 'management', code: 'RULES_INVALID', status: 422, message: 'The rule files do not load; the running rules stay.' },
   'management.INTERNAL': { area: 'management', code: 'INTERNAL', status: 500, message: 'internal error; see the gateway log' },
+  'management.BACKUP_BUSY': { area: 'management', code: 'BACKUP_BUSY', status: 409, message: 'A backup is being taken; one runs at a time.' },
+  'management.STANDBY': { area: 'management', code: 'STANDBY', status: 503, message: 'This box is the standby of an active/standby pair; ask the active one.' },
   'management.NOT_READY': { area: 'management', code: 'NOT_READY', status: 503, message: 'A part of the gateway is not ready; the answer names each check that failed.' },
 
   // The notification endpoint's answers to the payment server (`{"error":"CODE"}`), part

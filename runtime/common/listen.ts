@@ -2,6 +2,7 @@
 // broker on 1883, a second gateway, a stale process) tells the operator one thing in
 // one line: which address, what it was for, and who holds it when that can be seen.
 import fs from 'node:fs';
+import path from 'node:path';
 import type net from 'node:net';
 
 // Why a side stopped before it served. Its main prints `line` and exits with
@@ -77,14 +78,23 @@ export function portHolder(port: number): string | undefined {
           continue;
         }
         if (inodes.has(target)) {
-          let name = '';
-          try {
-            name = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          } catch { /* gone meanwhile */ }
+          const name = programName(pid);
           return name ? `${name}, pid ${pid}` : `pid ${pid}`;
         }
       }
     }
   } catch { /* no /proc: say nothing */ }
   return undefined;
+}
+
+// The program's name from its command line ("/usr/sbin/mosquitto" -> "mosquitto"),
+// else the kernel's name for its main thread: Node.js 24 calls that "MainThread".
+function programName(pid: string): string {
+  try {
+    const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    if (argv0) return path.basename(argv0.split(' ')[0]!).replace(/:$/, '');
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return ''; // gone meanwhile
+  }
 }

@@ -21,6 +21,9 @@ export const FIREWALL_BOUNDS = Object.freeze({
   portsMax: 16,
   // A site has two to four time servers; more is a paste of a pool list.
   ntpServersMax: 8,
+  // A PostgreSQL cluster of a pair: a primary and its standbys (pg_auto_failover,
+  // Patroni), perhaps a monitor; more is a paste of the wrong list.
+  postgresEndpointsMax: 8,
   // IFNAMSIZ is 16 bytes with the terminating NUL.
   interfaceNameCharsMax: 15,
 });
@@ -35,14 +38,27 @@ const INTERFACE = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,${FIREWALL_BOUNDS.interfaceNameC
 
 export type Side = 'medical' | 'payment' | 'management';
 export const NTP_PORT = 123;
+export const POSTGRES_PORT_DEFAULT = 5432;
+// VRRP (RFC 5798) is IP protocol 112; keepalived speaks it, unicast to the peer.
+export const VRRP_PROTOCOL = 112;
 
 export interface NtpServer {
   address: Cidr; // one host: /32 or /128
   interface: Side; // the NIC the gateway reaches it by
 }
 
+// One box of an active/standby pair (docs/ha.md): the inner side connects to the shared
+// PostgreSQL endpoints and exchanges VRRP with the other box, on the HA NIC when there
+// is one, else on the medical NIC. Nothing else about the pair passes the firewall.
+export interface HaPolicy {
+  interface: string; // the NIC it goes through: interfaces.ha, else interfaces.medical
+  postgres: readonly { address: Cidr; port: number }[];
+  vrrpPeer: Cidr | null; // one host; null: no keepalived (devices walk a list of addresses)
+}
+
 export interface FirewallPolicy {
-  interfaces: { medical: string; payment: string; management: string | null };
+  interfaces: { medical: string; payment: string; management: string | null; ha: string | null };
+  ha: HaPolicy | null;
   ntp: readonly NtpServer[];
   medical: { subnets: readonly Cidr[]; mqttPorts: readonly number[] };
   payment: { servers: readonly Cidr[]; port: number; notify: { sources: readonly Cidr[]; port: number } };
@@ -50,7 +66,8 @@ export interface FirewallPolicy {
 }
 
 interface RawPolicy {
-  interfaces: { medical: string; payment: string; management?: string | null };
+  interfaces: { medical: string; payment: string; management?: string | null; ha?: string | null };
+  ha?: { postgres: { address: string; port?: number }[]; vrrpPeer?: string | null };
   medical: { subnets: string[]; mqttPorts?: number[] };
   payment: { servers: string[]; port?: number; notify?: { sources?: string[]; port?: number } | null };
   management?: { sources: string[]; ports?: number[] };
@@ -74,6 +91,24 @@ const schema = {
         medical: { type: 'string', pattern: INTERFACE },
         payment: { type: 'string', pattern: INTERFACE },
         management: { type: ['string', 'null'], pattern: INTERFACE },
+        ha: { type: ['string', 'null'], pattern: INTERFACE },
+      },
+    },
+    ha: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['postgres'],
+      properties: {
+        postgres: {
+          type: 'array', minItems: 1, maxItems: FIREWALL_BOUNDS.postgresEndpointsMax,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['address'],
+            properties: { address: { type: 'string', minLength: 1, maxLength: 64 }, port },
+          },
+        },
+        vrrpPeer: { type: ['string', 'null'], minLength: 1, maxLength: 64 },
       },
     },
     medical: {
@@ -157,7 +192,9 @@ export function buildFirewall(src: YamlSource, ports: GatewayPorts, problems: Ru
   const cidrs = (path: Segment[], list: string[]) => parseList(src, path, list, problems);
 
   const management = raw.interfaces.management ?? null;
+  const haNic = raw.interfaces.ha ?? null;
   checkInterfaces(raw, at);
+  if (haNic !== null && raw.ha === undefined) at(['interfaces', 'ha'], 'an HA interface needs an `ha:` section naming the PostgreSQL endpoints it reaches');
   if (management !== null && raw.management === undefined) {
     at(['interfaces', 'management'], 'a management interface needs a `management:` section with its allowed `sources`');
   }
@@ -173,7 +210,8 @@ export function buildFirewall(src: YamlSource, ports: GatewayPorts, problems: Ru
 
   const servers = cidrs(['payment', 'servers'], raw.payment.servers);
   const policy: FirewallPolicy = {
-    interfaces: { medical: raw.interfaces.medical, payment: raw.interfaces.payment, management },
+    interfaces: { medical: raw.interfaces.medical, payment: raw.interfaces.payment, management, ha: haNic },
+    ha: raw.ha ? haPolicy(src, raw.ha, haNic ?? raw.interfaces.medical, problems) : null,
     ntp: ntpServers(src, raw.ntp ?? [], management !== null, problems),
     medical: { subnets: cidrs(['medical', 'subnets'], raw.medical.subnets), mqttPorts: [...mqttPorts] },
     payment: {
@@ -193,7 +231,7 @@ export function buildFirewall(src: YamlSource, ports: GatewayPorts, problems: Ru
 
 function checkInterfaces(raw: RawPolicy, at: (path: Segment[], message: string) => void): void {
   const seen = new Map<string, string>();
-  for (const side of ['medical', 'payment', 'management'] as const) {
+  for (const side of ['medical', 'payment', 'management', 'ha'] as const) {
     const name = raw.interfaces[side];
     if (name === undefined || name === null) continue;
     if (name === 'lo') at(['interfaces', side], 'the loopback interface is always allowed and cannot be a side of the gateway');
@@ -201,6 +239,30 @@ function checkInterfaces(raw: RawPolicy, at: (path: Segment[], message: string) 
     if (other !== undefined) at(['interfaces', side], `"${name}" is already the ${other} interface; each side needs its own NIC`);
     else seen.set(name, side);
   }
+}
+
+// The pair's endpoints: each PostgreSQL endpoint one host and port (a prefix would open
+// the database port of a whole range), named once; the VRRP peer one host.
+function haPolicy(src: YamlSource, raw: NonNullable<RawPolicy['ha']>, nic: string, problems: RuleProblem[]): HaPolicy {
+  const postgres: { address: Cidr; port: number }[] = [];
+  raw.postgres.forEach((entry, index) => {
+    const path: Segment[] = ['ha', 'postgres', index, 'address'];
+    const parsed = parseCidr(entry.address);
+    if (typeof parsed === 'string') return void problems.push(problemAt(src, path, parsed));
+    if (parsed.first !== parsed.last) return void problems.push(problemAt(src, path, `"${entry.address}" is a prefix; name each PostgreSQL server by its address`));
+    const port = entry.port ?? POSTGRES_PORT_DEFAULT;
+    const clash = postgres.findIndex((o) => overlaps(o.address, parsed) && o.port === port);
+    if (clash >= 0) return void problems.push(problemAt(src, path, `"${entry.address}" port ${port} is already ha.postgres[${clash}]`));
+    postgres.push({ address: parsed, port });
+  });
+  let vrrpPeer: Cidr | null = null;
+  if (raw.vrrpPeer !== undefined && raw.vrrpPeer !== null) {
+    const parsed = parseCidr(raw.vrrpPeer);
+    if (typeof parsed === 'string') problems.push(problemAt(src, ['ha', 'vrrpPeer'], parsed));
+    else if (parsed.first !== parsed.last) problems.push(problemAt(src, ['ha', 'vrrpPeer'], `"${raw.vrrpPeer}" is a prefix; name the other box by its address`));
+    else vrrpPeer = parsed;
+  }
+  return { interface: nic, postgres, vrrpPeer };
 }
 
 // Time servers: each one host (a prefix would open UDP 123 to a whole range), named once,

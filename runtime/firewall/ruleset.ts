@@ -8,7 +8,7 @@
 // our table, atomically: `nft -f` runs it as one transaction, and other tables survive.
 import { createHash } from 'node:crypto';
 import type { Cidr } from './addresses.js';
-import { NTP_PORT, type FirewallPolicy } from './policy.js';
+import { NTP_PORT, VRRP_PROTOCOL, type FirewallPolicy, type HaPolicy } from './policy.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'ferry';
@@ -36,12 +36,17 @@ const BASE = { type: 'filter', prio: 0 } as const;
 const ND_TYPES = 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255';
 
 export function planRuleset(policy: FirewallPolicy): Plan {
-  const nics = [policy.interfaces.medical, policy.interfaces.payment, ...(policy.interfaces.management ? [policy.interfaces.management] : [])];
+  const nics = [
+    policy.interfaces.medical, policy.interfaces.payment,
+    ...(policy.interfaces.management ? [policy.interfaces.management] : []),
+    ...(policy.interfaces.ha ? [policy.interfaces.ha] : []),
+  ];
   const chains: PlannedChain[] = [
     inputChain(policy, nics),
     medicalIn(policy),
     paymentIn(policy),
     ...(policy.management && policy.interfaces.management ? [managementIn(policy.management)] : []),
+    ...(policy.interfaces.ha ? [haIn(policy.ha)] : []),
     outputChain(policy, nics),
     { name: 'forward', hook: 'forward', policy: 'drop', rules: [drop('forward_dropped')] },
   ];
@@ -61,6 +66,7 @@ function inputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
       `iifname ${quote(medical)} jump medical_in`,
       `iifname ${quote(payment)} jump payment_in`,
       ...(management && policy.management ? [`iifname ${quote(management)} jump management_in`] : []),
+      ...(policy.interfaces.ha ? [`iifname ${quote(policy.interfaces.ha)} jump ha_in`] : []),
       // Any other interface: a NIC added later, a VPN, a container bridge.
       drop('input_other_dropped'),
     ],
@@ -69,7 +75,34 @@ function inputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
 
 function medicalIn(policy: FirewallPolicy): PlannedChain {
   const ports = `tcp dport ${set(policy.medical.mqttPorts.map(String))}`;
-  return { name: 'medical_in', rules: [...byFamily('saddr', policy.medical.subnets, ports), drop('medical_dropped')] };
+  // The pair's VRRP arrives here when it has no NIC of its own.
+  const vrrp = policy.interfaces.ha === null ? vrrpFrom(policy.ha) : [];
+  return { name: 'medical_in', rules: [...byFamily('saddr', policy.medical.subnets, ports), ...vrrp, drop('medical_dropped')] };
+}
+
+// A NIC for the pair alone: the peer's VRRP in; the database's answers come back as
+// established; nothing else.
+function haIn(ha: HaPolicy | null): PlannedChain {
+  return { name: 'ha_in', rules: [...vrrpFrom(ha), drop('ha_dropped')] };
+}
+
+function vrrpFrom(ha: HaPolicy | null): string[] {
+  return ha?.vrrpPeer ? byFamily('saddr', [ha.vrrpPeer], vrrpMatch()) : [];
+}
+
+function vrrpMatch(): string {
+  return `meta l4proto ${VRRP_PROTOCOL}`;
+}
+
+// The inner side's connections to the shared PostgreSQL endpoints, one rule per port,
+// and VRRP to the peer, all on the pair's NIC.
+function haOut(ha: HaPolicy | null): string[] {
+  if (!ha) return [];
+  const nic = quote(ha.interface);
+  const ports = [...new Set(ha.postgres.map((e) => e.port))];
+  const toDatabase = ports.flatMap((port) => byFamily('daddr', ha.postgres.filter((e) => e.port === port).map((e) => e.address), `tcp dport ${port}`));
+  const toPeer = ha.vrrpPeer ? byFamily('daddr', [ha.vrrpPeer], vrrpMatch()) : [];
+  return [...toDatabase, ...toPeer].map((r) => `oifname ${nic} ${r}`);
 }
 
 function paymentIn(policy: FirewallPolicy): PlannedChain {
@@ -101,6 +134,7 @@ function outputChain(policy: FirewallPolicy, nics: string[]): PlannedChain {
       `oifname ${names(nics)} ${ND_TYPES} accept`,
       ...toServers.map((r) => `oifname ${quote(policy.interfaces.payment)} ${r}`),
       ...toTime,
+      ...haOut(policy.ha),
       drop('output_dropped'),
     ],
   };
@@ -139,8 +173,15 @@ function set(items: readonly string[]): string {
 
 function policyId(policy: FirewallPolicy): string {
   // Without time servers the id is what it was before firewall.yaml could name them.
-  const { ntp, ...rest } = policy;
-  const json = JSON.stringify(ntp.length > 0 ? policy : rest, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+  // Likewise without the pair's section and NIC; the keys in the order they always had.
+  const { ha: haNic, ...nics } = policy.interfaces;
+  const shown = {
+    interfaces: haNic === null ? nics : policy.interfaces,
+    ...(policy.ntp.length > 0 ? { ntp: policy.ntp } : {}),
+    medical: policy.medical, payment: policy.payment, management: policy.management,
+    ...(policy.ha !== null ? { ha: policy.ha } : {}),
+  };
+  const json = JSON.stringify(shown, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   return createHash('sha256').update(json).digest('hex').slice(0, 16);
 }
 

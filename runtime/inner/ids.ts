@@ -8,15 +8,25 @@ import type { Tx } from './store/store.js';
 import { utcDayOf } from '../common/hospital-day.js';
 import { key as storeKey } from './store/keyspace.js';
 
-const INSTANCE_KEY = storeKey('meta', 'instance');
+export const INSTANCE_KEY = storeKey('meta', 'instance');
 const TAG_LETTERS = 4; // 26^4: a collision needs hundreds of thousands of rebuilds
 
 export async function instanceTag(tx: Tx): Promise<string> {
   const existing = await tx.get<string>(INSTANCE_KEY);
   if (existing) return existing;
-  const tag = Array.from({ length: TAG_LETTERS }, () => String.fromCharCode(97 + randomInt(26))).join('');
+  const tag = newInstanceTag();
   tx.put(INSTANCE_KEY, tag);
   return tag;
+}
+
+// A tag unlike `old`. A restored store gets one (store/restore.ts): its id sequences are
+// as they were at the backup, and the ids handed out since, which the payment server may
+// have seen, must not be handed out again.
+export function newInstanceTag(old?: string): string {
+  for (;;) {
+    const tag = Array.from({ length: TAG_LETTERS }, () => String.fromCharCode(97 + randomInt(26))).join('');
+    if (tag !== old) return tag;
+  }
 }
 
 export async function nextId(tx: Tx, letter: 'B' | 'P' | 'R' | 'F' | 'D' | 'H' | 'M', now: Date): Promise<string> {

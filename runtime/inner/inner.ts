@@ -43,7 +43,7 @@ import { createQuerySide, type QuerySide } from './management/query-side.js';
 import { deviceListing, type ReloadOutcome } from './management/devices.js';
 import { HospitalDay } from '../common/hospital-day.js';
 import { systemClock, type Clock } from '../common/clock.js';
-import { Observability } from './metrics/observability.js';
+import { Observability, type ActiveTerm } from './metrics/observability.js';
 import type { InnerMetrics } from './metrics/registry.js';
 import type { Readiness } from './management/monitoring.js';
 import { consoleRoutes } from './management/console/routes.js';
@@ -61,9 +61,9 @@ export interface InnerOptions {
   // gateway.yaml as loaded, before command-line overrides: what a reload compares the
   // file with to name the keys that need a restart (default: rules.gateway).
   gatewayFile?: GatewayConfig;
-  // The fencing token to write the store under (PostgreSQL backend, the active box of a
-  // pair): a write after another box bumped the epoch fails FENCED.
-  storeEpoch?: string;
+  // The active box of a pair (docs/ha.md): its term. The store is written under its
+  // epoch (the fencing token): a write after another box bumped the epoch fails FENCED.
+  ha?: ActiveTerm;
 }
 
 export interface RunningInner {
@@ -86,13 +86,13 @@ export interface RunningInner {
   close(): Promise<void>;
 }
 
-export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile, storeEpoch }: InnerOptions): Promise<RunningInner> {
+export async function startInner({ rules, dataDir, log, clock: sideClock, now: dateNow, gatewayFile, ha }: InnerOptions): Promise<RunningInner> {
   const gw = rules.gateway;
   const day = new HospitalDay(gw.timeZone);
   const time = sideClock ?? systemClock;
   const now = dateNow ?? (sideClock ? () => new Date(sideClock.now()) : undefined);
   const clock = now ? { now } : {};
-  const backend = await configuredBackend(gw.store, storeEpoch);
+  const backend = await configuredBackend(gw.store, ha?.epoch);
   const store = await Store.open(dataDir, log.child({ part: 'store' }), { ...clock, backend });
   let broker: RunningBroker | undefined;
   let current: Rules = rules; // what a reload replaces
@@ -151,7 +151,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   };
   const observed = new Observability({
     store, rules: () => current, broker: () => broker, outerConnected: () => link.connected, day, clock: time,
-    now: () => (now ? now().getTime() : time.now()), log,
+    now: () => (now ? now().getTime() : time.now()), log, ...(ha ? { ha } : {}),
   });
   // The web console reads the parts as they are when asked; broker and dispatcher exist
   // by the time the management listener serves anything.
@@ -164,6 +164,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
     outerConnected: () => link.connected,
     slots: (pool) => slots.sessions(pool),
     listening: (dept) => dispatcher?.listening(dept) ?? 0,
+    ...(ha ? { ha } : {}),
   });
   const consolePages = consoleRoutes(consoleData, (err) => log.error({ err: err.stack }, 'console snapshot failed'));
   const query = createQuerySide({

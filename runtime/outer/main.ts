@@ -22,7 +22,7 @@ import { buildInfo } from '../common/build-info.js';
 const overrides = parseOverrides(process.argv.slice(2));
 const gateway = loadOrExit(() => applyOverrides(loadGatewayConfig(path.resolve(overrides.rulesDir)), overrides));
 const log = createLogger('outer', gateway.log.level);
-log.info(buildInfo(), 'ferry outer side starting');
+log.info({ ...buildInfo(), node: process.versions.node }, 'ferry outer side starting');
 // Not awaited: the answer is for the operator's log and must not delay the start.
 void reportClockSync(log, systemClockProbe());
 if (!gateway.payment.url) {

@@ -15,7 +15,9 @@ export const connectionHelp = (defaultDevice: string): string => `Connection opt
   --device ID         device id = MQTT client id = username (default ${defaultDevice})
   --password X        the device's password; defaults to $${PASSWORD_ENV}, then to the
                       demo password of a demo device (sim/demo-devices.ts)
-  --url URL           broker (default ${DEFAULT_URL}; mqtts://host:8883 for TLS)
+  --url URL[,URL...]  broker (default ${DEFAULT_URL}; mqtts://host:8883 for TLS); the
+                      addresses of an active/standby pair, comma-separated, are tried
+                      in turn until one answers, and again on every reconnect
   --ca FILE           CA certificate to trust (TLS)
   --cert FILE         client certificate (TLS; may replace the password)
   --key FILE          client certificate's key
@@ -48,8 +50,7 @@ export interface ConnectionValues {
 
 export function connectOptions(values: ConnectionValues, defaultDevice: string): ConnectOptions {
   const id = values.device ?? defaultDevice;
-  const url = values.url ?? DEFAULT_URL;
-  if (!URL.canParse(url)) throw new UsageError(`--url is not a URL: ${url}`);
+  const url = parseGatewayUrls(values.url ?? DEFAULT_URL, '--url');
   if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('give --cert and --key together');
   const password = values.password ?? process.env[PASSWORD_ENV] ?? demoPassword(id);
   if (password === undefined && values.cert === undefined) {
@@ -61,6 +62,20 @@ export function connectOptions(values: ConnectionValues, defaultDevice: string):
   if (values.cert !== undefined) opts.cert = readFile(values.cert, '--cert');
   if (values.key !== undefined) opts.key = readFile(values.key, '--key');
   return opts;
+}
+
+// One broker address, or several comma-separated (an active/standby pair, docs/ha.md).
+export function parseGatewayUrls(text: string, name: string): string | string[] {
+  const urls = text.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new UsageError(`${name} names no broker`);
+  for (const u of urls) {
+    if (!URL.canParse(u)) throw new UsageError(`${name}: not a URL: ${u}`);
+    const { protocol, hostname } = new URL(u);
+    if (protocol !== 'mqtt:' && protocol !== 'mqtts:') throw new UsageError(`${name}: ${u} is not an mqtt:// or mqtts:// URL`);
+    if (hostname === '') throw new UsageError(`${name}: ${u} names no host`);
+  }
+  if (new Set(urls.map((u) => new URL(u).protocol)).size > 1) throw new UsageError(`${name}: give all the brokers as mqtt:// or all as mqtts://, not a mix`);
+  return urls.length === 1 ? urls[0]! : urls;
 }
 
 export function positiveInt(text: string, name: string): number {

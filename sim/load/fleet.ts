@@ -18,7 +18,7 @@ export interface Fleet {
   connectMs: number;
 }
 
-export async function connectFleet(url: string, creds: readonly Credential[], inFlight = CONNECTS_IN_FLIGHT_MAX): Promise<Fleet> {
+export async function connectFleet(url: string | readonly string[], creds: readonly Credential[], inFlight = CONNECTS_IN_FLIGHT_MAX): Promise<Fleet> {
   const clients: DeviceClient[] = new Array(creds.length);
   const started = performance.now();
   let next = 0;

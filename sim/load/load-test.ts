@@ -8,7 +8,7 @@ import { LOAD_REQUEST_TIMEOUT_MS, runLoad, formatRun, type RunReport } from './r
 import { billsNeeded, planOps, prepareBills, runTag, Workload, type Mix, type Registering } from './workload.js';
 
 export interface LoadTestOptions {
-  url: string;
+  url: string | readonly string[]; // several: an active/standby pair (docs/ha.md)
   kiosks: readonly Credential[];
   desk?: Credential; // a billing desk; needed when the mix pays or queries bills
   mix: Mix;

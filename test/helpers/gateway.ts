@@ -72,12 +72,13 @@ export interface TestGatewayOptions {
   // The payment server stays on real time: it stands for another organisation's server,
   // whose held answers and timeouts a test's clock does not speed up.
   clock?: Clock;
+  dataDir?: string; // an existing data directory (a migrated or restored store); default a new one
   // The store on this PostgreSQL database (its connection string), whatever the pass.
   storeUrl?: string;
 }
 
 export async function startTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
-  const dataDir = tempDir('data');
+  const dataDir = o.dataDir ?? tempDir('data');
   const rulesDir = o.rulesDir ?? EXAMPLE_RULES;
   const loaded = loadRules(rulesDir);
   const overridden = applyOverrides(loaded.gateway, {

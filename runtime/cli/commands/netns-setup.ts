@@ -34,6 +34,11 @@ Options:
   --payment-addr A/N     address and prefix of the payment NIC
   --medical-gateway A    default route of the medical namespace
   --payment-gateway A    default route of the payment namespace
+  --ha-if IF             a box of an active/standby pair with a NIC of its own for the
+                         pair (its PostgreSQL and its peer; docs/ha.md): it goes into the
+                         medical namespace too, beside the medical NIC, since only the
+                         inner process talks to the database (firewall.yaml interfaces.ha)
+  --ha-addr A/N          address and prefix of that NIC
   -h, --help             show this text
 
 Then load the firewall in each namespace (ferry firewall apply --netns NAME), and run
@@ -73,6 +78,7 @@ export const command: Command = {
           'medical-ns': { type: 'string', default: NETNS_DEFAULTS.medical }, 'payment-ns': { type: 'string', default: NETNS_DEFAULTS.payment },
           'medical-addr': { type: 'string' }, 'payment-addr': { type: 'string' },
           'medical-gateway': { type: 'string' }, 'payment-gateway': { type: 'string' },
+          'ha-if': { type: 'string' }, 'ha-addr': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
       }));
@@ -92,6 +98,14 @@ export const command: Command = {
     }
     if (sides[0]!.ns === sides[1]!.ns) return usage(SETUP_HELP, 'the two namespaces must differ');
     if (sides[0]!.nic === sides[1]!.nic) return usage(SETUP_HELP, 'the two NICs must differ');
+    if (values['ha-addr'] !== undefined && values['ha-if'] === undefined) return usage(SETUP_HELP, '--ha-addr needs --ha-if');
+    if (values['ha-if'] !== undefined) {
+      const ha = { ns: sides[0]!.ns, nic: values['ha-if'], addr: values['ha-addr'], gateway: undefined };
+      const why = sideProblem('ha', ha);
+      if (why) return usage(SETUP_HELP, why);
+      if (sides.some((s) => s.nic === ha.nic)) return usage(SETUP_HELP, '--ha-if must differ from the medical and the payment NIC');
+      sides.push({ ns: ha.ns, nic: ha.nic, ...(ha.addr ? { addr: ha.addr } : {}) });
+    }
     for (const side of sides) {
       const failed = await setUp(side);
       if (failed) {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Command } from '../command.js';
-import { DEFAULT_URL, UsageError, nonNegativeInt, positiveInt, printJson, printLine } from '../../../sim/devices/cli-support.js';
+import { DEFAULT_URL, UsageError, parseGatewayUrls, nonNegativeInt, positiveInt, printJson, printLine } from '../../../sim/devices/cli-support.js';
 import { demoPassword } from '../../../sim/demo-devices.js';
 import { readDevicesFile, type Credential } from '../../../sim/load/devices-file.js';
 import { formatLoadTest, loadTest } from '../../../sim/load/load-test.js';
@@ -32,7 +32,8 @@ Devices:
   --devices N          how many of the file's kiosks to connect (default ${DEFAULT_DEVICES}, at most ${LOAD_DEVICES_MAX})
   --desk ID            the billing desk (default ${LOAD_DESK_ID} if the file lists it, else
                        ${DEFAULT_DESK} with its demo password)
-  --url URL            broker (default ${DEFAULT_URL})
+  --url URL[,URL...]   broker (default ${DEFAULT_URL}); an active/standby pair's addresses,
+                       comma-separated, are tried in turn
 
 Load:
   --mix SPEC           weights of pay, query, register (default ${DEFAULT_MIX})
@@ -135,7 +136,7 @@ async function load(values: Values): Promise<number> {
   const storm = nonNegativeInt(values.storm!, '--storm');
   if (storm > kiosks.length) throw new UsageError(`--storm is at most the number of devices (${kiosks.length})`);
   const report = await loadTest({
-    url: values.url!, kiosks, ...(deskPassword ? { desk: { id: deskId, password: deskPassword } } : {}),
+    url: parseGatewayUrls(values.url!, '--url'), kiosks, ...(deskPassword ? { desk: { id: deskId, password: deskPassword } } : {}),
     mix, requests: values.requests === undefined ? 5 * kiosks.length : positiveInt(values.requests, '--requests'), mode,
     ...(rate ? { rate } : {}), ...(values.concurrency ? { concurrency: positiveInt(values.concurrency, '--concurrency') } : {}),
     registering: {

@@ -6,6 +6,7 @@
 // them, and they say only which part is up (no patient, order or device appears in
 // them). The metrics need the read token, as every other read of the API does.
 import type http from 'node:http';
+import { buildInfo } from '../../common/build-info.js';
 import { errorEntry, httpStatus } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { InnerMetrics } from '../metrics/registry.js';
@@ -18,7 +19,11 @@ export type SideName = (typeof SIDES)[number];
 
 export interface Readiness {
   checks(side: SideName): Check[];
+  // In an active/standby pair, this box's role (docs/ha.md); undefined on a single box.
+  role?(): HaRole | undefined;
 }
+
+export type HaRole = 'active' | 'standby';
 
 export interface RawAnswer {
   status: number;
@@ -62,10 +67,18 @@ export function monitoringRoutes(o: { metrics: InnerMetrics; readiness: Readines
   };
 }
 
+// Each answer names the build that gives it (the inner side's version and commit, and the
+// Node.js it runs on), so that a check after an upgrade sees the new release serve. A
+// standby is not ready by design: keepalived's check script and a load balancer take
+// only a 200 for the active box, and the body says `standby` rather than a fault.
 function readyAnswer(readiness: Readiness, sides: readonly SideName[]): RawAnswer {
   const checks = sides.flatMap((side) => readiness.checks(side).map((c) => ({ side, ...c })));
+  const role = readiness.role?.();
+  const withRole = role ? { role } : {};
   const notReady = checks.filter((c) => !c.ok).map((c) => `${c.side}.${c.name}`);
-  if (notReady.length === 0) return json(200, { ready: true, checks });
-  const code = 'NOT_READY';
-  return json(httpStatus('management', code), { ready: false, error: code, message: `not ready: ${notReady.join(', ')}`, notReady, checks });
+  const build = { ...buildInfo(), node: process.versions.node };
+  if (notReady.length === 0) return json(200, { ready: true, ...withRole, ...build, checks });
+  const code = role === 'standby' ? 'STANDBY' : 'NOT_READY';
+  const message = role === 'standby' ? `standby: this box takes no device traffic until it becomes active (${notReady.join(', ')})` : `not ready: ${notReady.join(', ')}`;
+  return json(httpStatus('management', code), { ready: false, ...withRole, error: code, message, notReady, ...build, checks });
 }

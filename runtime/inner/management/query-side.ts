@@ -55,6 +55,7 @@ export function createQuerySide(o: {
           config, store: o.store, day: o.day, reconciler, retention, log: o.log.child({ part: 'management' }),
           ...(o.retryRefund ? { retryRefund: o.retryRefund } : {}), ...(o.devices ? { devices: o.devices } : {}),
           ...(o.routes ? { routes: o.routes } : {}),
+          ...(o.now ? { now: () => o.now!().getTime() } : {}), // the gateway's clock (a backup's time)
         });
       } catch (err) {
         // A port that is taken is the operator's to fix, and is told at once (the side

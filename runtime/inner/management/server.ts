@@ -5,13 +5,15 @@
 //   POST /v1/reconcile?date=YYYY-MM-DD                              read token
 //   POST /v1/retention/run                                          admin token
 //   GET  /v1/audit/verify                                           read token
+//   GET  /v1/backup                                                 admin token (backup-route.ts)
 //   POST /v1/refunds/{registrationId|refundId}/retry                admin token
 //   GET  /v1/devices, POST /v1/rules/reload                         devices.ts
 //   GET  /metrics (read token), /healthz, /readyz[/inner|/outer]     monitoring.ts
 //   GET  /, /console, /v1/console (read token)                     console/routes.ts, through `routes`
-// Nothing here writes to the store except the audit entries of what was asked, the
-// two jobs it starts (reconciliation, retention), which write only what they always do,
-// and an operator's retry of a declined refund, which the payments part makes (audited).
+// Nothing here writes to the store except the audit entries of what was asked (an
+// unmasked query, a backup), the two jobs it starts (reconciliation, retention), which
+// write only what they always do, and an operator's retry of a declined refund, which
+// the payments part makes (audited).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
@@ -31,6 +33,7 @@ import { limitPerAddress } from '../../common/per-address-limit.js';
 import { listenOn } from '../../common/listen.js';
 import { deviceRoute, RulesReloadRefused, type DeviceRoutesSource } from './devices.js';
 import type { ManagementRoutes } from './monitoring.js';
+import { BACKUP_ROUTE, BackupBusy, Backups, StreamedAnswer } from './backup-route.js';
 
 // How many connections the API takes and how long each may sit. Its clients are operators
 // and scripts, but a forgotten keep-alive pool or a port scanner must not lock them out:
@@ -93,6 +96,7 @@ function apiError(code: CodeOf<'management'>, message: string): HttpError {
 
 export async function startManagement(opts: ManagementOptions): Promise<RunningManagement> {
   const tokens = new TokenCheck(opts.config);
+  const backups = new Backups(opts.store, opts.log.child({ job: 'backup' }), opts.now ?? Date.now);
   const limits: ManagementLimits = { ...MANAGEMENT_LIMITS, ...opts.limits };
   // Both timeouts set: given one alone, Node derives the other (headersTimeout defaults to
   // min(60 s, requestTimeout)), and it refuses a headersTimeout above requestTimeout.
@@ -104,8 +108,8 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
   }, (req, res) => {
     const other = opts.routes?.(req, tokens.check(req.headers.authorization));
     if (other) return void other.then((a) => res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) }).end(req.method === 'HEAD' ? undefined : a.body));
-    void handle(opts, tokens, req).then(
-      (body) => send(res, 200, body),
+    void handle(opts, tokens, req, backups).then(
+      (body) => (body instanceof StreamedAnswer ? body.sendTo(res) : send(res, 200, body)),
       (err: unknown) => fail(opts.log, res, err),
     );
   });
@@ -129,7 +133,7 @@ export async function startManagement(opts: ManagementOptions): Promise<RunningM
   };
 }
 
-async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.IncomingMessage): Promise<unknown> {
+async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.IncomingMessage, backups: Backups): Promise<unknown> {
   req.resume(); // no route takes a body
   const access = tokens.check(req.headers.authorization);
   if (!access) throw apiError('UNAUTHORIZED', 'a valid bearer token is required');
@@ -146,6 +150,13 @@ async function handle(opts: ManagementOptions, tokens: TokenCheck, req: http.Inc
   if (url.pathname === '/v1/audit/verify') {
     allow(req, 'GET');
     return opts.store.verifyAudit();
+  }
+  if (url.pathname === BACKUP_ROUTE) {
+    allow(req, 'GET');
+    if (access !== 'admin') throw apiError('FORBIDDEN', 'a backup needs the admin token');
+    return backups.open().catch((err: unknown) => {
+      throw err instanceof BackupBusy ? apiError('BACKUP_BUSY', err.message) : err;
+    });
   }
   if (url.pathname === '/v1/retention/run') {
     allow(req, 'POST');

@@ -16,6 +16,7 @@ import { OuterReport } from './outer-report.js';
 import { innerChecks } from './readiness.js';
 import { InnerMetrics } from './registry.js';
 import { LastVerify, readState } from './state.js';
+import { haGauges } from './ha-gauges.js';
 
 export interface ObservabilityParts {
   store: Store;
@@ -26,6 +27,13 @@ export interface ObservabilityParts {
   clock: Clock; // the side's: uptime, the report's age
   now: () => number; // what time it is for the journal's age and today's pools
   log: Logger;
+  ha?: ActiveTerm; // in an active/standby pair: this box's term as the active one
+}
+
+// What the active box of a pair holds (runtime/inner/ha/leadership.ts).
+export interface ActiveTerm {
+  epoch: string;
+  holder: string;
 }
 
 export class Observability {
@@ -58,11 +66,15 @@ export class Observability {
       store: p.store, aedes: () => p.broker()?.aedes, devices: () => p.rules().devices, departments: () => p.rules().departments,
       day: p.day, now: p.now, process: this.process, outer: this.outer,
     }, lastVerify);
+    const term = p.ha;
+    if (term) haGauges(this.metrics, 'active', term.epoch);
     this.readiness = {
       checks: (side) => (side === 'outer' ? this.outer.checks() : innerChecks({
         store: p.store, broker: p.broker, channel: p.outerConnected,
         rules: () => ({ messages: p.rules().messages.size, devices: p.rules().devices.size, lastReload: this.lastReload }),
+        ...(term ? { term } : {}),
       })),
+      role: () => (term ? 'active' : undefined),
     };
     this.routes = monitoringRoutes({ metrics: this.metrics, readiness: this.readiness, log: p.log.child({ part: 'management' }) });
   }

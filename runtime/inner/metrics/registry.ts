@@ -42,8 +42,12 @@ export class InnerMetrics {
   private readonly readers = new Map<string, () => Promise<Array<Sample<MetricName>>> | Array<Sample<MetricName>>>();
   private readonly mirrors = new Map<string, () => MirrorSample[]>();
 
-  constructor() {
+  // `only`: a registry of these metrics alone. A standby box of a pair exposes its role and
+  // nothing else: a zero of the gateway's own gauges there would read as a fault.
+  constructor(o: { only?: readonly MetricName[] } = {}) {
+    const only = o.only ? new Set<string>(o.only) : undefined;
     for (const [name, row] of Object.entries(METRICS)) {
+      if (only && !only.has(name)) continue;
       const labelNames = [...row.labels];
       const registers = [this.registry];
       if (row.source === 'event' && row.type === 'counter') {

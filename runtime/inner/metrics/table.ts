@@ -55,6 +55,9 @@ export const METRICS = {
   ferry_audit_verify_timestamp_seconds: { type: 'gauge', source: 'state', labels: [], help: 'When the audit chain was last verified (Unix time).' },
   ferry_store_commit_duration_seconds: { type: 'histogram', source: 'event', labels: [], help: 'Time to write and fsync one group-commit batch.' },
   ferry_store_batch_writes: { type: 'histogram', source: 'event', labels: [], help: 'Keys written per group-commit batch.' },
+  // The active/standby pair (docs/ha.md); absent on a single box (store.backend leveldb)
+  ferry_ha_role: { type: 'gauge', source: 'state', labels: ['role'], help: 'The box\'s role in an active/standby pair: 1 for its current role (active, standby), 0 for the other.' },
+  ferry_ha_epoch: { type: 'gauge', source: 'state', labels: [], help: 'The fencing epoch this box holds while active (0 on a standby and on a single box).' },
   // Rules
   ferry_rules_reloads_total: { type: 'counter', source: 'event', labels: ['result'], help: 'Rule reloads, by result (ok, refused: the running rules stayed).' },
   // Each process

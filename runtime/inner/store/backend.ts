@@ -8,7 +8,7 @@ import { LevelEngine } from './level-engine.js';
 // given, every write checks that the database still names it (postgres/engine.ts).
 export type StoreBackend =
   | { kind: 'leveldb' }
-  | { kind: 'postgres'; url: string; epoch?: string };
+  | { kind: 'postgres'; url: string; epoch?: string; writeTimeoutMs?: number };
 
 export interface EngineOptions {
   createIfMissing: boolean;
@@ -27,5 +27,6 @@ export async function openEngine(dataDir: string, backend: StoreBackend | undefi
   if (backend === undefined || backend.kind === 'leveldb') return LevelEngine.open(dataDir, options.createIfMissing);
   // Loaded only when used: a gateway on LevelDB never loads the PostgreSQL client.
   const { PostgresEngine } = await import('./postgres/engine.js');
-  return PostgresEngine.open({ url: backend.url, ...(backend.epoch !== undefined ? { epoch: backend.epoch } : {}), ...options });
+  const { kind: _kind, ...postgres } = backend;
+  return PostgresEngine.open({ ...postgres, ...options });
 }

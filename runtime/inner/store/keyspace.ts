@@ -48,7 +48,7 @@ export const KEYSPACE = {
   outbox: { prefix: 'outbox!', owner: 'outbox/records', holds: 'a message a device has not acknowledged', retention: 'record' },
   audit: { prefix: 'audit!', owner: 'store/audit', holds: 'the hash-chained audit log', retention: 'audit', query: 'audit' },
   auditOf: { prefix: 'auditOf!', owner: 'store/audit', holds: 'the audit entries whose event names an order, by order id and seq', retention: 'index' },
-  meta: { prefix: 'meta!', owner: 'store, ids', holds: 'the instance id, id sequences, the audit checkpoint', retention: 'state' },
+  meta: { prefix: 'meta!', owner: 'store, ids', holds: 'the store format version (meta!format), the instance id, id sequences, the audit checkpoint, the query index markers', retention: 'state' },
 } as const satisfies Record<string, Space>;
 
 export type SpaceName = keyof typeof KEYSPACE;

@@ -39,6 +39,23 @@ export const LEVEL_BLOCK_BYTES = 16 * 1024;
 // before it is read under the transaction mutex (Store.listRaw).
 export const MAX_LIST_RETRIES = 3;
 
+// Backups (backup-file.ts): keys read from the snapshot, and lines handed to the writer,
+// per batch, with a read buffer that fills a batch (audit entries are about 300 bytes).
+// A batch is encoded in one turn of the event loop, so payments wait at most that long.
+export const BACKUP_BATCH_KEYS = 1_000;
+export const BACKUP_READ_BYTES = 512 * 1024;
+// gzip level of a backup: the fastest, as a backup of a large store is bound by the
+// compression, and the level changes the size by a fifth at most on this data.
+export const BACKUP_GZIP_LEVEL = 1;
+// A line of a backup file longer than this is damage, not a record: values are far
+// smaller (a transaction is at most MAX_BATCH_BYTES).
+export const BACKUP_LINE_BYTES_MAX = 2 * MAX_BATCH_BYTES;
+// Keys written per batch when a backup is restored (unsynced; the last one is synced).
+export const RESTORE_BATCH_KEYS = 5_000;
+// A format migration's step is one write of the engine while its writes number at most
+// this many (about 16 MB held); an additive step (format.ts) writes larger sets in pages
+// of this size instead.
+export const MIGRATION_ONE_WRITE_OPS = 100_000;
 // PostgreSQL backend. A batch whose write fails on a lost connection is written again
 // (it is absolute puts and deletes from the one writer, so applying it twice is applying
 // it once) for at most this long, with a wait doubling from the first to the last; after
@@ -49,8 +66,8 @@ export const PG_RETRY_FIRST_WAIT_MS = 50;
 export const PG_RETRY_MAX_WAIT_MS = 2_000;
 // Connections for reads (the writer has its own): the store's reads are short.
 export const PG_READ_CONNECTIONS = 4;
-// How long a new connection may take, and a query on the writer's, before it counts as
-// lost: a dead server must not hold a batch for ever.
+// How long a new connection may take, and a query, before it counts as lost: a dead
+// server or a silent network must not hold a batch or a request for ever.
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 export const PG_QUERY_TIMEOUT_MS = 10_000;
 // Rows fetched per query by an iterator over a range.

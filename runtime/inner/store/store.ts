@@ -10,6 +10,7 @@ import { AUDIT_PREFIX, prefixUpperBound } from './keys.js';
 import { MAX_LIST_ENTRIES, MAX_LIST_RETRIES } from './limits.js';
 import { mergeList, type ListOptions } from './merge.js';
 import { FifoMutex } from './mutex.js';
+import { settleFormat } from './migrate.js';
 import { StoreTx, type CommittedView, type Tx } from './tx.js';
 
 export type { Tx } from './tx.js';
@@ -70,7 +71,9 @@ export class Store implements CommittedView {
     if (!readOnly && onLevel) await mkdir(dataDir, { recursive: true });
     const engine = await openEngine(dataDir, backend, { createIfMissing: !readOnly, log, ...(options.retryClock ? { retryClock: options.retryClock } : {}) });
     try {
-      const head = await loadAuditHead(engine);
+      // Store format hook (format.ts, migrate.ts): stamps a new store, refuses a newer
+      // format, migrates an older one (backup first); the head after any migration.
+      const head = await settleFormat(engine, { dataDir, log, readOnly, now: options.now ?? (() => new Date()), head: await loadAuditHead(engine) });
       log.info({ backend: engine.kind, location: engine.location, auditSeq: head.seq, readOnly }, 'store open');
       return new Store(engine, log, head, options.now ?? (() => new Date()), readOnly);
     } catch (err) {

@@ -20,6 +20,7 @@ import { poolKey, visitNoKey, type SlotPool } from '../../../runtime/inner/regis
 import { byDeptKey, counterKey, dispatchKey, type DispatchRecord } from '../../../runtime/inner/dispatch/records.js';
 import { idempotencyKey, type IdempotencyRecord } from '../../../runtime/inner/gap/handler.js';
 import { indexMarkerKey } from '../../../runtime/inner/management/indexes.js';
+import { CURRENT_FORMAT, FORMAT_KEY } from '../../../runtime/inner/store/format.js';
 import { utcDayOf } from '../../../runtime/common/hospital-day.js';
 
 export interface AgedStoreShape {
@@ -106,6 +107,8 @@ export async function generateAgedStore(dataDir: string, shape: AgedStoreShape):
   };
   try {
     await put(key('meta', 'instance'), TAG);
+    // A store of the current format, as the gateway stamps a new one (no migration).
+    await put(FORMAT_KEY, CURRENT_FORMAT);
     // Written with every record, as the gateway does: complete from the start.
     await put(indexMarkerKey('ordersOf'), true);
     await put(indexMarkerKey('auditOf'), true);

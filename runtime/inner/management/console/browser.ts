@@ -291,6 +291,7 @@ function renderChecks(s: Snapshot): void {
     ['Rules loaded', dateTime(s.rules.loadedAt)],
     ['Last reload', !r ? 'none since start' : r.ok ? pill(`reloaded ${dateTime(r.at)}${r.dropped ? `, ${r.dropped} connection(s) closed` : ''}`, 'ok') : pill(`refused ${dateTime(r.at)}: ${r.problem ?? ''}`, 'warn')],
     ['Gateway started', dateTime(s.startedAt)],
+    ['Role', s.ha ? pill(`active box of a pair, epoch ${s.ha.epoch} (${s.ha.holder})`, 'ok') : 'single box'],
   ];
   $('checks').replaceChildren(...items.flatMap(([k, v2]) => {
     const dd = el('dd');

@@ -47,6 +47,7 @@ export interface ConsoleSources {
   slots(pool: { dept: string; date: string }): Promise<SlotsSnapshot['sessions']>; // the retained snapshot's counts
   listening(dept: string): number; // workstations subscribed to the department's inbox
   startedAt: number;
+  ha?: { epoch: string; holder: string }; // the active box of a pair (docs/ha.md)
 }
 
 export interface ConsoleSnapshot {
@@ -66,6 +67,8 @@ export interface ConsoleSnapshot {
   refusals: readonly Refusal[];
   audit: { head: { seq: number; hash: string }; lastVerify: { at: string; ok: boolean; entries: number; problem?: string } | null };
   firewall: { state: 'not checked here'; note: string };
+  // null on a single box; a standby serves no console (its management API answers STANDBY).
+  ha: { role: 'active'; epoch: string; holder: string } | null;
   rules: { loadedAt: string; lastReload: RuleReload | null };
   history: { everyMs: number; points: readonly HistoryPoint[] };
 }
@@ -140,6 +143,7 @@ export class ConsoleData {
         state: 'not checked here',
         note: 'The gateway runs without root and does not run nft: check the firewall with `ferry firewall verify` (as root, or from monitoring).',
       },
+      ha: s.ha ? { role: 'active', epoch: s.ha.epoch, holder: s.ha.holder } : null,
       rules: { loadedAt: new Date(s.startedAt).toISOString(), lastReload: this.feed.lastReload() },
       history: { everyMs: CONSOLE_HISTORY_LIMITS.everyMs, points: this.history.recent() },
     };

@@ -7,6 +7,9 @@ import {
   PG_CONNECT_TIMEOUT_MS, PG_PAGE_ROWS, PG_QUERY_TIMEOUT_MS, PG_READ_CONNECTIONS, PG_RETRY_FIRST_WAIT_MS, PG_RETRY_MAX_WAIT_MS, PG_WRITE_RETRY_MS,
 } from '../limits.js';
 import { isConnectionError } from './connection-errors.js';
+
+// How long ending a lost writer session may take (pg_terminate_backend's wait).
+const LOST_SESSION_END_MS = 5_000;
 import { KV_TABLE, WRITE_BATCH_SQL, currentEpoch, ensureSchema, hasSchema, type Queryable } from './schema.js';
 
 export interface PostgresEngineOptions {
@@ -17,7 +20,13 @@ export interface PostgresEngineOptions {
   createIfMissing: boolean;
   log?: Logger;
   retryClock?: RetryClock;
+  // How long a batch's statement may take before its connection counts as lost
+  // (PG_QUERY_TIMEOUT_MS; tests shorten it).
+  writeTimeoutMs?: number;
 }
+
+// The writer's server session, told apart from a later one that reuses its pid.
+interface Session { pid: number; start: string }
 
 const systemRetryClock: RetryClock = {
   now: () => Date.now(),
@@ -34,6 +43,11 @@ export class PostgresEngine implements StoreEngine {
   readonly snapshotAtIterator = false;
   readonly location: string;
   private writer: pg.Client | undefined;
+  private writerSession: Session | undefined;
+  // A writer session whose connection was given up while the server may still run its
+  // statement (a client-side timeout, a partition): it is ended before the next write,
+  // or it could commit an older batch after a newer one.
+  private lostSession: Session | undefined;
   private closed = false;
 
   private constructor(
@@ -48,7 +62,9 @@ export class PostgresEngine implements StoreEngine {
     if (options.epoch !== undefined && !/^(0|[1-9][0-9]{0,18})$/.test(options.epoch)) {
       throw new Error(`a fencing epoch is a non-negative integer as decimal digits, not ${JSON.stringify(options.epoch)}`);
     }
-    const pool = new pg.Pool({ ...connectionConfig(options.url), max: PG_READ_CONNECTIONS, idleTimeoutMillis: 30_000 });
+    // A read on a connection that went silent (a partition) fails after PG_QUERY_TIMEOUT_MS
+    // instead of holding its request for ever.
+    const pool = new pg.Pool({ ...connectionConfig(options.url), max: PG_READ_CONNECTIONS, idleTimeoutMillis: 30_000, query_timeout: PG_QUERY_TIMEOUT_MS });
     // An idle connection the server drops is removed by the pool; this only keeps the
     // event from crashing the process.
     pool.on('error', (err) => options.log?.warn({ err: err.message }, 'postgres: an idle read connection failed'));
@@ -57,7 +73,9 @@ export class PostgresEngine implements StoreEngine {
       await engine.prepare();
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw err;
+      if (err instanceof StoreError) throw err;
+      // Say which database, and what to check: the server, the role, the database.
+      throw new Error(`cannot open the store's PostgreSQL database at ${engine.location}: ${(err as Error).message} (check gateway.yaml store.postgres.urlFile and that the server takes connections)`, { cause: err });
     }
     return engine;
   }
@@ -187,25 +205,33 @@ export class PostgresEngine implements StoreEngine {
 
   private async connectedWriter(): Promise<pg.Client> {
     if (this.writer) return this.writer;
-    const client = new pg.Client({ ...connectionConfig(this.options.url), query_timeout: PG_QUERY_TIMEOUT_MS });
+    const client = new pg.Client({ ...connectionConfig(this.options.url), query_timeout: this.options.writeTimeoutMs ?? PG_QUERY_TIMEOUT_MS });
     // The query in flight rejects with the error too; the next write reconnects.
     client.on('error', (err) => {
       this.options.log?.warn({ err: err.message }, 'postgres: the writer connection failed');
       if (this.writer === client) this.dropWriter();
     });
+    let session: Session;
     try {
       await client.connect();
+      if (this.lostSession) await endSession(client, this.lostSession);
+      this.lostSession = undefined;
+      const { rows } = await client.query<Session>('SELECT pid, backend_start::text AS start FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+      session = rows[0]!;
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
     }
     this.writer = client;
+    this.writerSession = session;
     return client;
   }
 
   private dropWriter(): void {
     const writer = this.writer;
+    this.lostSession = this.writerSession ?? this.lostSession;
     this.writer = undefined;
+    this.writerSession = undefined;
     void writer?.end().catch(() => undefined);
   }
 
@@ -216,6 +242,19 @@ export class PostgresEngine implements StoreEngine {
     this.writer = undefined;
     await writer?.end().catch(() => undefined);
     await this.pool.end();
+  }
+}
+
+// Ends the session `lost` if it still runs (after a server restart it does not, and its
+// pid may belong to another session by now: the start time tells them apart), waiting
+// until it has exited. A session that does not end in time fails this connection, and
+// the write is tried again later.
+async function endSession(client: pg.Client, lost: Session): Promise<void> {
+  const { rows } = await client.query<{ ended: boolean }>(
+    'SELECT pg_terminate_backend(pid, $3) AS ended FROM pg_stat_activity WHERE pid = $1 AND backend_start::text = $2', [lost.pid, lost.start, LOST_SESSION_END_MS]);
+  if (rows[0] && rows[0].ended !== true) {
+    // As a connection exception (SQLSTATE class 08): the write waits and tries again.
+    throw Object.assign(new Error(`the store's earlier writer session (pid ${lost.pid}) did not end within ${LOST_SESSION_END_MS} ms`), { code: '08000' });
   }
 }
 
