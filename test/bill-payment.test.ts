@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestGateway, sampleItems, sampleTotal, type TestGateway } from './helpers/gateway.js';
 import type { Reply } from '../devices/protocol.js';
+import type { DeviceClient } from '../devices/client.js';
 import { KioskSim } from '../sim/devices/kiosk.js';
 import { demoPassword } from '../sim/demo-devices.js';
 import { freePort } from '../sim/gateway-processes.js';
@@ -16,8 +17,16 @@ test.after(async () => {
 });
 
 let refs = 0;
+// One connection for the billing desk: a device id has one connection at a time, and a
+// second one would take it over (and the first, reconnecting, take it back).
+let billingDesk: DeviceClient | undefined;
+async function billingDeskClient(): Promise<DeviceClient> {
+  billingDesk ??= await gw.device('billing-01');
+  return billingDesk;
+}
+
 async function createBill(patientId = 'P-1001') {
-  const desk = await gw.device('billing-01');
+  const desk = await billingDeskClient();
   const reply = await desk.request('bill.create', { patientId, reference: `INV-${++refs}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
   assert.is(reply.type, 'bill.created', JSON.stringify(reply.body));
   return { desk, billId: (reply.body as { billId: string }).billId };
@@ -113,7 +122,7 @@ test('a bill is never paid twice, even by two kiosks at once', async () => {
 });
 
 test('a bill whose items do not add up to its total is refused', async () => {
-  const desk = await gw.device('billing-01');
+  const desk = await billingDeskClient();
   const reply = await desk.request('bill.create', { patientId: 'P-2008', reference: 'INV-BAD', items: sampleItems, total: sampleTotal + 100, currency: 'CNY' });
   assert.is(reply.type, 'error');
   assert.is((reply.body as { code: string }).code, 'TOTAL_MISMATCH');

@@ -75,8 +75,8 @@ function pgTest(name: string, fn: () => Promise<void>): void {
 }
 
 pgTest('keys list in the same order on PostgreSQL as on LevelDB: punctuation, digits, case and non-ASCII', async () => {
-  const keys = ['meta!a', 'meta!B', 'meta!b', 'meta!!', 'meta!~', 'meta!0', 'meta!9', 'meta!10', 'meta!-', 'meta!_', 'meta! ', 'meta!é', 'meta!z', 'meta!Z',
-    'meta!中', 'meta!ﬀ', 'meta!😀', 'meta!a!b', 'meta!a"', 'meta!ab', 'meta!\u007f', 'meta!\u0080', 'meta!\uffff'];
+  const keys = ['idem!a', 'idem!B', 'idem!b', 'idem!!', 'idem!~', 'idem!0', 'idem!9', 'idem!10', 'idem!-', 'idem!_', 'idem! ', 'idem!é', 'idem!z', 'idem!Z',
+    'idem!中', 'idem!ﬀ', 'idem!😀', 'idem!a!b', 'idem!a"', 'idem!ab', 'idem!\u007f', 'idem!\u0080', 'idem!\uffff'];
   const dir = await mkdtemp(join(tmpdir(), 'ferry-order-'));
   dirs.push(dir);
   const level = await Store.open(dir, silentLog);
@@ -87,12 +87,12 @@ pgTest('keys list in the same order on PostgreSQL as on LevelDB: punctuation, di
   await level.close();
   const levelAgain = await Store.open(dir, silentLog);
   stores.push(levelAgain);
-  const fromLevel = (await levelAgain.list<string>('meta!')).map(([k]) => k);
-  const fromPostgres = (await postgres.list<string>('meta!')).map(([k]) => k);
+  const fromLevel = (await levelAgain.list<string>('idem!')).map(([k]) => k);
+  const fromPostgres = (await postgres.list<string>('idem!')).map(([k]) => k);
   assert.equal(fromPostgres, fromLevel);
   assert.equal(fromLevel, [...keys].sort(compareKeys));
-  assert.equal((await postgres.list<string>('meta!', { reverse: true, limit: 3 })).map(([k]) => k), fromLevel.slice(-3).reverse());
-  assert.equal((await postgres.list<string>('meta!', { after: 'meta!Z', limit: 2 })).map(([k]) => k), fromLevel.slice(fromLevel.indexOf('meta!Z') + 1, fromLevel.indexOf('meta!Z') + 3));
+  assert.equal((await postgres.list<string>('idem!', { reverse: true, limit: 3 })).map(([k]) => k), fromLevel.slice(-3).reverse());
+  assert.equal((await postgres.list<string>('idem!', { after: 'idem!Z', limit: 2 })).map(([k]) => k), fromLevel.slice(fromLevel.indexOf('idem!Z') + 1, fromLevel.indexOf('idem!Z') + 3));
 });
 
 pgTest('a listing never mixes two instants, though PostgreSQL reads after the overlay was copied', async () => {
@@ -115,15 +115,15 @@ pgTest('a listing never mixes two instants, though PostgreSQL reads after the ov
     held = true; // only the first listing's first read waits
     return { ...it, next: async () => (await diskHeld, it.next()), nextv: async (n) => (await diskHeld, it.nextv(n)), close: () => it.close() };
   };
-  const first = store.transact((tx) => tx.put('meta!a', 1)); // committed, not yet on disk
+  const first = store.transact((tx) => tx.put('idem!a', 1)); // committed, not yet on disk
   await new Promise((resolve) => setImmediate(resolve));
-  const listing = store.list<number>('meta!'); // copies the overlay now: meta!a
-  const second = store.transact((tx) => { tx.del('meta!a'); tx.put('meta!b', 2); });
+  const listing = store.list<number>('idem!'); // copies the overlay now: idem!a
+  const second = store.transact((tx) => { tx.del('idem!a'); tx.put('idem!b', 2); });
   openWrites();
   await Promise.all([first, second]); // both batches on disk before the listing reads it
   openDisk();
-  // meta!a and meta!b never existed together: the listing is the state after the second.
-  assert.equal(await listing, [['meta!b', 2]]);
+  // idem!a and idem!b never existed together: the listing is the state after the second.
+  assert.equal(await listing, [['idem!b', 2]]);
 });
 
 pgTest('a gateway whose epoch was bumped cannot commit again: its next write fails FENCED and leaves nothing written', async () => {
