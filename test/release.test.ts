@@ -128,7 +128,7 @@ test('the x64 tarball holds install.sh, the compiled code, Node.js 24 and the pr
   const entries = new Set(ok(spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }), 'tar -t').split('\n'));
   for (const p of ['install.sh', 'release.json', 'app/node/bin/node', 'app/node/LICENSE', 'app/bin/ferry', 'app/bin/ferry.js', 'app/dist/runtime/inner/main.js',
     'app/dist/build-info.json', 'app/package.json', 'app/node_modules/aedes/package.json', 'app/node_modules/classic-level/prebuilds/linux-x64/classic-level.node',
-    'rules/gateway.yaml', 'deploy/systemd/ferry-inner.service.in', 'deploy/sysctl/60-ferry.conf']) {
+    'app/deploy/keepalived/keepalived.conf', 'rules/gateway.yaml', 'deploy/systemd/ferry-inner.service.in', 'deploy/sysctl/60-ferry.conf']) {
     assert.ok(entries.has(`${top}/${p}`), `${p} is in the tarball`);
   }
   const names = [...entries];
