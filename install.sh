@@ -244,7 +244,7 @@ install_app() {
 # has thousands of files; one comparison is quicker than one per file).
 install_release_app() {
   local app=$1 part
-  for part in bin node dist node_modules docs; do
+  for part in bin node dist node_modules docs deploy; do
     [ -d "$SRC/app/$part" ] || die "$SRC/app/$part is missing: the release tarball is incomplete"
     replace_tree "$SRC/app/$part" "$app/$part"
   done

@@ -16,6 +16,7 @@ import { buildRelease, type Artifact } from '../scripts/release/main.js';
 import { releaseInfo, stageApp } from '../scripts/release/app.js';
 import { checkArtifact } from '../scripts/release/check.js';
 import { bundledNode, runtimePin } from '../scripts/release/node-runtime.js';
+import { SIDE_NODE_FLAGS } from '../runtime/common/node-flags.js';
 import { PROJECT_DIR, sampleItems, sampleTotal, tempDir, waitFor } from './helpers/gateway.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -128,7 +129,7 @@ test('the x64 tarball holds install.sh, the compiled code, Node.js 24 and the pr
   const entries = new Set(ok(spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }), 'tar -t').split('\n'));
   for (const p of ['install.sh', 'release.json', 'app/node/bin/node', 'app/node/LICENSE', 'app/bin/ferry', 'app/bin/ferry.js', 'app/dist/runtime/inner/main.js',
     'app/dist/build-info.json', 'app/package.json', 'app/node_modules/aedes/package.json', 'app/node_modules/classic-level/prebuilds/linux-x64/classic-level.node',
-    'rules/gateway.yaml', 'deploy/systemd/ferry-inner.service.in', 'deploy/sysctl/60-ferry.conf']) {
+    'app/deploy/keepalived/keepalived.conf', 'rules/gateway.yaml', 'deploy/systemd/ferry-inner.service.in', 'deploy/sysctl/60-ferry.conf']) {
     assert.ok(entries.has(`${top}/${p}`), `${p} is in the tarball`);
   }
   const names = [...entries];
@@ -154,9 +155,10 @@ test('installed from the tarball with no network and no Node.js or npm on the ho
   assert.is(ok(offline([ferry, '--version']), 'ferry --version'), `ferry ${VERSION} (${commit})\n`);
   assert.match(ok(offline([ferry, 'rules', 'check', path.join(root, 'etc/ferry')]), 'ferry rules check'), /rules OK: 0 devices/);
   assert.is(fs.readlinkSync(path.join(root, 'usr/local/bin/ferry')), '/opt/ferry/bin/ferry');
-  for (const side of ['inner', 'outer']) {
+  for (const side of ['inner', 'outer'] as const) {
+    const flags = SIDE_NODE_FLAGS[side].map((f) => `${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `).join('');
     assert.match(fs.readFileSync(path.join(root, `etc/systemd/system/ferry-${side}.service`), 'utf8'),
-      new RegExp(`^ExecStart=/opt/ferry/node/bin/node /opt/ferry/dist/runtime/${side}/main\\.js `, 'm'), `ferry-${side} runs the release's Node.js`);
+      new RegExp(`^ExecStart=/opt/ferry/node/bin/node ${flags}/opt/ferry/dist/runtime/${side}/main\\.js `, 'm'), `ferry-${side} runs the release's Node.js`);
   }
   const devices = (YAML.parse(fs.readFileSync(path.join(root, 'etc/ferry/devices.yaml'), 'utf8')) as { devices: unknown[] }).devices;
   assert.equal(devices, [], 'no demo device is installed');
@@ -246,7 +248,7 @@ test('under systemd, a .deb upgrade stops the sides that ran before unpacking an
 // moved to free ones; the outer side stays down, so that payments stay open).
 async function startInstalledInner(root: string, ports: { mqtt: number; management: number }): Promise<ChildProcess> {
   const app = path.join(root, 'opt/ferry');
-  const child = spawn(path.join(app, 'node/bin/node'), [path.join(app, 'dist/runtime/inner/main.js'),
+  const child = spawn(path.join(app, 'node/bin/node'), [...SIDE_NODE_FLAGS.inner, path.join(app, 'dist/runtime/inner/main.js'),
     '--rules', path.join(root, 'etc/ferry'), '--data', path.join(root, 'var/lib/ferry'),
     '--mqtt-host', '127.0.0.1', '--mqtt-port', String(ports.mqtt), '--management-host', '127.0.0.1', '--management-port', String(ports.management),
     '--reply-wait-ms', '200', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });

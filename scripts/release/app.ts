@@ -1,6 +1,7 @@
 // The tree a release installs as /opt/ferry, the same in the .deb and the tarball: the
-// compiled code, bin/, docs/, package.json, its own Node.js in node/, the production
-// node_modules, and release.json (what this release is). No tests, no devDependencies.
+// compiled code, bin/, docs/, deploy/keepalived, package.json, its own Node.js in node/,
+// the production node_modules, and release.json (what this release is). No tests, no
+// devDependencies.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,6 +42,9 @@ export function stageApp(projectDir: string, dest: string, info: ReleaseInfo, no
   fs.copyFileSync(path.join(projectDir, 'deploy/release/ferry'), path.join(dest, 'bin/ferry'));
   fs.chmodSync(path.join(dest, 'bin/ferry'), 0o755);
   fs.cpSync(path.join(projectDir, 'docs'), path.join(dest, 'docs'), { recursive: true });
+  // For a box of an active/standby pair: keepalived's example file and check script
+  // (docs/ha.md); nothing runs them unless the operator sets keepalived up.
+  fs.cpSync(path.join(projectDir, 'deploy/keepalived'), path.join(dest, 'deploy/keepalived'), { recursive: true });
   fs.mkdirSync(path.join(dest, 'node/bin'), { recursive: true });
   fs.copyFileSync(node.binary, path.join(dest, 'node/bin/node'));
   fs.chmodSync(path.join(dest, 'node/bin/node'), 0o755);
