@@ -22,6 +22,9 @@ let dbs = 0;
 const leaders: Leader[] = [];
 const children: ChildProcess[] = [];
 const stores: Store[] = [];
+// Every campaign started, won or not: one left running holds a connection open, and uvu
+// would wait on it for ever after a failed test.
+const campaigns: Array<{ stop(): void; won: Promise<Leader> }> = [];
 
 test.before(async () => {
   if (skip) return;
@@ -32,6 +35,8 @@ test.before(async () => {
 
 test.after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const c of campaigns) c.stop();
+  await Promise.all(campaigns.map((c) => c.won.catch(() => undefined)));
   for (const store of stores) await store.close().catch(() => undefined);
   await Promise.all(leaders.map((l) => l.release()));
   await admin?.end();
@@ -58,7 +63,9 @@ function contenderOn(url: string, holder: string, clock: Clock) {
     return leader;
   });
   won.catch(() => {});
-  return { attempts, won, stop: () => controller.abort() };
+  const stop = () => controller.abort();
+  campaigns.push({ stop, won });
+  return { attempts, won, stop };
 }
 
 async function lockSessionPid(url: string, holder: string): Promise<number> {
@@ -93,10 +100,10 @@ run('of two contenders one becomes active with epoch 1; the other stays standby 
   const first = await a.won;
   assert.is(first.epoch, '1');
   const b = contender(url, 'box-b');
-  await waitFor(() => b.attempts.length === 1, 5_000, 'box-b tried once');
+  await waitFor(() => b.attempts.length === 1, 15_000, 'box-b tried once');
   assert.match(b.attempts[0]!, /another box holds the leader lock \(box-a, epoch 1\)/);
   await b.clock.advance(HA_LIMITS.retryMs);
-  await waitFor(() => b.attempts.length === 2, 5_000, 'box-b tried again after retryMs');
+  await waitFor(() => b.attempts.length === 2, 15_000, 'box-b tried again after retryMs');
   await b.clock.advance(HA_LIMITS.retryMs - 1);
   assert.is(b.attempts.length, 2, 'not before retryMs has passed');
   assert.equal(await leaderRow(url), { epoch: '1', holder: 'box-a' });
@@ -108,7 +115,7 @@ run('when the active box\'s lock session is killed from PostgreSQL it is told at
   const url = await freshDatabase();
   const a = await contender(url, 'box-a').won;
   const b = contender(url, 'box-b');
-  await waitFor(() => b.attempts.length === 1, 5_000, 'box-b is the standby');
+  await waitFor(() => b.attempts.length === 1, 15_000, 'box-b is the standby');
   await admin!.query('SELECT pg_terminate_backend($1)', [await lockSessionPid(url, 'box-a')]);
   const why = await a.lost;
   assert.match(why.message, /terminat|ended/);
@@ -127,7 +134,7 @@ run('when the active box\'s process dies (SIGKILL) the standby takes over; acros
     children.push(child);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    await waitFor(() => /active \d+/.test(out) || child.exitCode !== null, 10_000, `box-${i} active`);
+    await waitFor(() => /active \d+/.test(out) || child.exitCode !== null, 20_000, `box-${i} active`);
     epochs.push(BigInt(/active (\d+)/.exec(out)![1]!));
     const standby = contenderOn(url, 'standby', systemClock);
     const exited = once(child, 'exit');
@@ -146,7 +153,7 @@ run('an active box that releases the lock (a clean stop) leaves it to the standb
   let lostToo = false;
   void a.lost.then(() => { lostToo = true; });
   const b = contender(url, 'box-b');
-  await waitFor(() => b.attempts.length === 1, 5_000, 'box-b is the standby');
+  await waitFor(() => b.attempts.length === 1, 15_000, 'box-b is the standby');
   await a.release();
   await b.clock.advance(HA_LIMITS.retryMs);
   const taken = await b.won;
@@ -161,7 +168,7 @@ run('a standby whose database is down keeps trying and becomes active once it is
   await server!.stopServer('fast');
   const b = contender(url, 'box-b');
   try {
-    await waitFor(() => b.attempts.length === 1, 10_000, 'the first try failed');
+    await waitFor(() => b.attempts.length === 1, 20_000, 'the first try failed');
     assert.match(b.attempts[0]!, /the database cannot be used: /);
   } finally {
     await server!.startServer();
@@ -224,7 +231,7 @@ run('a box whose lock session was killed while it keeps running cannot commit ag
   const storeA = await openStore(url, a.epoch);
   await storeA.transact((tx) => { tx.put('bill!from-a', 1); tx.audit({ kind: 'test.a' }); });
   const b = contender(url, 'box-b');
-  await waitFor(() => b.attempts.length === 1, 5_000, 'box-b is the standby');
+  await waitFor(() => b.attempts.length === 1, 15_000, 'box-b is the standby');
   await admin!.query('SELECT pg_terminate_backend($1)', [await lockSessionPid(url, 'box-a')]);
   await a.lost;
   await b.clock.advance(HA_LIMITS.retryMs);
