@@ -8,8 +8,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
 import { KioskSim } from '../sim/devices/kiosk.js';
 import { BillingDeskSim } from '../sim/devices/billing-desk.js';
 import { isErrorReply, type ConnectOptions } from '../devices/client.js';
@@ -17,7 +15,7 @@ import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { ProcessGateway, freePort } from '../sim/gateway-processes.js';
 import { buildSimRules, LOAD_RATE, tomorrowLocal, type SimDevice } from '../sim/hospital/rules.js';
 import { loadGatewayConfig } from '../runtime/rules/load.js';
-import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { configurePairBox, postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { tempDir } from './helpers/gateway.js';
 import { SIDE_EXIT } from '../runtime/common/side-exit.js';
 
@@ -47,12 +45,7 @@ function pairRules(url: string): { rulesDir: string; devices: SimDevice[] } {
     { id: 'fo-billing', role: 'billing_desk' as const, password: 'pw-fo-billing' },
   ];
   const rulesDir = buildSimRules({ devices, rate: LOAD_RATE, departments: { TST: { morning: SLOTS, afternoon: 0, fee: 1500 } }, holdTtlSeconds: 300, paymentGraceSeconds: 600 });
-  fs.writeFileSync(path.join(rulesDir, 'postgres.url'), `${url}\n`, { mode: 0o600 });
-  const file = path.join(rulesDir, 'gateway.yaml');
-  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
-  doc.set('store', doc.createNode({ backend: 'postgres', postgres: { urlFile: 'postgres.url' } }));
-  doc.set('management', doc.createNode({ host: '127.0.0.1', port: 8470, token: TOKEN, adminToken: `${TOKEN}-admin` }));
-  fs.writeFileSync(file, doc.toString());
+  configurePairBox(rulesDir, url, { port: 8470, token: TOKEN });
   return { rulesDir, devices };
 }
 

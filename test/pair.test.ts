@@ -12,7 +12,7 @@ import { ProcessGateway, canConnect, freePort } from '../sim/gateway-processes.j
 import { SIDE_EXIT } from '../runtime/common/side-exit.js';
 import { PaymentServerSim } from '../sim/payment-server/server.js';
 import { loadGatewayConfig } from '../runtime/rules/load.js';
-import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { configurePairBox, postgresUnavailable, startPostgres, testWithPostgres, type TestPostgres } from './helpers/postgres.js';
 import { copyRules, tempDir, waitFor } from './helpers/gateway.js';
 import { cheapHash } from '../sim/hospital/rules.js';
 import { DeviceClient } from '../devices/client.js';
@@ -34,12 +34,7 @@ test.before(async () => {
   url = await server.createDatabase('pair');
   rulesDir = copyRules();
   dirs.push(rulesDir);
-  fs.writeFileSync(path.join(rulesDir, 'postgres.url'), `${url}\n`, { mode: 0o600 });
-  const file = path.join(rulesDir, 'gateway.yaml');
-  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
-  doc.set('store', doc.createNode({ backend: 'postgres', postgres: { urlFile: 'postgres.url' } }));
-  doc.set('management', doc.createNode({ host: '127.0.0.1', port: 8470, token: TOKEN, adminToken: `${TOKEN}-admin` }));
-  fs.writeFileSync(file, doc.toString());
+  configurePairBox(rulesDir, url, { port: 8470, token: TOKEN });
   sim = new PaymentServerSim();
   const { url: paymentUrl } = await sim.start({ host: '127.0.0.1', port: 0, secret: loadGatewayConfig(rulesDir).payment.secret });
   for (const name of ['a', 'b']) {
@@ -83,13 +78,7 @@ async function terminateLockSession(box: ProcessGateway): Promise<void> {
   }
 }
 
-const run = (name: string, fn: () => Promise<void>) => test(name, async () => {
-  if (skip) {
-    console.log(`  skipped: ${skip}`);
-    return;
-  }
-  await fn();
-});
+const run = testWithPostgres(test, skip);
 
 run('the first box to start is active and listens for devices; the second is a standby with no MQTT port that says standby on /readyz and /metrics', async () => {
   const [a, b] = boxes as [ProcessGateway, ProcessGateway];

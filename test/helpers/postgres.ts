@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import YAML from 'yaml';
 import { freePort } from '../../sim/gateway-processes.js';
 
 const SUPERUSER = 'ferry';
@@ -116,4 +117,27 @@ export async function startPostgres(): Promise<TestPostgres> {
       fs.rmSync(base, { recursive: true, force: true });
     },
   };
+}
+
+// Makes the rule files in rulesDir those of a box of a pair: the store on the database at
+// url (its connection string in a file next to the rules, as an operator keeps it) and a
+// management API on a fixed port, which /readyz answers on for the standby too.
+export function configurePairBox(rulesDir: string, url: string, management: { port: number; token: string }): void {
+  fs.writeFileSync(path.join(rulesDir, 'postgres.url'), `${url}\n`, { mode: 0o600 });
+  const file = path.join(rulesDir, 'gateway.yaml');
+  const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+  doc.set('store', doc.createNode({ backend: 'postgres', postgres: { urlFile: 'postgres.url' } }));
+  doc.set('management', doc.createNode({ host: '127.0.0.1', port: management.port, token: management.token, adminToken: `${management.token}-admin` }));
+  fs.writeFileSync(file, doc.toString());
+}
+
+// uvu's test, but one that says why and passes where PostgreSQL cannot run here.
+export function testWithPostgres(test: (name: string, fn: () => Promise<void>) => void, why: string | undefined) {
+  return (name: string, fn: () => Promise<void>): void => test(name, async () => {
+    if (why) {
+      console.log(`  skipped: ${why}`);
+      return;
+    }
+    await fn();
+  });
 }
