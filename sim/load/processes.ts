@@ -48,6 +48,13 @@ function nodeArgs(o: ChildOptions, name: string): string[] {
   return o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 }
 
+// The echo broker's and the simulator's V8 flags (none by default): FERRY_BENCH_NODE_FLAGS_ECHO
+// and _SIMULATOR, to see whether a reference or the simulator, not Ferry, makes a figure.
+function helperFlags(name: string): string[] {
+  const text = process.env[`FERRY_BENCH_NODE_FLAGS_${name.toUpperCase()}`];
+  return text === undefined || text === 'none' ? [] : text.split(/\s+/).filter(Boolean);
+}
+
 // A side's V8 flags as production runs it (common/node-flags.ts). FERRY_BENCH_NODE_FLAGS_INNER
 // and _OUTER (space-separated; "none" for none) replace them, to measure other settings.
 function sideFlags(side: Side): readonly string[] {
@@ -106,18 +113,23 @@ export async function startPaymentSimProcess(secret: string, o: ChildOptions = {
 
 // Starts a child that prints `listening <address>` once it does.
 async function startListening(name: string, main: string, args: string[], o: ChildOptions, env: Record<string, string> = {}): Promise<{ child: Child; address: string }> {
-  const child = new Child(name, spawn(process.execPath, [...nodeArgs(o, name), main, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } }));
+  const child = new Child(name, spawn(process.execPath, [...helperFlags(name), ...nodeArgs(o, name), main, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } }));
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the ${name} process did not start`)), START_TIMEOUT_MS);
     let text = '';
-    child.proc.stdout!.on('data', (chunk: Buffer) => {
+    const out = child.proc.stdout!;
+    const onData = (chunk: Buffer) => {
       text += chunk.toString();
       const m = /listening (\S+)\n/.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
+      if (!m) return;
+      clearTimeout(timer);
+      // Whatever it prints later (a GC trace) is shown or drained, never left to fill the pipe.
+      out.off('data', onData);
+      if (process.env.FERRY_BENCH_CHILD_STDOUT) out.pipe(process.stdout);
+      else out.resume();
+      resolve(m[1]!);
+    };
+    out.on('data', onData);
     child.proc.once('exit', (code) => reject(new Error(`the ${name} process exited with ${code}`)));
   }).catch(async (err) => {
     await child.stop();
