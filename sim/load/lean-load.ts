@@ -6,6 +6,7 @@
 // unanswered when the run ends is counted as TIMEOUT). devices/client.ts stays the
 // generator of record for what a real kiosk costs; this one bounds what the clients
 // of a run take from the machine.
+import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { PROTOCOL_VERSION, topics } from '../../devices/protocol.js';
@@ -20,6 +21,9 @@ import { ACCEPTED_AUTH_CODE, type PreparedBill } from './workload.js';
 export const LEAN_DRAIN_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const TICK_MS = 1;
+// With FERRY_BENCH_LATENCY_LOG, each open-loop run appends one JSON line to that file: its
+// requests' [wall-clock ms when due, latency ms], for sim/bench/tail-report.ts.
+const LATENCY_LOG = process.env.FERRY_BENCH_LATENCY_LOG;
 
 const RE_MARK = Buffer.from('"re":"');
 const QUOTE = 0x22;
@@ -104,6 +108,7 @@ async function leanRun(o: LeanRunOptions, install: (h: (device: LeanDevice, payl
   assert(o.devices.length > 0, 'a lean run needs devices');
   assert(o.durationMs > 0, 'a lean run has a duration');
   const histogram = new LatencyHistogram();
+  const samples: Array<[number, number]> | null = LATENCY_LOG && o.mode === 'open' ? [] : null;
   const errors: Record<string, number> = {};
   const error = (code: string) => (errors[code] = (errors[code] ?? 0) + 1);
   let answered = 0;
@@ -123,7 +128,9 @@ async function leanRun(o: LeanRunOptions, install: (h: (device: LeanDevice, payl
     device.pending.delete(payload.toString('latin1', from, to));
     if (payload.includes(RESULT) && payload.includes(SUCCEEDED)) {
       answered += 1;
-      histogram.recordMs(performance.now() - p.at);
+      const ms = performance.now() - p.at;
+      histogram.recordMs(ms);
+      samples?.push([Math.round(performance.timeOrigin + p.at), Math.round(ms * 10) / 10]);
     } else {
       error(payload.includes(RESULT) ? 'payment.not_succeeded' : 'refused');
     }
@@ -180,6 +187,7 @@ async function leanRun(o: LeanRunOptions, install: (h: (device: LeanDevice, payl
     d.pending.clear();
   }
   install(() => {});
+  if (samples && LATENCY_LOG) fs.appendFileSync(LATENCY_LOG, JSON.stringify(samples) + '\n');
   // From the first send to the last answer: a closed loop's last requests are answered
   // after its time is up.
   const seconds = (performance.now() - started) / 1000;
