@@ -29,9 +29,10 @@ export const MAX_LIST_ENTRIES = 100_000;
 
 // LevelDB's table block (before compression), kept at LevelDB's 4 KiB. Its compaction
 // writes one block per system call, so 16 KiB blocks halve the store threads' write calls
-// per payment; but the one 180-day store measured with them answered a query by patient
-// in 68 ms and verified the audit chain at 207,000 entries/s (4.4 ms and 426,000 with
-// 4 KiB), on a loaded machine. Until a quiet pair says otherwise, the query side wins.
+// per payment; but the one 180-day store measured with them (on a loaded machine)
+// answered a query by patient in 68 ms and verified the audit chain at 207,000 entries/s,
+// against 6.8 ms and 459,000/s with 4 KiB blocks on a quiet one. Until a quiet run with
+// 16 KiB blocks says otherwise, the query side wins.
 // Tables written before keep the size they were written with.
 export const LEVEL_BLOCK_BYTES = 4 * 1024;
 
