@@ -67,6 +67,31 @@ feed('the list keeps the newest refusals only', async () => {
   assert.is(f.recentRefusals()[0]!.device, `kiosk-${CONSOLE_FEED_LIMITS.refusalsKept + 4}`);
 });
 
+feed('once seeded, each refusal is in the list as soon as its transaction is durable, without reading the chain again', async () => {
+  const store = await stores.openStore(await stores.tempDir());
+  const f = new AuditFeed(store, declared);
+  await f.catchUp();
+  await store.audit({ kind: 'gap.refused', device: 'kiosk-03', type: 'payment.request', code: 'SCHEMA' });
+  assert.is(f.recentRefusals()[0]?.device, 'kiosk-03');
+  assert.is(f.gapRefusalsOf('kiosk-03'), 1);
+});
+
+feed('entries that become durable while the seeding read runs are taken once, none lost', async () => {
+  const dir = await stores.tempDir();
+  const first = await stores.openStore(dir);
+  await first.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'bill.create', code: 'FORBIDDEN_TYPE' });
+  await first.close();
+  const store = await stores.openStore(dir);
+  const f = new AuditFeed(store, declared);
+  const seeding = f.catchUp();
+  await Promise.all([1, 2, 3].map((i) => store.audit({ kind: 'gap.refused', device: `kiosk-1${i}`, type: 'bill.create', code: 'SCHEMA' })));
+  await seeding;
+  await f.catchUp();
+  assert.equal(f.recentRefusals().map((r) => r.device).sort(), ['kiosk-01', 'kiosk-11', 'kiosk-12', 'kiosk-13']);
+  assert.is(f.gapRefusalsOf('kiosk-01'), 0, 'seeded from the chain: counted from the start only');
+  assert.is(f.gapRefusalsOf('kiosk-12'), 1);
+});
+
 feed.run();
 
 const history = suite('console history');

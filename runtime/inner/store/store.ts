@@ -51,6 +51,7 @@ export class Store implements CommittedView {
   private closing: Promise<void> | undefined;
   private observer: StoreObserver | undefined;
   private readonly watchers: Array<(writes: ReadonlyMap<string, string | undefined>) => void> = [];
+  private readonly auditListeners: Array<(entries: readonly AuditEntry[]) => void> = [];
 
   private constructor(
     private readonly engine: StoreEngine,
@@ -94,6 +95,13 @@ export class Store implements CommittedView {
   // in-memory summary of some keys can forget what it did not write itself.
   watchCommits(fn: (writes: ReadonlyMap<string, string | undefined>) => void): void {
     this.watchers.push(fn);
+  }
+
+  // fn sees the audit entries of every transaction once they are durable, in the order
+  // the transactions resolve, before the transaction's caller goes on: a view of the
+  // chain's tail (the console's) follows it without reading the chain again.
+  onAudited(fn: (entries: readonly AuditEntry[]) => void): void {
+    this.auditListeners.push(fn);
   }
 
   private tell(fn: () => void): void {
@@ -239,8 +247,12 @@ export class Store implements CommittedView {
       this.mutex.release();
     }
     await synced;
-    const observer = this.observer;
-    if (observer && tx.events.length > 0) this.tell(() => observer.committed(tx.events));
+    const entries = tx.entries;
+    if (entries.length > 0) {
+      const observer = this.observer;
+      if (observer) this.tell(() => observer.committed(entries.map((e) => e.event)));
+      for (const listen of this.auditListeners) this.tell(() => listen(entries));
+    }
     return result;
   }
 

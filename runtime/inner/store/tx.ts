@@ -29,8 +29,9 @@ export interface CommittedView {
 // commits `writes` after fn returns; an exception simply drops the object.
 export class StoreTx implements Tx {
   readonly writes: WriteSet = new Map();
-  // This transaction's audit events, for the store's observer once they are durable.
-  readonly events: AuditEvent[] = [];
+  // This transaction's audit entries, for the store's observer and audit listeners once
+  // they are durable.
+  readonly entries: AuditEntry[] = [];
   readonly committed: Array<() => void> = [];
   private live = true;
 
@@ -73,7 +74,7 @@ export class StoreTx implements Tx {
     const orderId = auditedOrderOf(entry.event);
     if (orderId !== undefined) this.writes.set(auditOfKey(orderId, entry.seq), String(entry.seq));
     this.head = { seq: entry.seq, hash: entry.hash };
-    this.events.push(entry.event);
+    this.entries.push(entry);
     return entry;
   }
 

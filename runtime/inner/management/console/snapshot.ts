@@ -22,9 +22,6 @@ import { RegistryFigures } from './figures.js';
 export const CONSOLE_LIMITS = Object.freeze({
   // The newest orders shown in the payment flow.
   recentOrders: 8,
-  // The audit tail is read this often on the side's clock, so that the running totals
-  // keep up even when no page is open.
-  feedEveryMs: 2_000,
   // The audit chain is verified when the side starts and then this often, so that the
   // console (and ferry_audit_verify_ok) always has a recent verdict; every verify of the
   // management API counts too. The walk reads the whole chain: once an hour is a small
@@ -77,7 +74,6 @@ export class ConsoleData {
   readonly feed: AuditFeed;
   readonly history: History;
   private readonly figures: RegistryFigures;
-  private feedTimer: ClockTimer | undefined;
   private verifyTimer: ClockTimer | undefined;
 
   constructor(private readonly s: ConsoleSources) {
@@ -87,10 +83,7 @@ export class ConsoleData {
   }
 
   start(): void {
-    const tick = () => void this.feed.catchUp().catch((err: Error) => this.s.log.warn({ err: err.message }, 'console audit feed not read'));
-    tick();
-    this.feedTimer = this.s.clock.setInterval(tick, CONSOLE_LIMITS.feedEveryMs);
-    this.feedTimer.unref();
+    void this.feed.catchUp().catch((err: Error) => this.s.log.warn({ err: err.message }, 'console audit feed not seeded'));
     this.history.start();
     void this.verify();
     this.verifyTimer = this.s.clock.setInterval(() => void this.verify(), CONSOLE_LIMITS.auditVerifyEveryMs);
@@ -98,7 +91,6 @@ export class ConsoleData {
   }
 
   close(): void {
-    this.s.clock.clearInterval(this.feedTimer);
     this.s.clock.clearInterval(this.verifyTimer);
     this.history.close();
   }
