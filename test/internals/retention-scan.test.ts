@@ -10,6 +10,7 @@ import { HospitalDay } from '../../runtime/common/hospital-day.js';
 import { Retention } from '../../runtime/inner/retention/retention.js';
 import { dispatchKey, type DispatchRecord } from '../../runtime/inner/dispatch/records.js';
 import { idempotencyKey } from '../../runtime/inner/gap/handler.js';
+import { regKey } from '../../runtime/inner/registration/registrations.js';
 import { RETENTION_PAGE_RECORDS } from '../../runtime/inner/retention/retention.js';
 import { tempDir } from '../helpers/gateway.js';
 import { openTestStore, removeStoreArtefacts } from '../helpers/store-backend.js';
@@ -61,6 +62,36 @@ test('idempotency records, which are not keyed by time, all go when old and all 
     for (let i = 0; i < total; i++) {
       const kept = (await store.get(idempotencyKey('kiosk-01', `req-${String(i).padStart(5, '0')}`))) !== undefined;
       if (kept === isOld(i)) assert.unreachable(`record ${i} (${isOld(i) ? 'old' : 'young'}) was ${kept ? 'kept' : 'deleted'}`);
+    }
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    removeStoreArtefacts(dir);
+  }
+});
+
+test('registrations over many pages go or stay by their own visit day, however many share one', async () => {
+  const dir = tempDir('retention-scan');
+  const store = await openTestStore(dir, log);
+  try {
+    const total = RETENTION_PAGE_RECORDS * 3 + 7;
+    // Closed long ago; every third booked for a visit after the cutoff, which keeps it.
+    // Three visit days only, so that the run's remembered ranges are asked again and again;
+    // 2026-03-31 is the last day before the cutoff (2026-04-01 in Shanghai).
+    const visit = (i: number) => (i % 3 === 0 ? '2026-05-10' : i % 2 === 0 ? '2026-03-02' : '2026-03-31');
+    const id = (i: number) => `R20260301-test-${String(i).padStart(5, '0')}`;
+    await store.transact((tx) => {
+      for (let i = 0; i < total; i++) {
+        tx.put(regKey(id(i)), { registrationId: id(i), dept: 'INT', date: visit(i), session: 'morning', patientId: 'P-42', fee: 1000, status: 'expired', createdAt: '2026-03-01T01:00:00.000Z', updatedAt: '2026-03-01T01:00:00.000Z' });
+      }
+    });
+    const config = { paymentsDays: 400, billsDays: 400, registrationsDays: 30, dispatchesDays: 90, idempotencyDays: 30, auditDays: 180 };
+    const report = await new Retention({ store, config, day: new HospitalDay('Asia/Shanghai'), log, now: () => new Date('2026-05-01T04:00:00.000Z') }).run();
+    const kept = (i: number) => visit(i) === '2026-05-10';
+    assert.is(report.pruned.registrations, Array.from({ length: total }, (_, i) => i).filter((i) => !kept(i)).length);
+    for (let i = 0; i < total; i++) {
+      const there = (await store.get(regKey(id(i)))) !== undefined;
+      if (there !== kept(i)) assert.unreachable(`registration ${i} (visit ${visit(i)}) was ${there ? 'kept' : 'deleted'}`);
     }
   } finally {
     await store.close();

@@ -34,7 +34,24 @@ export interface PruneRule {
   // back, so that "too young when listed" still holds inside the transaction.
   mayGo?(value: unknown, cutoffMs: number): boolean;
   // The keys to delete with the record at `key`, or null when it must stay.
-  plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: HospitalDay): Promise<string[] | null>;
+  plan(tx: Tx, key: string, value: unknown, cutoffMs: number, day: DayRanges): Promise<string[] | null>;
+}
+
+// What a rule asks of the hospital's calendar.
+export type DayRanges = Pick<HospitalDay, 'rangeOf'>;
+
+// A day's range through the time zone costs about 70 us (several Intl lookups), and a
+// page of registrations all ask it for the same few visit days: remembered for one run,
+// a page of 100 judged in one turn no longer blocks the event loop for 7 ms.
+export function rememberingRanges(day: HospitalDay): DayRanges {
+  const ranges = new Map<string, { startMs: number; endMs: number }>();
+  return {
+    rangeOf(date) {
+      let range = ranges.get(date);
+      if (range === undefined) ranges.set(date, (range = day.rangeOf(date)));
+      return { ...range };
+    },
+  };
 }
 
 // Days are the hospital's (gateway.yaml timeZone): `days: N` keeps today and the N days

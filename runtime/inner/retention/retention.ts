@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import type { RetentionConfig } from '../../rules/types.js';
 import type { Store } from '../store/store.js';
 import type { HospitalDay } from '../../common/hospital-day.js';
-import { cutoffOf, PRUNE_RULES, type PruneRule, type RetentionKind } from './kinds.js';
+import { cutoffOf, PRUNE_RULES, rememberingRanges, type DayRanges, type PruneRule, type RetentionKind } from './kinds.js';
 import { pruneAudit } from './audit-prune.js';
 import { utcDayOf } from '../../common/hospital-day.js';
 import { systemClock, type Clock, type ClockTimer } from '../../common/clock.js';
@@ -72,7 +72,8 @@ export class Retention {
   private async runOnce(): Promise<RetentionReport> {
     const now = this.now();
     const pruned = {} as RetentionReport['pruned'];
-    for (const rule of PRUNE_RULES) pruned[rule.kind] = await this.pruneKind(rule, cutoffOf(now, rule.days(this.opts.config), this.opts.day));
+    const ranges = rememberingRanges(this.opts.day);
+    for (const rule of PRUNE_RULES) pruned[rule.kind] = await this.pruneKind(rule, cutoffOf(now, rule.days(this.opts.config), this.opts.day), ranges);
     const audit = await pruneAudit(this.opts.store, cutoffOf(now, this.opts.config.auditDays, this.opts.day));
     pruned.audit = audit.pruned;
     const report: RetentionReport = { at: now.toISOString(), pruned, auditCheckpointSeq: audit.checkpointSeq };
@@ -81,7 +82,7 @@ export class Retention {
     return report;
   }
 
-  private async pruneKind(rule: PruneRule, cutoffMs: number): Promise<number> {
+  private async pruneKind(rule: PruneRule, cutoffMs: number, ranges: DayRanges): Promise<number> {
     let after: string | undefined;
     let pruned = 0;
     const stopAt = rule.idLetter !== undefined ? firstKeyNotOlder(rule.prefix, rule.idLetter, cutoffMs) : undefined;
@@ -93,12 +94,15 @@ export class Retention {
       // Most idempotency records of a month are too young to go: a page with none that may
       // costs no transaction (with its reads, batch and fsync), only the listing.
       const candidates = rule.mayGo ? page.filter(([, value]) => rule.mayGo!(value, cutoffMs)) : page;
+      // The listing (a page parsed) and the transaction (whose reads the overlay and the
+      // recent values often serve without leaving the turn) in separate turns.
+      if (candidates.length > 0) await yieldTurn();
       if (candidates.length > 0) pruned += await this.opts.store.transact(async (tx) => {
         let n = 0;
         for (const [key] of candidates) {
           const value = await tx.get(key); // as it is now, not as the page read it
           if (value === undefined) continue;
-          const keys = await rule.plan(tx, key, value, cutoffMs, this.opts.day);
+          const keys = await rule.plan(tx, key, value, cutoffMs, ranges);
           if (!keys) continue;
           for (const k of keys) tx.del(k);
           n += 1;
@@ -107,10 +111,12 @@ export class Retention {
       });
       if (page.length < RETENTION_PAGE_RECORDS) return pruned;
       // Bounded work per turn: a payment waiting on the event loop gets it between pages.
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldTurn();
     }
   }
 }
+
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // The first key of ids made on a UTC day that starts at or after the cutoff: no record
 // from there on can be older than the cutoff (see PruneRule.idLetter).
