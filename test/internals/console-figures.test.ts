@@ -12,6 +12,15 @@ const feed = suite('console audit feed');
 const stores = storeFixture(feed, 'console-feed');
 const declared = () => new Set(['bill.create', 'payment.request']);
 
+// A store that refused kiosk-01 once, closed and opened again: a gateway after a restart.
+async function restartedAfterOneRefusal() {
+  const dir = await stores.tempDir();
+  const first = await stores.openStore(dir);
+  await first.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'bill.create', code: 'FORBIDDEN_TYPE' });
+  await first.close();
+  return stores.openStore(dir);
+}
+
 feed('refusals appear newest first, with their code and a declared type only; no request id or path', async () => {
   const store = await stores.openStore(await stores.tempDir());
   const f = new AuditFeed(store, declared);
@@ -46,11 +55,7 @@ feed('the last rule reload and each department\'s last receiver report are remem
 });
 
 feed('after a restart the lists are seeded from the chain, the per-device counts start at zero', async () => {
-  const dir = await stores.tempDir();
-  const first = await stores.openStore(dir);
-  await first.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'bill.create', code: 'FORBIDDEN_TYPE' });
-  await first.close();
-  const store = await stores.openStore(dir);
+  const store = await restartedAfterOneRefusal();
   const f = new AuditFeed(store, declared);
   await f.catchUp();
   assert.is(f.recentRefusals().length, 1);
@@ -77,11 +82,7 @@ feed('once seeded, each refusal is in the list as soon as its transaction is dur
 });
 
 feed('entries that become durable while the seeding read runs are taken once, none lost', async () => {
-  const dir = await stores.tempDir();
-  const first = await stores.openStore(dir);
-  await first.audit({ kind: 'gap.refused', device: 'kiosk-01', type: 'bill.create', code: 'FORBIDDEN_TYPE' });
-  await first.close();
-  const store = await stores.openStore(dir);
+  const store = await restartedAfterOneRefusal();
   const f = new AuditFeed(store, declared);
   const seeding = f.catchUp();
   await Promise.all([1, 2, 3].map((i) => store.audit({ kind: 'gap.refused', device: `kiosk-1${i}`, type: 'bill.create', code: 'SCHEMA' })));
