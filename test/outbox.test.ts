@@ -112,6 +112,40 @@ test('a kiosk waiting for its payment gets the result as its answer, not also fr
   }
 });
 
+test('a listening desk gets every bill.paid as it is decided, also one decided after the clock was set back a day, and its outbox empties', async () => {
+  let offsetMs = 0;
+  const gw = await startTestGateway({ now: () => new Date(Date.now() + offsetMs) });
+  try {
+    const desk = await listening(gw.mqttUrl, 'billing-01');
+    const kiosk = await gw.device('kiosk-01');
+    const pay = async (n: number): Promise<string> => {
+      const created = await desk.client.request('bill.create', { patientId: 'P-OB5', reference: `OB-5-${n}`, items: sampleItems, total: sampleTotal, currency: 'CNY' });
+      const billId = (created.body as { billId: string }).billId;
+      const paid = await kiosk.request('payment.request', { billId, amount: sampleTotal, currency: 'CNY', method: 'code', authCode: '134567' });
+      assert.is((paid.body as { status: string }).status, 'succeeded');
+      return billId;
+    };
+    const told = (billId: string) => desk.messages.some((m) => m.type === 'bill.paid' && (m.body as { billId: string }).billId === billId);
+    const bills: string[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const billId = await pay(n);
+      bills.push(billId);
+      await waitFor(() => told(billId), WAIT_MS, `bill.paid for bill ${n}`);
+    }
+    offsetMs = -86_400_000; // its message id, and so its outbox key, sorts below the ones sent
+    const late = await pay(4);
+    await waitFor(() => told(late), WAIT_MS, 'bill.paid for the bill paid after the clock went back');
+    offsetMs = 0;
+    const after = await pay(5);
+    await waitFor(() => told(after), WAIT_MS, 'bill.paid once the clock is right again');
+    await waitFor(async () => (await pending(gw, 'billing-01')).length === 0, WAIT_MS, 'every message acknowledged and removed');
+    assert.is(desk.messages.filter((m) => m.type === 'bill.paid').length, 5, 'each once');
+    await desk.client.close();
+  } finally {
+    await gw.close();
+  }
+});
+
 test('bill.paid reaches a desk that was away even across a kill -9 of the inner process, once from its point of view', async () => {
   const rulesDir = copyRules({ rate: LOAD_RATE });
   const { sim, gw, dataDir } = await processGatewayWithSim({ rulesDir, dataName: 'outbox-crash' });

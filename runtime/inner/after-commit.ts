@@ -22,7 +22,7 @@ export type RunAfterCommit = (effects: readonly AfterCommit[]) => void;
 
 export function afterCommit(deps: AfterCommitDeps): RunAfterCommit {
   return (effects) => {
-    const devices = new Set<string>();
+    const devices = new Map<string, string[]>(); // device -> the message ids posted to it
     for (const effect of effects) {
       try {
         switch (effect.kind) {
@@ -30,7 +30,12 @@ export function afterCommit(deps: AfterCommitDeps): RunAfterCommit {
           case 'refund': deps.link.sendRefund(effect.refund); break;
           case 'order': deps.link.sendOrder(effect.order); break;
           case 'answer': deps.answers.give(effect.order); break;
-          case 'outbox': devices.add(effect.device); break;
+          case 'outbox': {
+            const ids = devices.get(effect.device) ?? [];
+            if (effect.messageId !== undefined) ids.push(effect.messageId);
+            devices.set(effect.device, ids);
+            break;
+          }
           case 'dispatch.queued': deps.dispatcher()?.queued(effect.record); break;
           case 'dispatch.taken': deps.dispatcher()?.taken(effect.record); break;
         }
@@ -38,6 +43,6 @@ export function afterCommit(deps: AfterCommitDeps): RunAfterCommit {
         deps.log.error({ err: (err as Error).message, effect: effect.kind }, 'an after-commit effect failed');
       }
     }
-    for (const device of devices) deps.replies.posted(device);
+    for (const [device, ids] of devices) deps.replies.posted(device, ids);
   };
 }

@@ -117,7 +117,8 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
   const answers = new FirstAnswers(gw.limits.replyWaitMs, time);
   const effects = afterCommit({ poolChanged, link, answers, replies, dispatcher: () => dispatcher, log });
   const payables = [billPayable, registrationPayable(registrations)];
-  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables, outboxCounts: new OutboxCounts(store) });
+  const outboxCounts = new OutboxCounts(store);
+  const payments = new OrderBook({ store, log: paymentsLog, ...clock, link, answers, afterCommit: effects, payables, outboxCounts });
   const brokerLog = log.child({ part: 'broker' });
   const deniedLog = new RefusalLog(brokerLog, time);
   const gapLog = log.child({ part: 'gap' });
@@ -187,7 +188,7 @@ export async function startInner({ rules, dataDir, log, clock: sideClock, now: d
       },
     });
     // At once: a device may publish from the moment the broker listens.
-    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker: observed.brokerStarted(broker), log: log.child({ part: 'outbox' }) });
+    outbox = new OutboxDelivery({ store, aedes: broker.aedes, broker: observed.brokerStarted(broker), log: log.child({ part: 'outbox' }), counts: outboxCounts });
     replies.connect(broker.publish, outbox);
     const channelLog = log.child({ part: 'channel' });
     channelServer = await listenChannel(socketPath, channelLog, (connection) => {

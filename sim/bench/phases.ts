@@ -51,6 +51,9 @@ export interface RatePhases {
   // maximum rate, by process: fewer when socket writes are batched; for the inner side
   // also its main thread alone (INNER_MAIN_THREAD), which makes the socket writes.
   writesPerRequest: Record<string, number | null>;
+  // When the maximum-rate phase ran, in microseconds of the monotonic clock that V8's CPU
+  // profiles are timed by: profile-summary.ts --window keeps the samples taken in it.
+  maxWindowUs: [number, number];
 }
 
 export interface Round {
@@ -197,7 +200,9 @@ async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfi
   const bills = await t.bills(billsFor(t.lastPerSecond, cfg.seconds));
   const before = cpuTimes(t.children);
   const writesBefore = writeCalls(t.children);
+  const fromUs = monotonicUs();
   const max = await driver.run({ bills, durationMs: cfg.seconds * 1000, mode: 'closed', concurrency: cfg.concurrency });
+  const maxWindowUs: [number, number] = [fromUs, monotonicUs()];
   const after = cpuTimes(t.children);
   const writesAfter = writeCalls(t.children);
   checkAllAnswered(max, `${label} at the maximum rate`);
@@ -216,8 +221,10 @@ async function measureTarget(t: TargetUnderTest, driver: Driver, cfg: BenchConfi
   const half = await driver.run({ bills: await t.bills(billsFor(rate, cfg.seconds)), durationMs: cfg.seconds * 1000, mode: 'open', rate, concurrency: cfg.concurrency });
   checkAllAnswered(half, `${label} at half the maximum rate`);
   answered += half.answered;
-  return { phases: { max, half, cpuMsPerRequest, writesPerRequest }, answered };
+  return { phases: { max, half, cpuMsPerRequest, writesPerRequest, maxWindowUs }, answered };
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 function cpuTimes(children: readonly Child[]): Record<string, number | undefined> {
   const times: Record<string, number | undefined> = {};

@@ -1,8 +1,13 @@
 // Where a process spent its CPU time, from a .cpuprofile that `npm run bench -- --cpu-prof
 // DIR` wrote: self time by function and by package or source folder.
-// Run: node dist/sim/bench/profile-summary.js DIR/inner.cpuprofile [top]
+// Run: node dist/sim/bench/profile-summary.js DIR/inner.cpuprofile [top] [--window RESULTS.json]
+// With --window, only the samples taken while Ferry's maximum-rate phases ran (the bench's
+// JSON says when, in the monotonic clock's microseconds that profiles are timed by): the
+// bills the desks create between phases, the start and the warm-ups are left out, as they
+// are from the CPU ms per payment.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   id: number;
@@ -35,9 +40,17 @@ function areaOf(url: string, name: string): string {
   return own ? own[1]!.replace(/\.js$/, '') : url;
 }
 
-export function summarise(profile: Profile, top = 25): ProfileSummary {
+export type Window = readonly [number, number];
+
+export function summarise(profile: Profile, top = 25, windows?: readonly Window[]): ProfileSummary {
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (windows && !windows.some(([from, to]) => at >= from && at <= to)) return;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
   const byFn = new Map<string, { name: string; where: string; us: number }>();
   const byArea = new Map<string, number>();
   let totalUs = 0;
@@ -76,11 +89,22 @@ export function formatSummary(s: ProfileSummary): string {
   return lines.join('\n');
 }
 
+// The maximum-rate windows of Ferry in a bench result (bench-results/*.json).
+export function ferryMaxWindows(results: { rounds?: Record<string, Array<{ ferry?: { maxWindowUs?: Window } }>> }): Window[] {
+  const windows = Object.values(results.rounds ?? {}).flat().map((r) => r.ferry?.maxWindowUs).filter((w): w is Window => Array.isArray(w));
+  if (windows.length === 0) throw new Error('the results hold no maximum-rate window (written by a bench before 2026-12-02?)');
+  return windows;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [file, top] = process.argv.slice(2);
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { window: { type: 'string' } } });
+  const [file, top] = positionals;
   if (!file) {
-    console.error('usage: node dist/sim/bench/profile-summary.js FILE.cpuprofile [top]');
+    console.error('usage: node dist/sim/bench/profile-summary.js FILE.cpuprofile [top] [--window RESULTS.json]');
     process.exit(2);
   }
-  console.log(formatSummary(summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, Number(top) || 25)));
+  const windows = values.window ? ferryMaxWindows(JSON.parse(fs.readFileSync(values.window, 'utf8'))) : undefined;
+  const summary = summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, Number(top) || 25, windows);
+  if (windows) console.log(`in Ferry's ${windows.length} maximum-rate phase(s), ${Math.round(windows.reduce((ms, [a, b]) => ms + (b - a) / 1000, 0))} ms:`);
+  console.log(formatSummary(summary));
 }

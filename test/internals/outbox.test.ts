@@ -40,7 +40,7 @@ test('past the per-device cap the oldest message goes, with an audit entry, neve
   assert.equal(audit.filter((e) => e.kind === 'outbox.dropped').map((e) => e.type), ['bill.paid']);
 });
 
-test('with the counts kept in memory the cap drops exactly what a full listing would, across removals, other deletes and failed transactions', async () => {
+test('with the counts kept in memory the cap drops exactly what a full listing would, across acknowledgements, duplicate ones, other deletes and failed transactions', async () => {
   // The same steps on two stores: one that lists the outbox on every post, one that keeps counts.
   const plain = await fixture.openStore(await fixture.tempDir());
   const counted = await fixture.openStore(await fixture.tempDir());
@@ -62,6 +62,16 @@ test('with the counts kept in memory the cap drops exactly what a full listing w
       if (what === 'post, clock set back a day') await store.transact((tx) => postOne(tx, i, new Date(NOW.getTime() - 86_400_000)));
       if (what === 'ack oldest') {
         const [oldest] = await pendingFor(store, 'billing-01', 1);
+        await remove(store, 'billing-01', [oldest!.messageId], c);
+      }
+      if (what === 'ack oldest twice') {
+        // A PUBACK for a message already removed (a duplicate, or one the cap took) counts once.
+        const [oldest] = await pendingFor(store, 'billing-01', 1);
+        await remove(store, 'billing-01', [oldest!.messageId], c);
+        await remove(store, 'billing-01', [oldest!.messageId, 'M20261126-gone-000001'], c);
+      }
+      if (what === 'ack without the counts') {
+        const [oldest] = await pendingFor(store, 'billing-01', 1);
         await remove(store, 'billing-01', [oldest!.messageId]);
       }
       if (what === 'prune oldest') {
@@ -75,6 +85,7 @@ test('with the counts kept in memory the cap drops exactly what a full listing w
   };
   for (const what of ['post', 'post', 'post', 'post', 'ack oldest', 'post', 'post', 'prune oldest', 'prune oldest', 'post',
     'post, then fail', 'post', 'post twice', 'post', 'ack oldest', 'post twice', 'post', 'post', 'post, clock set back a day', 'post',
+    'post', 'post', 'ack oldest twice', 'post', 'post', 'ack without the counts', 'post', 'ack oldest', 'ack oldest', 'post', 'post',
     'post', 'post']) await step(what);
   const drops = (await counted.list<{ event: { kind: string } }>('audit!')).filter(([, e]) => e.event.kind === 'outbox.dropped').length;
   assert.ok(drops >= 5, `the cap was reached several times (${drops} drops)`);

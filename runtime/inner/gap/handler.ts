@@ -25,7 +25,7 @@ export type AfterCommit =
   | { kind: 'slots'; pool: SlotPool } // republish a pool's retained snapshot
   | { kind: 'refund'; refund: Refund } // send a refund across to the outer side
   | { kind: 'order'; order: Order } // send a new order across to the outer side
-  | { kind: 'outbox'; device: string } // the device has a new outbox message
+  | { kind: 'outbox'; device: string; messageId?: string } // the device has a new outbox message
   | { kind: 'answer'; order: Order } // the request waiting for this order's first answer gets it
   | { kind: 'dispatch.queued'; record: DispatchRecord }
   | { kind: 'dispatch.taken'; record: DispatchRecord };

@@ -3,10 +3,14 @@
 // desk that stays offline gets a bill.paid per payment: with its outbox at the cap, every
 // payment read and parsed up to MAX_PENDING_PER_DEVICE entries (BENCHMARKS.md).
 //
-// Exact or absent, never a guess: a count is set only by post's own transaction when it
-// commits (Tx.onCommit), from what that transaction saw with the mutex held. Any other
-// committed write under a device's outbox (an acknowledged message removed, retention)
-// makes the device's count unknown, and the next post counts from the store again.
+// Exact or absent, never a guess: a count is set only by the transaction of a post or of
+// an acknowledgement's removal when it commits (Tx.onCommit), from what that transaction
+// saw with the mutex held. Any other committed write under a device's outbox (retention, a
+// removal that was not told of the counts) makes the device's count unknown, and the next
+// post counts from the store again. (Before removals kept it, every acknowledged
+// bill.paid made the next post list the desk's outbox, stepping over the deleted keys of
+// every message acknowledged since the last compaction: most of the iterator time in the
+// inner side's profile at the maximum rate.)
 //
 // With the count comes a floor once post has dropped the oldest message: no message of
 // the device has a key at or below it. Reading the next oldest from after the floor skips

@@ -4,13 +4,21 @@
 // department inboxes: a message is sent when it is written (if its device is
 // listening) and again whenever the device subscribes to its down topic, oldest first;
 // it leaves the store when the device's PUBACK of its packet arrives.
+//
+// A pass reads on from the last key this connection was sent (`sentThrough`): what is
+// below it is in flight or gone, and a listing from the prefix's start would step over
+// the deleted key of every message acknowledged since LevelDB last compacted them. A
+// message posted under a lower key (the clock was set back) makes the next pass read
+// from the start again, skipping what is in flight.
 import type { Aedes, Client } from 'aedes';
 import { topics } from '../../../devices/protocol.js';
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../store/store.js';
 import type { RunningBroker } from '../broker/broker.js';
 import { watchSubscriptions, type Subscription } from '../broker/subscriptions.js';
-import { envelopeOf, pendingFor, remove } from './records.js';
+import { envelopeOf, outboxKey, pendingFor, remove } from './records.js';
+import type { OutboxCounts } from './counts.js';
+import { compareKeys } from '../store/keys.js';
 
 // Messages sent to one device in one pass (each waits in the broker until PUBACK); the
 // rest follow once these are acknowledged.
@@ -21,6 +29,7 @@ export interface OutboxDeliveryOptions {
   aedes: Aedes;
   broker: Pick<RunningBroker, 'sendTracked' | 'onPuback'>;
   log: Logger;
+  counts?: OutboxCounts; // kept known across acknowledgements (counts.ts)
 }
 
 
@@ -30,6 +39,8 @@ interface Inflight {
   byPacket: Map<number, string>; // MQTT packet id -> outbox message id
   messages: Set<string>;
   more: boolean; // the last pass left messages in the store
+  sentThrough: string | undefined; // the highest key sent on this connection
+  fromStart: boolean; // a message was posted below sentThrough: the next pass reads all
 }
 
 export class OutboxDelivery {
@@ -47,7 +58,7 @@ export class OutboxDelivery {
       // 128: the ACL refused it.
       if (!subs.some((s) => s.topic === down && s.qos !== 128)) return;
       // A new connection (or subscription): whatever was unacknowledged goes again.
-      this.inflight.set(client.id, { client, byPacket: new Map(), messages: new Set(), more: false });
+      this.inflight.set(client.id, { client, byPacket: new Map(), messages: new Set(), more: false, sentThrough: undefined, fromStart: false });
       this.deliver(client.id);
     };
     const unsubscribed = (filters: string[], client: Client) => {
@@ -63,8 +74,12 @@ export class OutboxDelivery {
   }
 
   // Something was written for this device (or it came back): send what it does not have.
-  deliver(device: string): void {
-    if (this.closed || !this.inflight.has(device)) return;
+  // `messageIds`: what was posted, if known.
+  deliver(device: string, messageIds: readonly string[] = []): void {
+    const state = this.inflight.get(device);
+    if (this.closed || !state) return;
+    const sentThrough = state.sentThrough;
+    if (sentThrough !== undefined && messageIds.some((id) => compareKeys(outboxKey(device, id), sentThrough) <= 0)) state.fromStart = true;
     const tail = (this.queues.get(device) ?? Promise.resolve()).then(() => this.pass(device)).catch((err: Error) => {
       this.opts.log.warn({ device, err: err.message }, 'outbox delivery failed; the messages stay for the next connect');
     });
@@ -86,7 +101,9 @@ export class OutboxDelivery {
     await this.opts.store.durable();
     const state = this.inflight.get(device);
     if (!state) return;
-    const entries = await pendingFor(this.opts.store, device, OUTBOX_BATCH);
+    const after = state.fromStart ? undefined : state.sentThrough;
+    state.fromStart = false;
+    const entries = await pendingFor(this.opts.store, device, OUTBOX_BATCH, after);
     state.more = entries.length >= OUTBOX_BATCH;
     for (const entry of entries) {
       if (this.inflight.get(device) !== state) return; // disconnected meanwhile
@@ -95,6 +112,8 @@ export class OutboxDelivery {
       if (!sending) return;
       state.messages.add(entry.messageId);
       state.byPacket.set(sending.packetId, entry.messageId);
+      const key = outboxKey(device, entry.messageId);
+      if (state.sentThrough === undefined || compareKeys(key, state.sentThrough) > 0) state.sentThrough = key;
       await sending.sent;
     }
   }
@@ -106,7 +125,7 @@ export class OutboxDelivery {
     if (messageId === undefined) return; // a direct answer, not an outbox message
     state.byPacket.delete(packetId);
     const device = client.id;
-    const removal = remove(this.opts.store, device, [messageId]).then(() => {
+    const removal = remove(this.opts.store, device, [messageId], this.opts.counts).then(() => {
       state.messages.delete(messageId);
       if (state.messages.size === 0 && state.more) this.deliver(device);
     }, (err: Error) => {

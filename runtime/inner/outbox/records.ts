@@ -74,16 +74,27 @@ export async function post(tx: Tx, device: string, message: Answer & { re?: stri
   return { entry, ...(dropped ? { dropped } : {}) };
 }
 
-// What waits for a device, oldest first.
-export async function pendingFor(store: Store, device: string, limit: number): Promise<OutboxEntry[]> {
-  return (await store.list<OutboxEntry>(outboxPrefix(device), { limit })).map(([, e]) => e);
+// What waits for a device, oldest first; with `after`, only what has a later key (a
+// delivery pass that already sent everything up to that key, skipping the deleted keys a
+// LevelDB iterator would step over one by one from the prefix's start).
+export async function pendingFor(store: Store, device: string, limit: number, after?: string): Promise<OutboxEntry[]> {
+  return (await store.list<OutboxEntry>(outboxPrefix(device), { limit, ...(after !== undefined ? { after } : {}) })).map(([, e]) => e);
 }
 
-// The device acknowledged these: they go.
-export async function remove(store: Store, device: string, messageIds: readonly string[]): Promise<void> {
+// The device acknowledged these: they go. With `counts`, a count that is known stays known
+// (counts.ts): the transaction reads which of them are still there, so that a message
+// that retention or the cap took meanwhile is not counted twice.
+export async function remove(store: Store, device: string, messageIds: readonly string[], counts?: OutboxCounts): Promise<void> {
   if (messageIds.length === 0) return;
-  await store.transact((tx) => {
-    for (const id of messageIds) tx.del(outboxKey(device, id));
+  await store.transact(async (tx) => {
+    const known = counts?.get(tx, device);
+    let gone = 0;
+    for (const id of messageIds) {
+      const key = outboxKey(device, id);
+      if (known !== undefined && (await tx.get(key)) !== undefined) gone += 1;
+      tx.del(key);
+    }
+    if (known !== undefined) counts!.set(tx, device, { ...known, waiting: known.waiting - gone });
   });
 }
 

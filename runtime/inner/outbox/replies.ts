@@ -31,7 +31,7 @@ export class Replies {
   }
 
   // An outbox message for this device was committed: deliver it if the device listens.
-  posted(device: string): void {
-    this.delivery?.deliver(device);
+  posted(device: string, messageIds: readonly string[] = []): void {
+    this.delivery?.deliver(device, messageIds);
   }
 }

@@ -233,12 +233,12 @@ export class OrderBook implements RecordHandlers {
 
   // An unsolicited message, into the device's outbox in this transaction.
   private async tell(tx: Tx, notice: Notice & { re?: string }, effects: AfterCommit[]): Promise<void> {
-    const { dropped } = await post(tx, notice.device, notice, this.now(), MAX_PENDING_PER_DEVICE, this.opts.outboxCounts);
+    const { entry, dropped } = await post(tx, notice.device, notice, this.now(), MAX_PENDING_PER_DEVICE, this.opts.outboxCounts);
     if (dropped) {
       this.opts.log.error({ alert: 'outbox.dropped', device: notice.device, messageId: dropped.messageId, type: dropped.type },
         'ALERT: a device has too many undelivered messages; the oldest was dropped (audited)');
     }
-    effects.push({ kind: 'outbox', device: notice.device });
+    effects.push({ kind: 'outbox', device: notice.device, messageId: entry.messageId });
   }
 
   private payableOf(order: Order): Payable | undefined {
