@@ -57,7 +57,8 @@ function helperFlags(name: string): string[] {
 
 // A side's V8 flags as production runs it (common/node-flags.ts). FERRY_BENCH_NODE_FLAGS_INNER
 // and _OUTER (space-separated; "none" for none) replace them, to measure other settings.
-function sideFlags(side: Side): readonly string[] {
+// A side's V8 flags in the bench: the production ones, or FERRY_BENCH_NODE_FLAGS_<SIDE>.
+export function sideFlags(side: Side): readonly string[] {
   const text = process.env[`FERRY_BENCH_NODE_FLAGS_${side.toUpperCase()}`];
   if (text === undefined || text === '') return SIDE_NODE_FLAGS[side];
   return text === 'none' ? [] : text.split(/\s+/).filter(Boolean);

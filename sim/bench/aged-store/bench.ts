@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SIDE_NODE_FLAGS } from '../../../runtime/common/node-flags.js';
+import { verifyAudit } from '../../../runtime/inner/store/store.js';
+import { sideFlags } from '../../load/processes.js';
 import type { RetentionConfig } from '../../../runtime/rules/types.js';
 import type { AgedStoreFacts, AgedStoreShape } from './generate.js';
 import { AFTER_START_WATCH_MS, type AgedStoreMeasures, type MeasureJob } from './measure.js';
@@ -31,6 +32,9 @@ async function jsonOfChild<T>(what: string, args: string[]): Promise<T> {
 const DAY_MS = 86_400_000;
 
 export interface AgedStoreResult extends AgedStoreMeasures {
+  // `ferry audit verify` on the stopped store, in the bench's process: like the CLI, V8's
+  // default flags, not the inner side's.
+  auditVerify: { entries: number; seconds: number; perSecond: number; ok: boolean };
   days: number;
   paymentsPerDay: number;
   facts: AgedStoreFacts;
@@ -56,8 +60,13 @@ export async function runAgedStoreBench(o: { days: number; paymentsPerDay: numbe
     const diskBytes = sizeOf(dataDir);
     say(`aged store: ${facts.payments} payments, ${facts.auditEntries} audit entries, ${(diskBytes / 2 ** 20).toFixed(0)} MiB in ${generateSeconds.toFixed(1)} s`);
     const job: MeasureJob = { facts, retention, endMs, sweepDays: o.sweepDays };
-    const measures = await jsonOfChild<AgedStoreMeasures>('measurement', [...SIDE_NODE_FLAGS.inner, MEASURE, dataDir, JSON.stringify(job)]);
-    return { days: o.days, paymentsPerDay: o.paymentsPerDay, facts, generateSeconds, diskBytes, bytesPerPayment: diskBytes / Math.max(1, facts.payments), ...measures };
+    const measures = await jsonOfChild<AgedStoreMeasures>('measurement', [...sideFlags('inner'), MEASURE, dataDir, JSON.stringify(job)]);
+    const started = performance.now();
+    const verdict = await verifyAudit(dataDir);
+    const verifySeconds = (performance.now() - started) / 1000;
+    const auditVerify = { entries: verdict.entries, seconds: verifySeconds, perSecond: verdict.entries / verifySeconds, ok: verdict.ok };
+    say(`aged store: audit verify ${verdict.entries} entries in ${verifySeconds.toFixed(2)} s (${verdict.ok ? 'ok' : 'BROKEN'})`);
+    return { days: o.days, paymentsPerDay: o.paymentsPerDay, facts, generateSeconds, diskBytes, bytesPerPayment: diskBytes / Math.max(1, facts.payments), ...measures, auditVerify };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

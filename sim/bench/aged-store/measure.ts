@@ -1,5 +1,6 @@
 // The measuring half of the aged-store step, run as a child with the inner side's V8
-// flags (runtime/common/node-flags.ts), as `ferry start` runs the inner side: with V8's
+// flags (runtime/common/node-flags.ts; FERRY_BENCH_NODE_FLAGS_INNER replaces them), as
+// `ferry start` runs the inner side: with V8's
 // defaults the bench process's young generation is eight times the inner side's, and its
 // scavenges and full collections were what the stall figures below measured. The bench
 // (bench.ts) spawns it on a generated store: node measure.js DATA-DIR JOB-JSON; it prints
@@ -11,7 +12,7 @@ import pino from 'pino';
 import { loadRules } from '../../../runtime/rules/load.js';
 import { applyOverrides } from '../../../runtime/rules/overrides.js';
 import { startInner } from '../../../runtime/inner/inner.js';
-import { verifyAudit, type Store } from '../../../runtime/inner/store/store.js';
+import type { Store } from '../../../runtime/inner/store/store.js';
 import { HospitalDay } from '../../../runtime/common/hospital-day.js';
 import { queryPage } from '../../../runtime/inner/management/query.js';
 import type { QueryKindName } from '../../../runtime/inner/management/columns.js';
@@ -43,7 +44,6 @@ export interface AgedStoreMeasures {
   servingOwnMs: number | null; // of it, the longest the main thread ran between two ticks
   onlineVerify: { entries: number; seconds: number; worstStallMs: number; ok: boolean }; // on the running side, as the console does
   queries: Array<{ what: string; rows: number; ms: number }>;
-  auditVerify: { entries: number; seconds: number; perSecond: number; ok: boolean };
   // Stalls include the time the process waited for a CPU: on a busy machine the worst
   // one says more about the machine than about the sweep; the count over 10 ms less so.
   retention: {
@@ -137,15 +137,9 @@ export async function measureAgedStore(dataDir: string, job: MeasureJob, say: (l
     const retentionResult = { seconds: sweepSeconds, pruned: report.pruned, worstStallMs, p99StallMs: sweepDelay.percentile(99) / 1e6, stallsOver10Ms: drift.over10(), ownWorstMs, control };
 
     await inner.close();
-    // `ferry audit verify` on the stopped gateway's store.
-    t = performance.now();
-    const verdict = await verifyAudit(dataDir);
-    const verifySeconds = (performance.now() - t) / 1000;
-    const auditVerify = { entries: verdict.entries, seconds: verifySeconds, perSecond: verdict.entries / verifySeconds, ok: verdict.ok };
-    say(`aged store: audit verify ${verdict.entries} entries in ${verifySeconds.toFixed(2)} s (${verdict.ok ? 'ok' : 'BROKEN'})`);
     return {
       nodeFlags: process.execArgv.filter((a) => a.startsWith('--')),
-      startMs, startStallMs, servingStallMs, servingOwnMs, onlineVerify, queries, auditVerify, retention: retentionResult,
+      startMs, startStallMs, servingStallMs, servingOwnMs, onlineVerify, queries, retention: retentionResult,
     };
   } finally {
     await inner.close().catch(() => undefined);
