@@ -183,11 +183,11 @@ export class CommitQueue {
   private remember(key: string, json: string | undefined): void {
     if (LISTED_ONLY.some((prefix) => key.startsWith(prefix))) return;
     if (this.recent.has(key)) {
-      this.recentBytes -= entryBytes(key, this.recent.get(key));
+      this.recentBytes -= cachedBytes(key, this.recent.get(key));
       this.recent.delete(key); // re-inserted as the newest
     }
     this.recent.set(key, json);
-    this.recentBytes += entryBytes(key, json);
+    this.recentBytes += cachedBytes(key, json);
     if (this.recentBytes > MAX_RECENT_VALUE_BYTES) this.evict();
   }
 
@@ -198,7 +198,7 @@ export class CommitQueue {
     const target = (MAX_RECENT_VALUE_BYTES * 7) / 8;
     for (const [key, value] of this.recent) {
       if (this.recentBytes <= target) break;
-      this.recentBytes -= entryBytes(key, value);
+      this.recentBytes -= cachedBytes(key, value);
       this.recent.delete(key);
     }
   }
@@ -230,13 +230,12 @@ const LISTED_ONLY = [KEYSPACE.audit.prefix];
 const WIDE = /[^\u0000-\u00ff]/;
 const ENTRY_OVERHEAD_BYTES = 2 * 16 + 3 * 8;
 
-export function cachedBytes(key: string, json: string | undefined): number {
+function cachedBytes(key: string, json: string | undefined): number {
   const chars = key.length + (json?.length ?? 0);
   const wide = WIDE.test(key) || (json !== undefined && WIDE.test(json));
   return (wide ? 2 * chars : chars) + ENTRY_OVERHEAD_BYTES;
 }
 
-const entryBytes = cachedBytes;
 
 function newBatch(id: number): Batch {
   let settle!: Batch['settle'];
