@@ -236,7 +236,6 @@ function cachedBytes(key: string, json: string | undefined): number {
   return (wide ? 2 * chars : chars) + ENTRY_OVERHEAD_BYTES;
 }
 
-
 function newBatch(id: number): Batch {
   let settle!: Batch['settle'];
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
