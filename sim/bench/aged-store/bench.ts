@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { verifyAudit } from '../../../runtime/inner/store/store.js';
 import { sideFlags } from '../../load/processes.js';
 import type { RetentionConfig } from '../../../runtime/rules/types.js';
-import type { AgedStoreFacts, AgedStoreShape } from './generate.js';
+import { DAY_MS, type AgedStoreFacts, type AgedStoreShape } from './generate.js';
 import { AFTER_START_WATCH_MS, type AgedStoreMeasures, type MeasureJob } from './measure.js';
 
 const GENERATOR = fileURLToPath(new URL('./generate.js', import.meta.url));
@@ -29,7 +29,6 @@ async function jsonOfChild<T>(what: string, args: string[]): Promise<T> {
   return JSON.parse(out) as T;
 }
 
-const DAY_MS = 86_400_000;
 
 export interface AgedStoreResult extends AgedStoreMeasures {
   // `ferry audit verify` on the stopped store, in the bench's process: like the CLI, V8's

@@ -44,7 +44,7 @@ export interface AgedStoreFacts {
 }
 
 const TAG = 'bnch';
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 // Three in ten payments are registration fees, the rest bills; one dispatch per three payments.
 const REGISTRATION_SHARE = 0.3;
 const DISPATCH_PER_PAYMENT = 0.3;

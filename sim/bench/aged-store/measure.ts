@@ -20,9 +20,8 @@ import type { QueryFilters } from '../../../runtime/inner/management/kinds.js';
 import { Retention } from '../../../runtime/inner/retention/retention.js';
 import type { RetentionConfig } from '../../../runtime/rules/types.js';
 import { EXAMPLE_RULES } from '../../load/rules.js';
-import type { AgedStoreFacts } from './generate.js';
+import { DAY_MS, type AgedStoreFacts } from './generate.js';
 
-const DAY_MS = 86_400_000;
 // What the CLI asks for when no --limit is given, and the page size it asks with.
 const CLI_ROWS_DEFAULT = 1000;
 const CLI_PAGE = 500;
